@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kalloc.h - the kernel-style API of kalloc.
+ *
+ * kalloc is a userspace memory allocator built like the Linux kernel's memory
+ * manager: a buddy page allocator (alloc_pages), SLUB-style object caches
+ * (kmem_cache_*), the kmalloc size classes and a vmalloc-like path for huge
+ * blocks.  The same library also exports the whole glibc malloc API; see
+ * README.md.
+ *
+ * Link with `pkg-config --cflags --libs kalloc` (or -lkalloc).
+ *
+ * Conventions, as in the kernel:
+ *  - allocation functions return NULL on failure (errno is set to ENOMEM),
+ *    unless __GFP_NOFAIL is given, in which case they never return NULL;
+ *  - a failed allocation prints a one-line report on stderr unless
+ *    __GFP_NOWARN is given;
+ *  - freeing NULL is a no-op everywhere;
+ *  - misuse (double free, freeing a pointer kalloc never returned, freeing to
+ *    the wrong cache) prints a one-line report naming the address and the
+ *    cache, then aborts.
+ */
+#ifndef KALLOC_H
+#define KALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define KALLOC_API __attribute__((visibility("default")))
+#define KALLOC_MALLOC_ATTR __attribute__((malloc, warn_unused_result))
+#else
+#define KALLOC_API
+#define KALLOC_MALLOC_ATTR
+#endif
+
+/* ------------------------------------------------------------------ */
+/* GFP flags                                                           */
+/* ------------------------------------------------------------------ */
+
+typedef unsigned int gfp_t;
+
+/* Zone modifiers: where the memory may live. */
+#define __GFP_DMA            0x01u    /* below 16 MiB (where the address space allows) */
+#define __GFP_DMA32          0x04u    /* below 4 GiB */
+/* Action modifiers. */
+#define __GFP_HIGH           0x20u    /* may dip into the emergency reserve */
+#define __GFP_IO             0x40u
+#define __GFP_FS             0x80u
+#define __GFP_ZERO           0x100u   /* return zeroed memory */
+#define __GFP_NOWARN         0x200u   /* no report on failure */
+#define __GFP_DIRECT_RECLAIM 0x400u   /* may call the OS (mmap) and reclaim */
+#define __GFP_KSWAPD_RECLAIM 0x800u
+#define __GFP_NORETRY        0x1000u  /* fail rather than retry after reclaim */
+#define __GFP_HARDWALL       0x100000u
+#define __GFP_NOFAIL         0x8000u  /* never return NULL: report and abort instead */
+#define __GFP_RECLAIM        (__GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM)
+
+/* May call the OS for more memory and reclaim; the normal choice. */
+#define GFP_KERNEL (__GFP_RECLAIM | __GFP_IO | __GFP_FS)
+/* Never makes a syscall nor takes a sleeping lock; may use the reserve. */
+#define GFP_ATOMIC (__GFP_HIGH | __GFP_KSWAPD_RECLAIM)
+/* Like GFP_ATOMIC, without the reserve. */
+#define GFP_NOWAIT (__GFP_KSWAPD_RECLAIM)
+/* Memory for data handed to "user" code; same as GFP_KERNEL here. */
+#define GFP_USER   (GFP_KERNEL | __GFP_HARDWALL)
+#define GFP_DMA    __GFP_DMA
+#define GFP_DMA32  __GFP_DMA32
+
+/* ------------------------------------------------------------------ */
+/* Page allocator                                                      */
+/* ------------------------------------------------------------------ */
+
+#define PAGE_SHIFT 12
+#define PAGE_SIZE  (1UL << PAGE_SHIFT)
+#define PAGE_MASK  (~(PAGE_SIZE - 1))
+/* Largest order the buddy allocator hands out: 2^MAX_ORDER pages = 4 MiB. */
+#define MAX_ORDER  10
+
+/* Page descriptor (the kernel's struct page); opaque. */
+struct page;
+
+/* Allocates 2^order physically... virtually contiguous pages, aligned to
+ * their size.  Returns the head page descriptor or NULL.  order > MAX_ORDER
+ * is reported and fails. */
+KALLOC_API struct page *alloc_pages(gfp_t gfp, unsigned int order);
+#define alloc_page(gfp) alloc_pages((gfp), 0)
+/* Returns pages obtained from alloc_pages(); order must match. */
+KALLOC_API void __free_pages(struct page *page, unsigned int order);
+#define __free_page(page) __free_pages((page), 0)
+/* Address of the memory a page descriptor describes. */
+KALLOC_API void *page_address(const struct page *page);
+/* Page descriptor of any address inside a block from the page allocator
+ * (or a slab); NULL for an address kalloc does not manage. */
+KALLOC_API struct page *virt_to_page(const void *addr);
+/* Like alloc_pages(), returning the address (0 on failure). */
+KALLOC_API unsigned long __get_free_pages(gfp_t gfp, unsigned int order);
+#define __get_free_page(gfp) __get_free_pages((gfp), 0)
+/* One zeroed page, or 0. */
+KALLOC_API unsigned long get_zeroed_page(gfp_t gfp);
+/* Returns memory from __get_free_pages(); order must match.  0 is a no-op. */
+KALLOC_API void free_pages(unsigned long addr, unsigned int order);
+#define free_page(addr) free_pages((addr), 0)
+/* Allocates exactly round_up(size, PAGE_SIZE) bytes of pages (the unused
+ * tail of the power-of-two block goes back to the buddy allocator). */
+KALLOC_API void *alloc_pages_exact(size_t size, gfp_t gfp);
+KALLOC_API void free_pages_exact(void *addr, size_t size);
+
+/* ------------------------------------------------------------------ */
+/* Slab caches                                                         */
+/* ------------------------------------------------------------------ */
+
+typedef unsigned int slab_flags_t;
+
+/* Align objects to the cache line (64 bytes) when that wastes little. */
+#define SLAB_HWCACHE_ALIGN    0x00002000u
+/* Debugging (see docs/debugging.md; active with KALLOC_DEBUG as well). */
+#define SLAB_CONSISTENCY_CHECKS 0x00000100u
+#define SLAB_RED_ZONE         0x00000400u
+#define SLAB_POISON           0x00000800u
+#define SLAB_STORE_USER       0x00010000u
+/* Abort with a report if the cache cannot be created. */
+#define SLAB_PANIC            0x00040000u
+/* Slabs are returned to the page allocator only after an RCU grace period. */
+#define SLAB_TYPESAFE_BY_RCU  0x00080000u
+
+struct kmem_cache;
+
+/* Creates a cache of objects of `size` bytes.  `align` is 0 or a power of
+ * two; objects are at least pointer aligned (16 bytes for size >= 16).
+ * `ctor`, if not NULL, runs on every object when a slab is populated (not at
+ * each allocation): freed objects must be returned in their constructed
+ * state.  The name is copied.  Returns NULL (or aborts with SLAB_PANIC) for
+ * size 0, a bad alignment, or a size above KMALLOC_MAX_CACHE_SIZE * 8. */
+KALLOC_API struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t align,
+                                                slab_flags_t flags, void (*ctor)(void *));
+/* One object, or NULL. */
+KALLOC_API void *kmem_cache_alloc(struct kmem_cache *cache, gfp_t gfp) KALLOC_MALLOC_ATTR;
+/* kmem_cache_alloc() | __GFP_ZERO. */
+KALLOC_API void *kmem_cache_zalloc(struct kmem_cache *cache, gfp_t gfp) KALLOC_MALLOC_ATTR;
+/* Returns an object to its cache.  An object of another cache is reported
+ * and aborts. */
+KALLOC_API void kmem_cache_free(struct kmem_cache *cache, void *obj);
+/* Releases the cache's empty slabs to the page allocator. Returns 0. */
+KALLOC_API int kmem_cache_shrink(struct kmem_cache *cache);
+/* Destroys an empty cache: 0 on success.  With live objects, reports the
+ * cache name and the count on stderr, leaves the cache intact and returns
+ * -EBUSY. */
+KALLOC_API int kmem_cache_destroy(struct kmem_cache *cache);
+/* Object size and name of a cache. */
+KALLOC_API unsigned int kmem_cache_size(struct kmem_cache *cache);
+KALLOC_API const char *kmem_cache_name(struct kmem_cache *cache);
+
+/* ------------------------------------------------------------------ */
+/* kmalloc                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Largest size served from a kmalloc slab cache; above it come page blocks,
+ * above 4 MiB the huge (vmalloc-like) path. */
+#define KMALLOC_MAX_CACHE_SIZE (32UL * 1024)
+/* Largest kmalloc size (PTRDIFF_MAX, as malloc). */
+#define KMALLOC_MAX_SIZE       ((size_t)PTRDIFF_MAX)
+
+KALLOC_API void *kmalloc(size_t size, gfp_t gfp) KALLOC_MALLOC_ATTR;
+KALLOC_API void *kzalloc(size_t size, gfp_t gfp) KALLOC_MALLOC_ATTR;
+/* n * size bytes, zeroed; NULL (ENOMEM) on overflow. */
+KALLOC_API void *kcalloc(size_t n, size_t size, gfp_t gfp) KALLOC_MALLOC_ATTR;
+/* n * size bytes; NULL (ENOMEM) on overflow. */
+KALLOC_API void *kmalloc_array(size_t n, size_t size, gfp_t gfp) KALLOC_MALLOC_ATTR;
+/* Resizes; krealloc(NULL, n) is kmalloc(n); krealloc(p, 0) frees p and
+ * returns NULL (as the kernel returns ZERO_SIZE_PTR).  On failure p is left
+ * intact and NULL is returned. */
+KALLOC_API void *krealloc(const void *p, size_t new_size, gfp_t gfp);
+KALLOC_API void kfree(const void *p);
+/* Usable size of a kmalloc'd block (>= the size asked for). */
+KALLOC_API size_t ksize(const void *p);
+KALLOC_API char *kstrdup(const char *s, gfp_t gfp) KALLOC_MALLOC_ATTR;
+KALLOC_API void *kmemdup(const void *src, size_t len, gfp_t gfp) KALLOC_MALLOC_ATTR;
+
+/* ------------------------------------------------------------------ */
+/* vmalloc: huge blocks, each its own mapping with a guard page         */
+/* ------------------------------------------------------------------ */
+
+KALLOC_API void *vmalloc(size_t size) KALLOC_MALLOC_ATTR;
+KALLOC_API void *vzalloc(size_t size) KALLOC_MALLOC_ATTR;
+KALLOC_API void vfree(const void *addr);
+/* kmalloc for small sizes, vmalloc otherwise; kvfree frees either. */
+KALLOC_API void *kvmalloc(size_t size, gfp_t gfp) KALLOC_MALLOC_ATTR;
+KALLOC_API void kvfree(const void *addr);
+
+/* ------------------------------------------------------------------ */
+/* Introspection                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Writes slabinfo, buddyinfo and vmallocinfo to the file descriptor,
+ * without allocating. */
+KALLOC_API void kalloc_stats_print(int fd);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KALLOC_H */

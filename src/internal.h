@@ -1,0 +1,509 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - types, tuning constants and cross-file functions of kalloc.
+ *
+ * Layers, each one file, each including only downwards:
+ *
+ *   malloc.c      glibc malloc API on top of kmalloc + the front caches
+ *   percpu.c      per-thread (and, where available, per-CPU) object caches
+ *   kmalloc.c     size classes -> slab caches; page blocks; huge hook
+ *   vmalloc.c     huge blocks: one mapping each, guard page, mremap
+ *   slab.c        kmem_cache: slabs carved from buddy blocks
+ *   page_alloc.c  buddy allocator over 64 MiB chunks, struct kpage array
+ *   os.c          the only file making syscalls
+ *   report.c      one-line reports on stderr (write(2) only), abort
+ *
+ * Every struct lives here with its invariants beside it; cross-file functions
+ * are declared below, grouped by the file that owns them.  Symbols shared
+ * between files carry the k prefix and hidden visibility (the whole library
+ * is built with -fvisibility=hidden).
+ */
+#ifndef KALLOC_INTERNAL_H
+#define KALLOC_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kalloc.h"
+
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define KCOLD       __attribute__((cold, noinline))
+#define KNOINLINE   __attribute__((noinline))
+#define KINLINE     static inline __attribute__((always_inline))
+#define KEXPORT     __attribute__((visibility("default")))
+#define KNORETURN   __attribute__((noreturn))
+#define KFMT(a, b)  __attribute__((format(printf, a, b)))
+
+#define KMIN(a, b) ((a) < (b) ? (a) : (b))
+#define KMAX(a, b) ((a) > (b) ? (a) : (b))
+#define KALIGN_UP(x, a)   (((x) + ((a) - 1)) & ~((uintptr_t)(a) - 1))
+#define KALIGN_DOWN(x, a) ((x) & ~((uintptr_t)(a) - 1))
+#define KIS_POW2(x)       ((x) != 0 && ((x) & ((x) - 1)) == 0)
+
+/* Build-time configuration as constants, not #ifdef forests: disabled code is
+ * still compiled and type-checked. */
+#ifdef KALLOC_DEBUG_BUILD
+static const bool config_debug = true;
+#else
+static const bool config_debug = false;
+#endif
+
+/* ================================================================== */
+/* Tuning constants                                                    */
+/* ================================================================== */
+
+/* A chunk is the unit reserved from the OS: 64 MiB, aligned to its size, so
+ * chunk_of(p) = p & ~(KCHUNK_SIZE-1). */
+#define KCHUNK_SHIFT   26
+#define KCHUNK_SIZE    (1UL << KCHUNK_SHIFT)
+#define KCHUNK_PAGES   (KCHUNK_SIZE >> PAGE_SHIFT)
+/* User addresses are below 2^47 (x86-64 4-level paging; we never pass a high
+ * hint to mmap, so the kernel never hands out 5-level addresses). */
+#define KADDR_BITS     47
+#define KREGISTRY_LEN  (1UL << (KADDR_BITS - KCHUNK_SHIFT))
+
+#define KMAX_ORDER_SIZE (PAGE_SIZE << MAX_ORDER)   /* 4 MiB */
+
+/* Free pages kept backed (dirty) per zone before the excess is returned to
+ * the OS with MADV_DONTNEED; released down to the low mark.  Tunable with
+ * KALLOC_DIRTY_MAX (bytes). */
+#define KDIRTY_HIGH_DEFAULT (32UL << 20)
+
+/* Slabs: at least this many objects each, at most this order. */
+#define KSLAB_MIN_OBJECTS 8
+#define KSLAB_MAX_ORDER   6
+/* Empty slabs a cache keeps on its partial list before returning them. */
+#define KSLAB_MIN_PARTIAL 2
+
+/* ================================================================== */
+/* report.c                                                            */
+/* ================================================================== */
+
+/* Formats like a tiny printf (%s %d %u %ld %lu %zu %x %lx %p %c %%) into a
+ * stack buffer and write()s one line to stderr, prefixed "kalloc: ".  Never
+ * allocates. */
+void kreport(const char *fmt, ...) KFMT(1, 2);
+/* kreport, then abort(). */
+KNORETURN void kpanic(const char *fmt, ...) KFMT(1, 2);
+/* Formats into buf (always NUL-terminated); returns the length. */
+size_t kformat(char *buf, size_t len, const char *fmt, ...) KFMT(3, 4);
+size_t kvformat(char *buf, size_t len, const char *fmt, __builtin_va_list ap);
+/* write(2) all of buf to fd, retrying on EINTR. */
+void kwrite_all(int fd, const char *buf, size_t len);
+
+/* ================================================================== */
+/* os.c: the only file making syscalls                                 */
+/* ================================================================== */
+
+/* Maps `size` bytes of fresh zeroed read-write memory aligned to `align`
+ * (a power of two >= PAGE_SIZE); NULL on failure (errno preserved, the
+ * reason returned through *err when err != NULL).  With `lazy`, the memory is
+ * reserved with MAP_NORESERVE. `hint` may be 0. */
+void *kos_map(size_t size, size_t align, bool lazy, uintptr_t hint, int *err);
+/* Unmaps; returns 0 or an errno value.  errno is preserved. */
+int kos_unmap(void *addr, size_t size);
+/* Gives pages back to the OS: afterwards they read as zero.  0 or errno. */
+int kos_release(void *addr, size_t size);
+/* Makes a range inaccessible (guard).  0 or errno. */
+int kos_protect_none(void *addr, size_t size);
+/* Makes a range read-write.  0 or errno. */
+int kos_protect_rw(void *addr, size_t size);
+/* mremap: moves/resizes a mapping.  With `fixed_to` != NULL, the target must be
+ * a reserved range of at least new_size.  Returns the new address or NULL. */
+void *kos_remap(void *old, size_t old_size, size_t new_size, void *fixed_to, int *err);
+/* Fills buf with random bytes (getrandom, falling back to the clock and the
+ * address space layout). */
+void kos_random(void *buf, size_t len);
+/* Number of possible CPUs (from sched_getaffinity and /sys), >= 1. */
+unsigned kos_ncpus(void);
+/* Monotonic time in nanoseconds (vDSO, no syscall on x86-64). */
+uint64_t kos_now_ns(void);
+/* getenv without allocation; NULL if unset. */
+const char *kos_getenv(const char *name);
+/* The current thread's id. */
+long kos_gettid(void);
+
+/* ================================================================== */
+/* Locks                                                               */
+/* ================================================================== */
+
+/* A plain mutex.  Allocator locks are never held across a syscall that can
+ * block for long (mmap/munmap/madvise happen with no lock held), so a
+ * pthread mutex (futex, no allocation) is enough.  Lock order, outermost
+ * first:
+ *     kmem_cache list lock  ->  a cache's node lock  ->  zone lock
+ *     vmalloc lock (independent, never nested with the others)
+ */
+typedef pthread_mutex_t klock_t;
+#define KLOCK_INIT PTHREAD_MUTEX_INITIALIZER
+KINLINE void klock(klock_t *l) { pthread_mutex_lock(l); }
+KINLINE bool ktrylock(klock_t *l) { return pthread_mutex_trylock(l) == 0; }
+KINLINE void kunlock(klock_t *l) { pthread_mutex_unlock(l); }
+KINLINE void klock_reinit(klock_t *l) { pthread_mutex_t z = PTHREAD_MUTEX_INITIALIZER; *l = z; }
+
+/* ================================================================== */
+/* page_alloc.c: the buddy allocator                                   */
+/* ================================================================== */
+
+/*
+ * struct page (named struct page in the public header, opaque there): one per
+ * 4 KiB page of a chunk, in the chunk's mem_map.
+ *
+ * `info` is the word free() reads first; its low byte is the page's kind:
+ *   KPG_FREE_HEAD   head of a free buddy block of `order` (on a free list)
+ *   KPG_SLAB        page of a slab; info >> 8 is the kmalloc class + 1 (0 for
+ *                   caches that are not kmalloc classes); `head` -> head page
+ *   KPG_LARGE       head of a page block from alloc_pages / kmalloc large;
+ *                   `npages` pages long
+ *   KPG_TAIL        other pages of a KPG_LARGE block; `head` -> head page
+ *   KPG_RESERVED    not managed by the buddy allocator
+ *   0               inside a free block (stale fields, never followed)
+ * A page whose kind says nothing reliable (0, or a stale tail) is checked
+ * against its head's range before anything is trusted.
+ */
+enum {
+	KPG_NONE = 0,
+	KPG_FREE_HEAD = 1,
+	KPG_SLAB = 2,
+	KPG_LARGE = 3,
+	KPG_TAIL = 4,
+	KPG_RESERVED = 5,
+};
+
+struct kmem_cache;
+
+struct page {
+	uint32_t info;        /* kind | class << 8 (see above) */
+	uint8_t order;        /* buddy order of the block this page heads */
+	uint8_t pad2;
+	uint8_t flags;        /* KPF_* */
+	uint8_t pad0;
+	union {
+		uint32_t npages;  /* LARGE head: pages in the block (exact size) */
+		uint32_t dirty;   /* FREE head: pages of the block that may be backed */
+	};
+	_Atomic uint32_t inuse;    /* slab: objects not on freelist nor remote-adopted */
+	struct page *next;    /* free list / slab partial list links */
+	struct page *prev;
+	struct page *head;    /* SLAB and TAIL: the head page; LARGE head: itself */
+	/* Slab state (head page of a slab; see slab.c). */
+	struct kmem_cache *slab_cache;
+	void *freelist;            /* encoded list, protected by the cache lock */
+	_Atomic uint64_t remote;   /* lock-free list of remote frees: ptr | FULL, count << 48 */
+};
+_Static_assert(sizeof(struct page) == 64, "struct page is one cache line");
+
+/* page flags */
+#define KPF_ZEROED   0x01   /* (allocated block) the memory is known to read as zero */
+#define KPF_LISTED   0x02   /* (slab) on its cache's partial list; under the cache lock */
+
+/* A chunk: 64 MiB of address space and its mem_map. */
+struct kchunk {
+	uintptr_t base;            /* start of the 64 MiB range */
+	struct kchunk *next;       /* zone's chunk list */
+	uint8_t zone;
+	struct page pages[KCHUNK_PAGES];
+};
+
+/* Zones, as in the kernel; one node. */
+enum { KZONE_DMA, KZONE_DMA32, KZONE_NORMAL, KNR_ZONES };
+
+struct kfree_area {
+	struct page *head;         /* doubly linked list of free block heads */
+	size_t nr_free;
+};
+
+struct kzone {
+	klock_t lock;
+	const char *name;
+	uintptr_t limit;           /* highest address + 1 allowed in the zone (0: none) */
+	struct kfree_area free_area[MAX_ORDER + 1];
+	size_t nr_free_pages;      /* pages in free blocks */
+	size_t nr_dirty_pages;     /* sum of `dirty` over free blocks */
+	size_t nr_present_pages;   /* pages in the zone's chunks */
+	size_t nr_released_total;  /* pages given back to the OS, ever */
+	size_t dirty_high;         /* release above this many dirty free pages */
+	struct kchunk *chunks;
+	unsigned nr_chunks;
+};
+
+struct knode {
+	struct kzone zones[KNR_ZONES];
+};
+
+extern struct knode knode0;
+/* kchunk_registry[addr >> KCHUNK_SHIFT]: the chunk, or NULL.  A static
+ * (bss) table: untouched pages cost nothing, and it is valid before any
+ * initialisation, so free() needs no "initialised?" test.  Entries are
+ * published with release stores and never cleared (chunks are never
+ * unmapped). */
+extern struct kchunk *_Atomic kchunk_registry[KREGISTRY_LEN];
+
+void kpage_init(void);
+/* Allocates 2^order pages from `zone`; the head descriptor is returned with
+ * info = KPG_LARGE (callers set their own kind) and npages = 2^order. */
+struct page *kpage_alloc(gfp_t gfp, unsigned order);
+/* Allocates exactly npages pages (1 .. 2^MAX_ORDER), aligned to 2^align_order
+ * pages.  Sets KPF_ZEROED when all of it is known zero. */
+struct page *kpage_alloc_exact(gfp_t gfp, size_t npages, unsigned align_order);
+/* Frees a block allocated by kpage_alloc / kpage_alloc_exact (npages from the
+ * head descriptor). */
+void kpage_free(struct page *head);
+/* Shrinks an exact block in place to npages (< head->npages). */
+void kpage_shrink(struct page *head, size_t npages);
+/* Gives all free backed pages back to the OS; returns bytes released. */
+size_t kpage_release_all(void);
+/* Marks the `npages` descriptors after head as tails of head. */
+void kpage_set_tails(struct page *head, size_t npages, uint32_t info);
+void kpage_fork_prepare(void);
+void kpage_fork_parent(void);
+void kpage_fork_child(void);
+size_t kpage_print(int fd);
+
+/* The chunk of an address, or NULL when it is not kalloc's. */
+KINLINE struct kchunk *kchunk_of(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (unlikely(a >> KADDR_BITS))
+		return NULL;
+	return atomic_load_explicit(&kchunk_registry[a >> KCHUNK_SHIFT], memory_order_acquire);
+}
+
+/* Page descriptor of an address inside a chunk. */
+KINLINE struct page *kchunk_page(struct kchunk *c, const void *p)
+{
+	return &c->pages[((uintptr_t)p - c->base) >> PAGE_SHIFT];
+}
+
+/* The chunk owning a descriptor: mem_maps are mapped aligned to a power of
+ * two at least as large as struct kchunk, so this is a mask. */
+#define KMETA_ALIGN (1UL << 21)
+KINLINE struct kchunk *kpage_chunk(const struct page *pg)
+{
+	return (struct kchunk *)((uintptr_t)pg & ~(KMETA_ALIGN - 1));
+}
+KINLINE void *kpage_address(const struct page *pg)
+{
+	struct kchunk *c = kpage_chunk(pg);
+	return (void *)(c->base + ((uintptr_t)(pg - c->pages) << PAGE_SHIFT));
+}
+KINLINE unsigned kpage_kind(const struct page *pg) { return pg->info & 0xff; }
+
+/* ================================================================== */
+/* slab.c                                                              */
+/* ================================================================== */
+
+#define KCACHE_NAME_LEN 32
+
+/*
+ * struct kmem_cache.  Immutable after creation except the fields under
+ * `lock`.  Objects are `size` bytes apart; the free pointer of a free object
+ * sits at `fp_offset` (0, or past the object when a constructor or RCU must
+ * keep the object's contents).
+ */
+struct kmem_cache {
+	/* read by the fast paths */
+	uint32_t size;             /* stride between objects */
+	uint32_t object_size;      /* size asked for */
+	uint32_t fp_offset;
+	uint32_t align;
+	uint64_t secret;           /* free pointer hardening */
+	uint64_t div_mul;          /* exact-division check: see kslab_obj_valid */
+	uint32_t div_shift;
+	uint32_t pad;
+	uint64_t div_limit;
+	uintptr_t slab_mask;       /* slabs are aligned to their size: offset = p & mask */
+	uint8_t order;             /* slab order */
+	uint16_t objects;          /* objects per slab */
+	int16_t kmalloc_class;     /* -1 for caches that are not kmalloc classes */
+	slab_flags_t flags;
+	void (*ctor)(void *);
+	struct kmem_cache *next;   /* list of all caches (kcache_list_lock) */
+	struct kmem_cache *prev;
+	char name[KCACHE_NAME_LEN];
+
+	/* node state */
+	klock_t lock;
+	struct page *partial;      /* slabs with free objects (circular list) */
+	size_t nr_partial;
+	size_t nr_slabs;
+	uint64_t rng;              /* freelist shuffling */
+	bool dead;                 /* destroyed (static caches never are) */
+	_Atomic size_t nr_alloc_total, nr_free_total;
+};
+
+extern klock_t kcache_list_lock;
+extern struct kmem_cache *kcache_list;
+
+/* Initialises a cache in place (used for static kmalloc caches and by
+ * kmem_cache_create).  Returns 0 or -EINVAL. */
+int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t align,
+                slab_flags_t flags, void (*ctor)(void *), int kmalloc_class);
+/* Fills out[] with up to n objects (at least 1 unless out of memory).
+ * Returns the count. */
+unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **out);
+/* Frees n objects of cache c (each validated: slab of c, object boundary). */
+void kslab_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs);
+/* Frees one object whose slab head is known. */
+void kslab_free_one(struct kmem_cache *c, struct page *slab, void *obj);
+/* Releases the empty slabs of a cache; returns the number of slabs freed. */
+size_t kslab_shrink(struct kmem_cache *c);
+/* Validates that p is an object boundary inside slab `s` of cache c; reports
+ * and aborts otherwise (the caller names the operation). */
+void kslab_check_object(struct kmem_cache *c, struct page *s, const void *p, const char *op);
+void kslab_init(void);
+/* Fork handlers. */
+void kslab_fork_prepare(void);
+void kslab_fork_parent(void);
+void kslab_fork_child(void);
+
+/* Cheap object-boundary test: (p - slab base) is a multiple of size and the
+ * object is inside the slab.  Odd part by multiplicative inverse, even part by
+ * rotation: off * inv rotated right by shift <= limit iff size | off. */
+KINLINE bool kslab_obj_valid(const struct kmem_cache *c, const void *p)
+{
+	uintptr_t off = (uintptr_t)p & c->slab_mask;
+	uint64_t x = (uint64_t)off * c->div_mul;
+	x = (x >> c->div_shift) | (x << ((64 - c->div_shift) & 63));
+	return x <= c->div_limit;
+}
+
+/* ================================================================== */
+/* kmalloc.c                                                           */
+/* ================================================================== */
+
+#define KMALLOC_NR_CLASSES 41
+#define KMALLOC_SMALL_MAX 1024   /* table lookup up to here */
+
+extern struct kmem_cache kmalloc_caches[KMALLOC_NR_CLASSES];
+extern const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES];
+/* class of size (8-byte granularity) for sizes <= KMALLOC_SMALL_MAX */
+extern const uint8_t kmalloc_small_index[KMALLOC_SMALL_MAX / 8 + 1];
+extern const uint8_t kmalloc_small_index16[KMALLOC_SMALL_MAX / 16 + 1];
+
+void kmalloc_init(void);
+/* Class index for a size <= KMALLOC_MAX_CACHE_SIZE. */
+KINLINE unsigned kmalloc_index(size_t size)
+{
+	if (likely(size <= KMALLOC_SMALL_MAX))
+		return kmalloc_small_index[(size + 7) >> 3];
+	/* four classes per power of two above 1 KiB */
+	unsigned lg = 63 - (unsigned)__builtin_clzl(size - 1);   /* 2^lg < size <= 2^(lg+1) */
+	unsigned quarter = (unsigned)((size - 1) >> (lg - 2)) & 3; /* which quarter of (2^lg, 2^(lg+1)] */
+	return 9 + (lg - 7) * 4 + quarter;
+}
+/* Any size, any alignment (a power of two; <= 16 means none): slab, page
+ * block or huge area.  *zeroed (may be NULL) tells whether the memory is known
+ * to read as zero.  NULL with errno = ENOMEM on failure (reported unless
+ * __GFP_NOWARN). */
+void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed);
+/* Frees any block; reports and aborts for pointers kalloc never returned.
+ * `op` names the caller in reports ("free", "kfree", ...). */
+void kfree_any(const void *p, const char *op);
+/* Usable size of any block; reports invalid pointers. */
+size_t kusable_any(const void *p, const char *op);
+/* realloc for any block: NULL on failure with p intact. */
+void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op);
+/* A failed allocation: errno = ENOMEM, report unless __GFP_NOWARN, abort if
+ * __GFP_NOFAIL. */
+void kalloc_fail(size_t size, gfp_t gfp, const char *what);
+/* Invalid pointer report, then abort. */
+KNORETURN void kbad_pointer(const void *p, const char *op, const char *why);
+
+/* ================================================================== */
+/* vmalloc.c                                                           */
+/* ================================================================== */
+
+/* Allocates a huge area of size bytes aligned to `align` (>= 2 MiB is
+ * used when smaller).  Memory is zero (fresh mapping). */
+void *kvm_alloc(size_t size, size_t align, gfp_t gfp);
+/* If p is the start of a huge area, frees it and returns true. */
+bool kvm_free(const void *p);
+/* Usable size of huge area p, or 0 if p is not a huge area's start. */
+size_t kvm_usable(const void *p);
+/* Resizes a huge area in place or by mremap; NULL on failure (p intact). */
+void *kvm_realloc(void *p, size_t size);
+/* Is p inside (not only at the start of) any huge area? */
+bool kvm_contains(const void *p);
+void kvm_fork_prepare(void);
+void kvm_fork_parent(void);
+void kvm_fork_child(void);
+size_t kvm_print(int fd);
+void kvm_totals(size_t *count, size_t *bytes);
+
+/* ================================================================== */
+/* percpu.c: front caches                                              */
+/* ================================================================== */
+
+/*
+ * The front cache of a kmalloc class, tcmalloc's layout: a stack of object
+ * pointers [begin, end) with `cur` the first free slot.  Pop: cur != begin.
+ * Push: cur != end and cur[-1] != obj (the slot before begin holds NULL, so
+ * cur[-1] is always readable once a cache exists).  Zero-initialised TLS bins
+ * (begin == cur == end == NULL) are the sentinel: the first malloc and the
+ * first free of a thread fall into the slow path, which sets the cache up.
+ */
+struct kfront_bin {
+	void **cur;
+	void **begin;
+	void **end;
+};
+
+extern __thread struct kfront_bin kfront_bins[KMALLOC_NR_CLASSES];
+
+void kfront_init(void);
+/* Slow paths of kfront_pop / kfront_push. */
+void *kfront_alloc_slow(unsigned cls, gfp_t gfp);
+void kfront_free_slow(unsigned cls, void *obj);
+/* Returns the calling thread's cached objects to the slabs. */
+void kfront_flush_self(void);
+void kfront_fork_child(void);
+size_t kfront_print(int fd);
+
+KINLINE void *kfront_pop(unsigned cls, gfp_t gfp)
+{
+	struct kfront_bin *b = &kfront_bins[cls];
+	void **p = b->cur;
+	if (likely(p != b->begin)) {
+		p--;
+		b->cur = p;
+		return *p;
+	}
+	return kfront_alloc_slow(cls, gfp);
+}
+
+KINLINE void kfront_push(unsigned cls, void *obj)
+{
+	struct kfront_bin *b = &kfront_bins[cls];
+	void **q = b->cur;
+	if (likely(q != b->end && q[-1] != obj)) {
+		*q = obj;
+		b->cur = q + 1;
+		return;
+	}
+	kfront_free_slow(cls, obj);
+}
+
+/* ================================================================== */
+/* malloc.c / init                                                     */
+/* ================================================================== */
+
+/* 0: not started, 1: in progress, 2: done */
+extern _Atomic int kalloc_init_state;
+void kalloc_init_slow(void);
+KINLINE void kalloc_ensure_init(void)
+{
+	if (unlikely(atomic_load_explicit(&kalloc_init_state, memory_order_acquire) != 2))
+		kalloc_init_slow();
+}
+
+/* stats.c */
+void kstats_print_fd(int fd);
+/* Totals for mallinfo: bytes mapped for chunks, bytes in free pages. */
+void kstats_totals(size_t *present, size_t *free_bytes, size_t *free_blocks);
+
+#endif /* KALLOC_INTERNAL_H */

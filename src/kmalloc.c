@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kmalloc.c - the kmalloc size classes and the routing of every block.
+ *
+ * Sizes up to KMALLOC_MAX_CACHE_SIZE (32 KiB) come from 41 slab caches:
+ * 8, 16, 32, 48, 64, 80, 96, 112, 128 bytes, then four classes per power of
+ * two (x1.25, x1.5, x1.75, x2), so internal waste above 128 bytes is at most
+ * 20% of the request and 12.5% of the block on average.  A table gives the
+ * class of sizes up to 1 KiB; above, the class follows from the position of
+ * the highest bit (kmalloc_index).
+ *
+ * Above 32 KiB and up to the buddy allocator's largest block (4 MiB) a block
+ * is a run of exact pages from the buddy allocator (unused tail pages go back
+ * to it), marked KPG_LARGE in its head descriptor.  Above 4 MiB, the huge path
+ * (vmalloc.c).
+ *
+ * Classifying a pointer: the chunk registry gives the page descriptor; its
+ * kind says slab (class + 1 in info >> 8, or 0 for other caches), large
+ * (must be the block's first byte) or anything else (invalid).  A pointer in
+ * no chunk is either the start of a huge area or invalid.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct kmem_cache kmalloc_caches[KMALLOC_NR_CLASSES];
+
+const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES] = {
+	8, 16, 32, 48, 64, 80, 96, 112, 128,
+	160, 192, 224, 256, 320, 384, 448, 512, 640,
+	768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072,
+	3584, 4096, 5120, 6144, 7168, 8192, 10240, 12288, 14336,
+	16384, 20480, 24576, 28672, 32768,
+};
+
+/* kmalloc_small_index[(size + 7) >> 3]: class of size <= 1024. */
+const uint8_t kmalloc_small_index[KMALLOC_SMALL_MAX / 8 + 1] = {
+	0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8,
+	8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11, 12, 12, 12,
+	12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14,
+	14, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16,
+	16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17,
+	17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18,
+	18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19,
+	19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
+	20,
+};
+
+/* kmalloc_small_index16[(size + 15) >> 4]: class of size <= 1024 for malloc,
+ * whose smallest block is 16 bytes (16-byte alignment for every block). */
+const uint8_t kmalloc_small_index16[KMALLOC_SMALL_MAX / 16 + 1] = {
+	1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 10, 10, 11, 11, 12,
+	12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16,
+	16, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18,
+	18, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20,
+	20,
+};
+
+void kmalloc_init(void)
+{
+	for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++) {
+		char name[KCACHE_NAME_LEN];
+		unsigned sz = kmalloc_class_size[i];
+		if (sz >= 1024 && sz % 1024 == 0)
+			kformat(name, sizeof name, "kmalloc-%uk", sz / 1024);
+		else
+			kformat(name, sizeof name, "kmalloc-%u", sz);
+		/* Power-of-two classes are naturally aligned (to a page at
+		 * most): aligned allocations rely on it. */
+		size_t align = KIS_POW2(sz) ? KMIN(sz, PAGE_SIZE) : 0;
+		if (kcache_init(&kmalloc_caches[i], name, sz, align, 0, NULL, (int)i) != 0)
+			kpanic("cannot set up cache %s", name);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* failures and bad pointers                                           */
+/* ------------------------------------------------------------------ */
+
+void kalloc_fail(size_t size, gfp_t gfp, const char *what)
+{
+	if (gfp & __GFP_NOFAIL)
+		kpanic("%s: cannot allocate %lu bytes with __GFP_NOFAIL", what, (unsigned long)size);
+	if (!(gfp & __GFP_NOWARN))
+		kreport("%s: out of memory allocating %lu bytes", what, (unsigned long)size);
+	errno = ENOMEM;
+}
+
+void kbad_pointer(const void *p, const char *op, const char *why)
+{
+	kpanic("%s(): invalid pointer %p (%s)", op, p, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* allocation                                                          */
+/* ------------------------------------------------------------------ */
+
+static void *large_alloc(size_t size, size_t align, gfp_t gfp, bool *zeroed)
+{
+	size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	unsigned align_order = 0;
+	if (align > PAGE_SIZE)
+		align_order = (unsigned)__builtin_ctzl(align) - PAGE_SHIFT;
+	struct page *pg = kpage_alloc_exact(gfp, npages, align_order);
+	if (!pg)
+		return NULL;
+	kpage_set_tails(pg, npages, KPG_TAIL);
+	if (zeroed)
+		*zeroed = (pg->flags & KPF_ZEROED) != 0;
+	return kpage_address(pg);
+}
+
+/* The smallest class >= size whose objects are multiples of align
+ * (align <= PAGE_SIZE): power-of-two classes always qualify. */
+static unsigned aligned_class(size_t size, size_t align)
+{
+	size_t s = KALIGN_UP(KMAX(size, align), align);
+	if (s > KMALLOC_MAX_CACHE_SIZE)
+		return KMALLOC_NR_CLASSES;
+	unsigned cls = kmalloc_index(s);
+	while (cls < KMALLOC_NR_CLASSES && kmalloc_class_size[cls] % align)
+		cls++;
+	return cls;
+}
+
+void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
+{
+	void *p = NULL;
+	bool z = false;
+	kalloc_ensure_init();
+	if (unlikely(size > (size_t)PTRDIFF_MAX || align > ((size_t)PTRDIFF_MAX >> 1) + 1))
+		goto fail;
+	if (align <= 16)
+		align = 0;
+	bool low_zone = (gfp & (__GFP_DMA | __GFP_DMA32)) != 0;
+	if (!low_zone && align <= PAGE_SIZE) {
+		unsigned cls = align ? aligned_class(size, align)
+		                     : (size <= KMALLOC_MAX_CACHE_SIZE ? kmalloc_index(size) : KMALLOC_NR_CLASSES);
+		if (cls < KMALLOC_NR_CLASSES) {
+			p = kfront_pop(cls, gfp);
+			goto out;
+		}
+	}
+	if (size <= KMAX_ORDER_SIZE && align <= KMAX_ORDER_SIZE) {
+		/* Zone-restricted small requests also land here: the kmalloc
+		 * caches live in ZONE_NORMAL. */
+		p = large_alloc(size ? size : 1, align, gfp, &z);
+		goto out;
+	}
+	if (low_zone)
+		goto fail;
+	p = kvm_alloc(size, align, gfp);
+	z = true;
+out:
+	if (likely(p)) {
+		if (zeroed)
+			*zeroed = z;
+		return p;
+	}
+fail:
+	kalloc_fail(size, gfp, "kmalloc");
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* freeing and sizes                                                   */
+/* ------------------------------------------------------------------ */
+
+/* The slab cache of a slab page (kmalloc class or other cache). */
+static inline struct kmem_cache *slab_cache_of(const struct page *pg)
+{
+	unsigned cls = pg->info >> 8;
+	return cls ? &kmalloc_caches[cls - 1] : pg->head->slab_cache;
+}
+
+void kfree_any(const void *p, const char *op)
+{
+	if (!p)
+		return;
+	struct kchunk *c = kchunk_of(p);
+	if (c) {
+		struct page *pg = kchunk_page(c, p);
+		switch (kpage_kind(pg)) {
+		case KPG_SLAB: {
+			struct kmem_cache *cache = slab_cache_of(pg);
+			kslab_check_object(cache, pg->head, p, op);
+			if (cache->kmalloc_class >= 0)
+				kfront_push((unsigned)cache->kmalloc_class, (void *)p);
+			else
+				kslab_free_one(cache, pg->head, (void *)p);
+			return;
+		}
+		case KPG_LARGE:
+			if (kpage_address(pg) == p) {
+				kpage_free(pg);
+				return;
+			}
+			break;
+		case KPG_TAIL:
+			kbad_pointer(p, op, "inside a page block, not at its start");
+		default:
+			break;
+		}
+		kbad_pointer(p, op, "not a block allocated by kalloc");
+	}
+	if (kvm_free(p))
+		return;
+	kbad_pointer(p, op, kvm_contains(p) ? "inside a huge block, not at its start"
+	                                   : "not allocated by kalloc");
+}
+
+size_t kusable_any(const void *p, const char *op)
+{
+	struct kchunk *c = kchunk_of(p);
+	if (c) {
+		struct page *pg = kchunk_page(c, p);
+		switch (kpage_kind(pg)) {
+		case KPG_SLAB: {
+			struct kmem_cache *cache = slab_cache_of(pg);
+			kslab_check_object(cache, pg->head, p, op);
+			return cache->object_size;
+		}
+		case KPG_LARGE:
+			if (kpage_address(pg) == p)
+				return (size_t)pg->npages << PAGE_SHIFT;
+			break;
+		default:
+			break;
+		}
+		kbad_pointer(p, op, "not a block allocated by kalloc");
+	}
+	size_t n = kvm_usable(p);
+	if (!n)
+		kbad_pointer(p, op, "not allocated by kalloc");
+	return n;
+}
+
+void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
+{
+	size_t old = kusable_any(p, op);   /* validates p */
+	if (size > (size_t)PTRDIFF_MAX) {
+		kalloc_fail(size, gfp, op);
+		return NULL;
+	}
+	struct kchunk *c = kchunk_of(p);
+	if (c) {
+		struct page *pg = kchunk_page(c, p);
+		if (kpage_kind(pg) == KPG_SLAB) {
+			/* Keep the block when the size still maps to its class. */
+			if (size <= old && (size > old / 2 || size <= 16))
+				return p;
+		} else if (size > KMALLOC_MAX_CACHE_SIZE && size <= KMAX_ORDER_SIZE) {
+			size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+			if (npages <= pg->npages) {
+				kpage_shrink(pg, npages);
+				return p;
+			}
+		}
+	} else if (size > KMAX_ORDER_SIZE) {
+		return kvm_realloc(p, size);
+	}
+	void *n = kalloc_any(size, 0, gfp, NULL);
+	if (!n)
+		return NULL;
+	memcpy(n, p, KMIN(old, size));
+	kfree_any(p, op);
+	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* public kmalloc API                                                  */
+/* ------------------------------------------------------------------ */
+
+static void *zero_if(void *p, size_t size, gfp_t gfp, bool zeroed)
+{
+	if (p && (gfp & __GFP_ZERO) && !zeroed)
+		memset(p, 0, size);
+	return p;
+}
+
+KEXPORT void *kmalloc(size_t size, gfp_t gfp)
+{
+	bool z = false;
+	void *p = kalloc_any(size, 0, gfp, &z);
+	return zero_if(p, size, gfp, z);
+}
+
+KEXPORT void *kzalloc(size_t size, gfp_t gfp)
+{
+	return kmalloc(size, gfp | __GFP_ZERO);
+}
+
+KEXPORT void *kmalloc_array(size_t n, size_t size, gfp_t gfp)
+{
+	size_t bytes;
+	if (__builtin_mul_overflow(n, size, &bytes)) {
+		kalloc_fail(SIZE_MAX, gfp, "kmalloc_array: size overflow");
+		return NULL;
+	}
+	return kmalloc(bytes, gfp);
+}
+
+KEXPORT void *kcalloc(size_t n, size_t size, gfp_t gfp)
+{
+	return kmalloc_array(n, size, gfp | __GFP_ZERO);
+}
+
+KEXPORT void *krealloc(const void *p, size_t new_size, gfp_t gfp)
+{
+	if (!p)
+		return kmalloc(new_size, gfp);
+	if (new_size == 0) {
+		kfree_any(p, "krealloc");
+		return NULL;
+	}
+	size_t old = (gfp & __GFP_ZERO) ? kusable_any(p, "krealloc") : 0;
+	void *n = krealloc_any((void *)p, new_size, gfp, "krealloc");
+	if (n && (gfp & __GFP_ZERO) && new_size > old)
+		memset((char *)n + old, 0, new_size - old);
+	return n;
+}
+
+KEXPORT void kfree(const void *p)
+{
+	kfree_any(p, "kfree");
+}
+
+KEXPORT size_t ksize(const void *p)
+{
+	return p ? kusable_any(p, "ksize") : 0;
+}
+
+KEXPORT char *kstrdup(const char *s, gfp_t gfp)
+{
+	if (!s)
+		return NULL;
+	size_t len = strlen(s) + 1;
+	char *p = kmalloc(len, gfp);
+	if (p)
+		memcpy(p, s, len);
+	return p;
+}
+
+KEXPORT void *kmemdup(const void *src, size_t len, gfp_t gfp)
+{
+	void *p = kmalloc(len, gfp);
+	if (p)
+		memcpy(p, src, len);
+	return p;
+}
+
+KEXPORT void *kvmalloc(size_t size, gfp_t gfp)
+{
+	return kmalloc(size, gfp);
+}
+
+KEXPORT void kvfree(const void *addr)
+{
+	kfree_any(addr, "kvfree");
+}

@@ -1,0 +1,380 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * malloc.c - the glibc malloc API, initialisation and fork handling.
+ *
+ * Semantics follow glibc 2.36 exactly where a program can tell:
+ *  - every block is 16-byte aligned (the smallest block is 16 bytes);
+ *  - sizes above PTRDIFF_MAX, and overflow in calloc and reallocarray, fail
+ *    with ENOMEM; a failed realloc leaves the old block intact;
+ *  - realloc(p, 0) frees p and returns NULL; malloc(0) returns a unique
+ *    block; free(NULL) does nothing; malloc_usable_size(NULL) is 0;
+ *  - memalign/aligned_alloc round a non-power-of-two alignment up to the
+ *    next power of two and fail with EINVAL above SIZE_MAX / 2 + 1;
+ *    posix_memalign returns EINVAL for an alignment that is not a power of
+ *    two multiple of sizeof(void *) and leaves *memptr alone on failure;
+ *  - a pointer kalloc never returned is reported and the process aborts.
+ *
+ * Fast paths: malloc of up to 1 KiB is a table lookup and a pop from the
+ * thread's bin; free is a registry lookup, a page descriptor load, the
+ * object-boundary check and a push.  Everything else goes to the slow paths
+ * in kmalloc.c.
+ *
+ * Initialisation is lazy, on the first slow path (malloc runs before
+ * constructors); it makes no stdio call, no dlsym and starts no thread.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MALLOC_GFP (GFP_KERNEL | __GFP_NOWARN)
+
+/* ------------------------------------------------------------------ */
+/* initialisation and fork                                             */
+/* ------------------------------------------------------------------ */
+
+_Atomic int kalloc_init_state;
+static klock_t init_lock = KLOCK_INIT;
+static __thread bool in_init;
+
+static void fork_prepare(void)
+{
+	kslab_fork_prepare();
+	kpage_fork_prepare();
+	kvm_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+	kvm_fork_parent();
+	kpage_fork_parent();
+	kslab_fork_parent();
+}
+
+static void fork_child(void)
+{
+	kvm_fork_child();
+	kpage_fork_child();
+	kslab_fork_child();
+	kfront_fork_child();
+}
+
+void kalloc_init_slow(void)
+{
+	if (atomic_load_explicit(&kalloc_init_state, memory_order_acquire) == 2 || in_init)
+		return;
+	klock(&init_lock);
+	if (atomic_load(&kalloc_init_state) == 0) {
+		in_init = true;
+		atomic_store(&kalloc_init_state, 1);
+		kpage_init();
+		kslab_init();
+		kmalloc_init();
+		kfront_init();
+		atomic_store_explicit(&kalloc_init_state, 2, memory_order_release);
+		/* May allocate: we are initialised by now. */
+		pthread_atfork(fork_prepare, fork_parent, fork_child);
+		in_init = false;
+	}
+	kunlock(&init_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* malloc / free                                                       */
+/* ------------------------------------------------------------------ */
+
+static KNOINLINE void *malloc_slow(size_t n)
+{
+	return kalloc_any(n < 16 ? 16 : n, 0, MALLOC_GFP, NULL);
+}
+
+KEXPORT void *malloc(size_t n)
+{
+	if (likely(n <= KMALLOC_SMALL_MAX)) {
+		unsigned cls = kmalloc_small_index16[(n + 15) >> 4];
+		struct kfront_bin *b = &kfront_bins[cls];
+		void **p = b->cur;
+		if (likely(p != b->begin)) {
+			p--;
+			b->cur = p;
+			return *p;
+		}
+	}
+	return malloc_slow(n);
+}
+
+static KNOINLINE void free_slow(void *p)
+{
+	if (p)
+		kfree_any(p, "free");
+}
+
+KEXPORT void free(void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (likely(!(a >> KADDR_BITS))) {
+		struct kchunk *c = atomic_load_explicit(&kchunk_registry[a >> KCHUNK_SHIFT], memory_order_acquire);
+		if (likely(c != NULL)) {
+			uint32_t info = kchunk_page(c, p)->info;
+			unsigned cls = (info >> 8) - 1;
+			if (likely((info & 0xff) == KPG_SLAB && cls < KMALLOC_NR_CLASSES &&
+			           kslab_obj_valid(&kmalloc_caches[cls], p))) {
+				struct kfront_bin *b = &kfront_bins[cls];
+				void **q = b->cur;
+				if (likely(q != b->end && q[-1] != p)) {
+					*q = p;
+					b->cur = q + 1;
+					return;
+				}
+			}
+		}
+	}
+	free_slow(p);
+}
+
+KEXPORT void *calloc(size_t n, size_t m)
+{
+	size_t bytes;
+	if (unlikely(__builtin_mul_overflow(n, m, &bytes))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	bool zeroed = false;
+	void *p = kalloc_any(bytes < 16 ? 16 : bytes, 0, MALLOC_GFP, &zeroed);
+	if (p && !zeroed)
+		memset(p, 0, bytes);
+	return p;
+}
+
+KEXPORT void *realloc(void *p, size_t n)
+{
+	if (!p)
+		return malloc(n);
+	if (n == 0) {
+		free(p);
+		return NULL;
+	}
+	return krealloc_any(p, n < 16 ? 16 : n, MALLOC_GFP, "realloc");
+}
+
+KEXPORT void *reallocarray(void *p, size_t n, size_t m)
+{
+	size_t bytes;
+	if (__builtin_mul_overflow(n, m, &bytes)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return realloc(p, bytes);
+}
+
+/* ------------------------------------------------------------------ */
+/* aligned allocation                                                  */
+/* ------------------------------------------------------------------ */
+
+static void *aligned(size_t align, size_t n)
+{
+	if (align <= 16)
+		return malloc(n);
+	if (align > SIZE_MAX / 2 + 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (!KIS_POW2(align))
+		align = (size_t)1 << (64 - __builtin_clzl(align));
+	if (n > (size_t)PTRDIFF_MAX - align) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return kalloc_any(n < 16 ? 16 : n, align, MALLOC_GFP, NULL);
+}
+
+KEXPORT void *memalign(size_t align, size_t n)
+{
+	return aligned(align, n);
+}
+
+KEXPORT void *aligned_alloc(size_t align, size_t n)
+{
+	return aligned(align, n);
+}
+
+KEXPORT int posix_memalign(void **memptr, size_t align, size_t n)
+{
+	if (align % sizeof(void *) != 0 || !KIS_POW2(align / sizeof(void *)))
+		return EINVAL;
+	int saved = errno;
+	void *p = aligned(align, n);
+	if (!p) {
+		errno = saved;
+		return ENOMEM;
+	}
+	*memptr = p;
+	return 0;
+}
+
+KEXPORT void *valloc(size_t n)
+{
+	return aligned(PAGE_SIZE, n);
+}
+
+KEXPORT void *pvalloc(size_t n)
+{
+	if (n > SIZE_MAX - PAGE_SIZE) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return aligned(PAGE_SIZE, KALIGN_UP(n ? n : 1, PAGE_SIZE));
+}
+
+/* ------------------------------------------------------------------ */
+/* introspection                                                       */
+/* ------------------------------------------------------------------ */
+
+KEXPORT size_t malloc_usable_size(void *p)
+{
+	return p ? kusable_any(p, "malloc_usable_size") : 0;
+}
+
+KEXPORT int malloc_trim(size_t pad)
+{
+	(void)pad;
+	kalloc_ensure_init();
+	kfront_flush_self();
+	size_t slabs = 0;
+	klock(&kcache_list_lock);
+	struct kmem_cache *list = kcache_list;
+	kunlock(&kcache_list_lock);
+	/* Caches are never unlinked except by kmem_cache_destroy, which
+	 * the program cannot race with a trim of its own caches. */
+	for (struct kmem_cache *c = list; c; c = c->next)
+		slabs += kslab_shrink(c);
+	size_t bytes = kpage_release_all();
+	return (slabs || bytes) ? 1 : 0;
+}
+
+KEXPORT struct mallinfo2 mallinfo2(void)
+{
+	struct mallinfo2 mi;
+	memset(&mi, 0, sizeof mi);
+	kalloc_ensure_init();
+	size_t present, free_bytes, free_blocks, hcount, hbytes;
+	kstats_totals(&present, &free_bytes, &free_blocks);
+	kvm_totals(&hcount, &hbytes);
+	mi.arena = present;
+	mi.ordblks = free_blocks;
+	mi.hblks = hcount;
+	mi.hblkhd = hbytes;
+	mi.uordblks = present - free_bytes + hbytes;
+	mi.fordblks = free_bytes;
+	mi.keepcost = 0;
+	return mi;
+}
+
+static int clamp_int(size_t v)
+{
+	return v > (size_t)__INT_MAX__ ? __INT_MAX__ : (int)v;
+}
+
+KEXPORT struct mallinfo mallinfo(void)
+{
+	struct mallinfo2 m2 = mallinfo2();
+	struct mallinfo mi;
+	memset(&mi, 0, sizeof mi);
+	mi.arena = clamp_int(m2.arena);
+	mi.ordblks = clamp_int(m2.ordblks);
+	mi.hblks = clamp_int(m2.hblks);
+	mi.hblkhd = clamp_int(m2.hblkhd);
+	mi.uordblks = clamp_int(m2.uordblks);
+	mi.fordblks = clamp_int(m2.fordblks);
+	return mi;
+}
+
+KEXPORT int mallopt(int param, int value)
+{
+	(void)value;
+	switch (param) {
+	case M_MXFAST:
+		return value >= 0 && value <= 160 ? 1 : 0;
+	case M_TRIM_THRESHOLD:
+	case M_TOP_PAD:
+	case M_MMAP_THRESHOLD:
+	case M_MMAP_MAX:
+	case M_CHECK_ACTION:
+	case M_PERTURB:
+	case M_ARENA_TEST:
+	case M_ARENA_MAX:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+KEXPORT void malloc_stats(void)
+{
+	kalloc_ensure_init();
+	struct mallinfo2 m = mallinfo2();
+	char buf[512];
+	size_t n = kformat(buf, sizeof buf,
+	                   "Arena 0:\nsystem bytes     = %10lu\nin use bytes     = %10lu\n"
+	                   "Total (incl. mmap):\nsystem bytes     = %10lu\nin use bytes     = %10lu\n"
+	                   "max mmap regions = %10lu\nmax mmap bytes   = %10lu\n",
+	                   (unsigned long)m.arena, (unsigned long)(m.arena - m.fordblks),
+	                   (unsigned long)(m.arena + m.hblkhd), (unsigned long)m.uordblks,
+	                   (unsigned long)m.hblks, (unsigned long)m.hblkhd);
+	kwrite_all(2, buf, n);
+}
+
+KEXPORT int malloc_info(int options, FILE *fp)
+{
+	if (options != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct mallinfo2 m = mallinfo2();
+	fprintf(fp, "<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n");
+	for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++) {
+		struct kmem_cache *c = &kmalloc_caches[i];
+		size_t live = atomic_load(&c->nr_alloc_total) - atomic_load(&c->nr_free_total);
+		size_t total = c->nr_slabs * c->objects;
+		if (total)
+			fprintf(fp, "<size from=\"%u\" to=\"%u\" total=\"%zu\" count=\"%zu\"/>\n",
+			        i ? kmalloc_class_size[i - 1] + 1 : 1, kmalloc_class_size[i],
+			        (total - KMIN(live, total)) * c->object_size, total - KMIN(live, total));
+	}
+	fprintf(fp, "</sizes>\n<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
+	            "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n"
+	            "<system type=\"current\" size=\"%zu\"/>\n<system type=\"max\" size=\"%zu\"/>\n"
+	            "<aspace type=\"total\" size=\"%zu\"/>\n<aspace type=\"mprotect\" size=\"%zu\"/>\n"
+	            "</heap>\n",
+	        m.ordblks, m.fordblks, m.arena, m.arena, m.arena, m.arena);
+	fprintf(fp, "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
+	            "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n"
+	            "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n"
+	            "<system type=\"current\" size=\"%zu\"/>\n<system type=\"max\" size=\"%zu\"/>\n"
+	            "<aspace type=\"total\" size=\"%zu\"/>\n<aspace type=\"mprotect\" size=\"%zu\"/>\n"
+	            "</malloc>\n",
+	        m.ordblks, m.fordblks, m.hblks, m.hblkhd, m.arena + m.hblkhd, m.arena + m.hblkhd,
+	        m.arena + m.hblkhd, m.arena + m.hblkhd);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* glibc's internal names                                              */
+/* ------------------------------------------------------------------ */
+
+#pragma GCC diagnostic ignored "-Wpragmas"
+#pragma GCC diagnostic ignored "-Wmissing-attributes"
+#define KALIAS(name, target) \
+	KEXPORT __typeof__(target) name __attribute__((alias(#target)))
+
+KALIAS(__libc_malloc, malloc);
+KALIAS(__libc_free, free);
+KALIAS(__libc_calloc, calloc);
+KALIAS(__libc_realloc, realloc);
+KALIAS(__libc_memalign, memalign);
+KALIAS(__libc_valloc, valloc);
+KALIAS(__libc_pvalloc, pvalloc);
+KALIAS(__posix_memalign, posix_memalign);

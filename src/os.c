@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * os.c - the OS layer: the only file that calls the kernel.
+ *
+ * Every wrapper returns a value (an address or 0 / an errno number) and never
+ * prints or aborts; errno is saved and restored, so the malloc front end
+ * decides alone what errno the caller sees.  All mapping of memory goes
+ * through kos_map(), the single accounting point where a memory cap can hook
+ * in.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+void *kos_map(size_t size, size_t align, bool lazy, uintptr_t hint, int *err)
+{
+	int saved = errno;
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (lazy ? MAP_NORESERVE : 0);
+	void *ret = NULL;
+
+	if (align < PAGE_SIZE)
+		align = PAGE_SIZE;
+	size = KALIGN_UP(size, PAGE_SIZE);
+	if (size == 0 || size > (SIZE_MAX >> 2) || align > (SIZE_MAX >> 2)) {
+		if (err)
+			*err = ENOMEM;
+		return NULL;
+	}
+	if (align == PAGE_SIZE) {
+		void *p = mmap((void *)hint, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+		if (p != MAP_FAILED)
+			ret = p;
+	} else {
+		/* Try the exact size first: the kernel often places mappings
+		 * next to each other, and an aligned one may come out. */
+		void *p = mmap((void *)hint, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+		if (p != MAP_FAILED && ((uintptr_t)p & (align - 1)) == 0) {
+			ret = p;
+		} else {
+			if (p != MAP_FAILED)
+				munmap(p, size);
+			size_t over = size + align - PAGE_SIZE;
+			p = mmap((void *)hint, over, PROT_READ | PROT_WRITE, flags, -1, 0);
+			if (p != MAP_FAILED) {
+				uintptr_t a = KALIGN_UP((uintptr_t)p, align);
+				size_t head = a - (uintptr_t)p;
+				size_t tail = over - head - size;
+				if (head)
+					munmap(p, head);
+				if (tail)
+					munmap((void *)(a + size), tail);
+				ret = (void *)a;
+			}
+		}
+	}
+	if (!ret && err)
+		*err = errno ? errno : ENOMEM;
+	errno = saved;
+	return ret;
+}
+
+int kos_unmap(void *addr, size_t size)
+{
+	int saved = errno, rc = 0;
+	if (munmap(addr, size) != 0)
+		rc = errno;
+	errno = saved;
+	return rc;
+}
+
+int kos_release(void *addr, size_t size)
+{
+	int saved = errno, rc = 0;
+	if (madvise(addr, size, MADV_DONTNEED) != 0)
+		rc = errno;
+	errno = saved;
+	return rc;
+}
+
+int kos_protect_none(void *addr, size_t size)
+{
+	int saved = errno, rc = 0;
+	if (mprotect(addr, size, PROT_NONE) != 0)
+		rc = errno;
+	errno = saved;
+	return rc;
+}
+
+int kos_protect_rw(void *addr, size_t size)
+{
+	int saved = errno, rc = 0;
+	if (mprotect(addr, size, PROT_READ | PROT_WRITE) != 0)
+		rc = errno;
+	errno = saved;
+	return rc;
+}
+
+void *kos_remap(void *old, size_t old_size, size_t new_size, void *fixed_to, int *err)
+{
+	int saved = errno;
+	void *p;
+	if (fixed_to)
+		p = mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, fixed_to);
+	else
+		p = mremap(old, old_size, new_size, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED) {
+		if (err)
+			*err = errno;
+		p = NULL;
+	}
+	errno = saved;
+	return p;
+}
+
+void kos_random(void *buf, size_t len)
+{
+	int saved = errno;
+	unsigned char *b = buf;
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = getrandom(b + got, len - got, GRND_NONBLOCK);
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)n;
+	}
+	if (got < len) {
+		/* No entropy source: mix the clock and ASLR-placed addresses. */
+		uint64_t x = kos_now_ns() ^ (uint64_t)(uintptr_t)&got ^ ((uint64_t)(uintptr_t)buf << 17);
+		for (; got < len; got++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			b[got] ^= (unsigned char)(x >> 24);
+		}
+	}
+	errno = saved;
+}
+
+/* Parses a CPU list such as "0-3,8-11" and returns the highest CPU + 1. */
+static unsigned parse_cpu_list(const char *s)
+{
+	unsigned max = 0, cur = 0;
+	bool have = false;
+	for (;; s++) {
+		if (*s >= '0' && *s <= '9') {
+			cur = cur * 10 + (unsigned)(*s - '0');
+			have = true;
+		} else {
+			if (have && cur + 1 > max)
+				max = cur + 1;
+			cur = 0;
+			have = false;
+			if (*s == '\0' || *s == '\n')
+				break;
+		}
+	}
+	return max;
+}
+
+unsigned kos_ncpus(void)
+{
+	int saved = errno;
+	unsigned n = 0;
+	int fd = open("/sys/devices/system/cpu/possible", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		char buf[256];
+		ssize_t r = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (r > 0) {
+			buf[r] = '\0';
+			n = parse_cpu_list(buf);
+		}
+	}
+	if (n == 0) {
+		cpu_set_t set;
+		if (sched_getaffinity(0, sizeof set, &set) == 0)
+			n = (unsigned)CPU_COUNT(&set);
+	}
+	errno = saved;
+	return n ? n : 1;
+}
+
+uint64_t kos_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+const char *kos_getenv(const char *name)
+{
+	size_t len = strlen(name);
+	if (!environ)
+		return NULL;
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+			return *e + len + 1;
+	return NULL;
+}
+
+long kos_gettid(void)
+{
+	return syscall(SYS_gettid);
+}
+
+void kwrite_all(int fd, const char *buf, size_t len)
+{
+	int saved = errno;
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	errno = saved;
+}

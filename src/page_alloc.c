@@ -1,0 +1,587 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * page_alloc.c - the buddy page allocator.
+ *
+ * Memory comes from the OS in chunks of 64 MiB (KCHUNK_SIZE), each aligned to
+ * its size and described by a struct kchunk holding its mem_map: one 64-byte
+ * struct page per 4 KiB page.  The kchunk lives in a separate mapping aligned
+ * to 2 MiB, so a descriptor finds its chunk by masking (kpage_chunk) and an
+ * address finds its descriptor by arithmetic:
+ *
+ *     chunk = kchunk_registry[addr >> 26];     (NULL: not ours)
+ *     page  = &chunk->pages[(addr - chunk->base) >> 12];
+ *
+ * The registry is a flat table of 2^21 pointers covering the 47-bit address
+ * space, in bss (only the touched pages cost memory), written under the
+ * zone lock with release stores and read without a lock.  Chunks are never
+ * unmapped, so an entry once published stays valid.
+ *
+ * Buddy free lists: per zone, one doubly linked list per order 0..MAX_ORDER
+ * (4 KiB .. 4 MiB).  A free block's head page has kind KPG_FREE_HEAD and its
+ * order; the other pages of a free block carry stale state that is never
+ * trusted.  Allocation takes the smallest block that fits and splits it,
+ * putting the upper halves back; freeing merges with the buddy
+ * (pfn ^ (1 << order)) while the buddy is a free head of the same order.
+ * Blocks never cross a chunk, since chunks hold whole max-order blocks.
+ *
+ * Exact allocations (the kernel's alloc_pages_exact) take a power-of-two
+ * block and give back the tail pages they do not need, so a 36 KiB request
+ * costs 9 pages, not 16.  Freeing an exact block returns it as the largest
+ * aligned power-of-two pieces, which merge as usual.
+ *
+ * Returning memory: every free block head records in `dirty` how many of its
+ * pages may still be backed by RAM (an upper bound; exact for blocks that were
+ * never split from a partially released block).  The zone keeps the sum.
+ * When it exceeds dirty_high, the largest dirty blocks are taken off the free
+ * lists, the lock is dropped, they are released with MADV_DONTNEED, and they
+ * come back as clean (dirty == 0) blocks.  A block allocated with dirty == 0
+ * reads as zero: calloc and __GFP_ZERO skip their memset.
+ *
+ * Zones: the node has ZONE_DMA, ZONE_DMA32 and ZONE_NORMAL, each with its own
+ * lock, free lists and chunks.  The zone of an allocation comes from the GFP
+ * zone modifiers; chunks of a low zone are mapped at a hint below the zone's
+ * limit and checked.
+ *
+ * Locking: one mutex per zone protects its free lists, counters, chunk list
+ * and the descriptors of its free blocks.  No syscall is made with it held.
+ * GFP flags without __GFP_DIRECT_RECLAIM only trylock and never map chunks.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+struct knode knode0;
+struct kchunk *_Atomic kchunk_registry[KREGISTRY_LEN];
+
+static const char *const zone_names[KNR_ZONES] = { "DMA", "DMA32", "Normal" };
+
+/* ------------------------------------------------------------------ */
+/* free lists                                                          */
+/* ------------------------------------------------------------------ */
+
+static void add_free(struct kzone *z, struct page *pg, unsigned order)
+{
+	struct kfree_area *a = &z->free_area[order];
+	pg->info = KPG_FREE_HEAD;
+	pg->order = (uint8_t)order;
+	pg->prev = NULL;
+	pg->next = a->head;
+	if (a->head)
+		a->head->prev = pg;
+	a->head = pg;
+	a->nr_free++;
+	z->nr_free_pages += 1UL << order;
+	z->nr_dirty_pages += pg->dirty;
+}
+
+static void del_free(struct kzone *z, struct page *pg, unsigned order)
+{
+	struct kfree_area *a = &z->free_area[order];
+	if (pg->prev)
+		pg->prev->next = pg->next;
+	else
+		a->head = pg->next;
+	if (pg->next)
+		pg->next->prev = pg->prev;
+	pg->next = pg->prev = NULL;
+	pg->info = KPG_NONE;
+	a->nr_free--;
+	z->nr_free_pages -= 1UL << order;
+	z->nr_dirty_pages -= pg->dirty;
+}
+
+/* Frees the block at pg of `order` with `dirty` possibly-backed pages,
+ * merging with free buddies. */
+static void free_block(struct kzone *z, struct page *pg, unsigned order, size_t dirty)
+{
+	struct kchunk *c = kpage_chunk(pg);
+	size_t pfn = (size_t)(pg - c->pages);
+	while (order < MAX_ORDER) {
+		size_t bpfn = pfn ^ (1UL << order);
+		struct page *b = &c->pages[bpfn];
+		if (kpage_kind(b) != KPG_FREE_HEAD || b->order != order)
+			break;
+		del_free(z, b, order);
+		dirty += b->dirty;
+		pfn &= ~(1UL << order);
+		order++;
+	}
+	pg = &c->pages[pfn];
+	pg->dirty = (uint32_t)KMIN(dirty, 1UL << order);
+	add_free(z, pg, order);
+}
+
+/* Frees pages [pfn, pfn + n) of chunk c as aligned power-of-two blocks, each
+ * with at most `dirty` dirty pages. */
+static void free_range(struct kzone *z, struct kchunk *c, size_t pfn, size_t n, size_t dirty)
+{
+	while (n) {
+		unsigned order = pfn ? (unsigned)__builtin_ctzl(pfn) : MAX_ORDER;
+		if (order > MAX_ORDER)
+			order = MAX_ORDER;
+		while ((1UL << order) > n)
+			order--;
+		free_block(z, &c->pages[pfn], order, KMIN(dirty, 1UL << order));
+		pfn += 1UL << order;
+		n -= 1UL << order;
+	}
+}
+
+/* Takes a block of `order` off the free lists, splitting a larger one.
+ * Returns the head with `dirty` set, or NULL. */
+static struct page *rmqueue(struct kzone *z, unsigned order)
+{
+	for (unsigned o = order; o <= MAX_ORDER; o++) {
+		struct page *pg = z->free_area[o].head;
+		if (!pg)
+			continue;
+		del_free(z, pg, o);
+		size_t dirty = pg->dirty;
+		while (o > order) {
+			o--;
+			struct page *buddy = pg + (1UL << o);
+			size_t half = 1UL << o;
+			/* Where the dirty pages lie is unknown: each half may
+			 * hold all of them (an upper bound on both sides). */
+			buddy->dirty = (uint32_t)KMIN(dirty, half);
+			add_free(z, buddy, o);
+			dirty = KMIN(dirty, half);
+		}
+		pg->dirty = (uint32_t)dirty;
+		pg->order = (uint8_t)order;
+		return pg;
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* chunks                                                              */
+/* ------------------------------------------------------------------ */
+
+static unsigned gfp_zone(gfp_t gfp)
+{
+	if (gfp & __GFP_DMA)
+		return KZONE_DMA;
+	if (gfp & __GFP_DMA32)
+		return KZONE_DMA32;
+	return KZONE_NORMAL;
+}
+
+/* Maps a new chunk for zone z (no lock held) and adds its blocks.  Returns
+ * false when the OS has no memory for it. */
+static bool zone_grow(struct kzone *z, unsigned zi)
+{
+	void *mem = NULL;
+	if (z->limit == 0) {
+		mem = kos_map(KCHUNK_SIZE, KCHUNK_SIZE, true, 0, NULL);
+	} else {
+		/* A low zone: try hints below the limit, keep what fits. */
+		for (uintptr_t hint = KALIGN_DOWN(z->limit / 2, KCHUNK_SIZE); hint >= KCHUNK_SIZE;
+		     hint -= KCHUNK_SIZE) {
+			void *p = kos_map(KCHUNK_SIZE, KCHUNK_SIZE, true, hint, NULL);
+			if (!p)
+				break;
+			if ((uintptr_t)p + KCHUNK_SIZE <= z->limit) {
+				mem = p;
+				break;
+			}
+			kos_unmap(p, KCHUNK_SIZE);
+		}
+	}
+	if (!mem)
+		return false;
+	struct kchunk *c = kos_map(sizeof(struct kchunk), KMETA_ALIGN, true, 0, NULL);
+	if (!c) {
+		kos_unmap(mem, KCHUNK_SIZE);
+		return false;
+	}
+	c->base = (uintptr_t)mem;
+	c->zone = (uint8_t)zi;
+
+	klock(&z->lock);
+	atomic_store_explicit(&kchunk_registry[(uintptr_t)mem >> KCHUNK_SHIFT], c, memory_order_release);
+	c->next = z->chunks;
+	z->chunks = c;
+	z->nr_chunks++;
+	z->nr_present_pages += KCHUNK_PAGES;
+	for (size_t pfn = 0; pfn < KCHUNK_PAGES; pfn += 1UL << MAX_ORDER) {
+		c->pages[pfn].dirty = 0;
+		add_free(z, &c->pages[pfn], MAX_ORDER);
+	}
+	kunlock(&z->lock);
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* returning memory to the OS                                          */
+/* ------------------------------------------------------------------ */
+
+/* Called with z->lock held; drops it.  Releases dirty free blocks, largest
+ * first, until at most `target` dirty pages remain.  Returns pages released. */
+static size_t release_unlock(struct kzone *z, size_t target)
+{
+	struct page *list = NULL;
+	size_t total = 0;
+	for (int o = MAX_ORDER; o >= 0 && z->nr_dirty_pages > target; o--) {
+		struct page *pg = z->free_area[o].head;
+		while (pg && z->nr_dirty_pages > target) {
+			struct page *next = pg->next;
+			if (pg->dirty) {
+				del_free(z, pg, (unsigned)o);
+				pg->info = KPG_RESERVED;  /* isolated: buddies will not merge with it */
+				pg->order = (uint8_t)o;
+				pg->next = list;
+				list = pg;
+			}
+			pg = next;
+		}
+	}
+	kunlock(&z->lock);
+	if (!list)
+		return 0;
+	for (struct page *pg = list; pg; pg = pg->next) {
+		kos_release(kpage_address(pg), PAGE_SIZE << pg->order);
+		total += 1UL << pg->order;
+	}
+	klock(&z->lock);
+	while (list) {
+		struct page *pg = list;
+		list = pg->next;
+		free_block(z, pg, pg->order, 0);
+	}
+	z->nr_released_total += total;
+	kunlock(&z->lock);
+	return total;
+}
+
+size_t kpage_release_all(void)
+{
+	size_t pages = 0;
+	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
+		struct kzone *z = &knode0.zones[zi];
+		klock(&z->lock);
+		pages += release_unlock(z, 0);
+	}
+	return pages << PAGE_SHIFT;
+}
+
+/* ------------------------------------------------------------------ */
+/* allocation and freeing                                              */
+/* ------------------------------------------------------------------ */
+
+static bool zone_lock(struct kzone *z, gfp_t gfp)
+{
+	if (gfp & __GFP_DIRECT_RECLAIM) {
+		klock(&z->lock);
+		return true;
+	}
+	return ktrylock(&z->lock);
+}
+
+static struct page *alloc_block(gfp_t gfp, unsigned order, struct kzone **zp)
+{
+	unsigned zi = gfp_zone(gfp);
+	struct kzone *z = &knode0.zones[zi];
+	*zp = z;
+	if (zi == KZONE_DMA && z->limit <= KCHUNK_SIZE) {
+		/* 16 MiB of address space cannot hold a 64 MiB chunk. */
+		return NULL;
+	}
+	for (;;) {
+		if (!zone_lock(z, gfp))
+			return NULL;
+		struct page *pg = rmqueue(z, order);
+		kunlock(&z->lock);
+		if (pg)
+			return pg;
+		if (!(gfp & __GFP_DIRECT_RECLAIM))
+			return NULL;
+		if (!zone_grow(z, zi))
+			return NULL;
+	}
+}
+
+void kpage_set_tails(struct page *head, size_t npages, uint32_t info)
+{
+	for (size_t i = 1; i < npages; i++) {
+		head[i].info = info;
+		head[i].head = head;
+	}
+}
+
+struct page *kpage_alloc(gfp_t gfp, unsigned order)
+{
+	struct kzone *z;
+	if (order > MAX_ORDER)
+		return NULL;
+	struct page *pg = alloc_block(gfp, order, &z);
+	if (!pg)
+		return NULL;
+	pg->flags = pg->dirty ? 0 : KPF_ZEROED;
+	pg->npages = 1U << order;
+	pg->info = KPG_LARGE;
+	pg->head = pg;
+	return pg;
+}
+
+static unsigned order_for(size_t npages)
+{
+	return npages <= 1 ? 0 : 64 - (unsigned)__builtin_clzl(npages - 1);
+}
+
+struct page *kpage_alloc_exact(gfp_t gfp, size_t npages, unsigned align_order)
+{
+	struct kzone *z;
+	unsigned order = KMAX(order_for(npages), align_order);
+	if (npages == 0 || order > MAX_ORDER)
+		return NULL;
+	struct page *pg = alloc_block(gfp, order, &z);
+	if (!pg)
+		return NULL;
+	size_t dirty = pg->dirty;
+	if (npages < (1UL << order)) {
+		struct kchunk *c = kpage_chunk(pg);
+		klock(&z->lock);
+		free_range(z, c, (size_t)(pg - c->pages) + npages, (1UL << order) - npages, dirty);
+		kunlock(&z->lock);
+	}
+	pg->flags = dirty ? 0 : KPF_ZEROED;
+	pg->npages = (uint32_t)npages;
+	pg->info = KPG_LARGE;
+	pg->head = pg;
+	return pg;
+}
+
+static void maybe_release(struct kzone *z)
+{
+	/* called with z->lock held; drops it */
+	if (z->nr_dirty_pages > z->dirty_high)
+		release_unlock(z, z->dirty_high / 2);
+	else
+		kunlock(&z->lock);
+}
+
+void kpage_free(struct page *head)
+{
+	struct kchunk *c = kpage_chunk(head);
+	struct kzone *z = &knode0.zones[c->zone];
+	size_t n = head->npages;
+	head->flags = 0;
+	klock(&z->lock);
+	free_range(z, c, (size_t)(head - c->pages), n, n);
+	maybe_release(z);
+}
+
+void kpage_shrink(struct page *head, size_t npages)
+{
+	struct kchunk *c = kpage_chunk(head);
+	struct kzone *z = &knode0.zones[c->zone];
+	size_t old = head->npages;
+	if (npages >= old || npages == 0)
+		return;
+	head->npages = (uint32_t)npages;
+	klock(&z->lock);
+	free_range(z, c, (size_t)(head - c->pages) + npages, old - npages, old - npages);
+	maybe_release(z);
+}
+
+/* ------------------------------------------------------------------ */
+/* init, fork, introspection                                           */
+/* ------------------------------------------------------------------ */
+
+static size_t parse_size(const char *s, size_t def)
+{
+	if (!s || !*s)
+		return def;
+	size_t v = 0;
+	for (; *s >= '0' && *s <= '9'; s++)
+		v = v * 10 + (size_t)(*s - '0');
+	switch (*s) {
+	case 'k': case 'K': v <<= 10; s++; break;
+	case 'm': case 'M': v <<= 20; s++; break;
+	case 'g': case 'G': v <<= 30; s++; break;
+	default: break;
+	}
+	if (*s) {
+		kreport("KALLOC_DIRTY_MAX: bad value, using the default");
+		return def;
+	}
+	return v;
+}
+
+void kpage_init(void)
+{
+	size_t high = parse_size(kos_getenv("KALLOC_DIRTY_MAX"), KDIRTY_HIGH_DEFAULT);
+	static const uintptr_t limits[KNR_ZONES] = { 16UL << 20, 4UL << 30, 0 };
+	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
+		struct kzone *z = &knode0.zones[zi];
+		klock_reinit(&z->lock);
+		z->name = zone_names[zi];
+		z->limit = limits[zi];
+		z->dirty_high = high >> PAGE_SHIFT;
+	}
+}
+
+void kpage_fork_prepare(void)
+{
+	for (unsigned zi = 0; zi < KNR_ZONES; zi++)
+		klock(&knode0.zones[zi].lock);
+}
+
+void kpage_fork_parent(void)
+{
+	for (unsigned zi = KNR_ZONES; zi-- > 0;)
+		kunlock(&knode0.zones[zi].lock);
+}
+
+void kpage_fork_child(void)
+{
+	for (unsigned zi = 0; zi < KNR_ZONES; zi++)
+		klock_reinit(&knode0.zones[zi].lock);
+}
+
+/* buddyinfo, as /proc/buddyinfo prints it, plus page counters. */
+size_t kpage_print(int fd)
+{
+	char line[512];
+	size_t total = 0;
+	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
+		struct kzone *z = &knode0.zones[zi];
+		size_t counts[MAX_ORDER + 1];
+		klock(&z->lock);
+		for (unsigned o = 0; o <= MAX_ORDER; o++)
+			counts[o] = z->free_area[o].nr_free;
+		size_t present = z->nr_present_pages, nfree = z->nr_free_pages, dirty = z->nr_dirty_pages;
+		size_t released = z->nr_released_total;
+		kunlock(&z->lock);
+		if (!present)
+			continue;
+		size_t n = kformat(line, sizeof line, "buddyinfo: Node 0, zone %s", z->name);
+		for (unsigned o = 0; o <= MAX_ORDER; o++)
+			n += kformat(line + n, sizeof line - n, " %lu", (unsigned long)counts[o]);
+		n += kformat(line + n, sizeof line - n,
+		             "  (present %lu KiB, free %lu KiB, free backed <= %lu KiB, released %lu KiB)\n",
+		             (unsigned long)(present << 2), (unsigned long)(nfree << 2),
+		             (unsigned long)(dirty << 2), (unsigned long)(released << 2));
+		kwrite_all(fd, line, n);
+		total += present;
+	}
+	return total;
+}
+
+/* ------------------------------------------------------------------ */
+/* public page API                                                     */
+/* ------------------------------------------------------------------ */
+
+static struct page *page_alloc_api(gfp_t gfp, unsigned order)
+{
+	kalloc_ensure_init();
+	if (order > MAX_ORDER) {
+		if (!(gfp & __GFP_NOWARN))
+			kreport("alloc_pages: order %u is above MAX_ORDER (%u)", order, (unsigned)MAX_ORDER);
+		if (gfp & __GFP_NOFAIL)
+			kpanic("alloc_pages: __GFP_NOFAIL with order %u above MAX_ORDER", order);
+		errno = ENOMEM;
+		return NULL;
+	}
+	struct page *pg = kpage_alloc(gfp, order);
+	if (!pg) {
+		kalloc_fail(PAGE_SIZE << order, gfp, "alloc_pages");
+		return NULL;
+	}
+	kpage_set_tails(pg, 1UL << order, KPG_TAIL);
+	if ((gfp & __GFP_ZERO) && !(pg->flags & KPF_ZEROED))
+		memset(kpage_address(pg), 0, PAGE_SIZE << order);
+	return pg;
+}
+
+KEXPORT struct page *alloc_pages(gfp_t gfp, unsigned int order)
+{
+	return page_alloc_api(gfp, order);
+}
+
+KEXPORT void *page_address(const struct page *page)
+{
+	return page ? kpage_address(page) : NULL;
+}
+
+KEXPORT struct page *virt_to_page(const void *addr)
+{
+	kalloc_ensure_init();
+	struct kchunk *c = kchunk_of(addr);
+	return c ? kchunk_page(c, addr) : NULL;
+}
+
+KEXPORT unsigned long __get_free_pages(gfp_t gfp, unsigned int order)
+{
+	struct page *pg = page_alloc_api(gfp, order);
+	return pg ? (unsigned long)kpage_address(pg) : 0;
+}
+
+KEXPORT unsigned long get_zeroed_page(gfp_t gfp)
+{
+	return __get_free_pages(gfp | __GFP_ZERO, 0);
+}
+
+static struct page *check_page_block(const void *addr, size_t npages, const char *op)
+{
+	struct kchunk *c = kchunk_of(addr);
+	struct page *pg = c ? kchunk_page(c, addr) : NULL;
+	if (!pg || ((uintptr_t)addr & (PAGE_SIZE - 1)) || kpage_kind(pg) != KPG_LARGE)
+		kpanic("%s: invalid pointer %p (not a block from the page allocator)", op, addr);
+	if (pg->npages != npages)
+		kpanic("%s: %p is a block of %u pages, freed as %lu pages", op, addr, pg->npages,
+		       (unsigned long)npages);
+	return pg;
+}
+
+KEXPORT void __free_pages(struct page *page, unsigned int order)
+{
+	if (!page)
+		return;
+	if (order > MAX_ORDER)
+		kpanic("__free_pages: order %u is above MAX_ORDER", order);
+	struct page *pg = check_page_block(kpage_address(page), 1UL << order, "__free_pages");
+	kpage_free(pg);
+}
+
+KEXPORT void free_pages(unsigned long addr, unsigned int order)
+{
+	if (!addr)
+		return;
+	if (order > MAX_ORDER)
+		kpanic("free_pages: order %u is above MAX_ORDER", order);
+	struct page *pg = check_page_block((void *)addr, 1UL << order, "free_pages");
+	kpage_free(pg);
+}
+
+KEXPORT void *alloc_pages_exact(size_t size, gfp_t gfp)
+{
+	kalloc_ensure_init();
+	size_t n = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	if (size == 0 || size > KMAX_ORDER_SIZE) {
+		if (!(gfp & __GFP_NOWARN))
+			kreport("alloc_pages_exact: size %lu is above the largest block (%lu)", (unsigned long)size,
+			        (unsigned long)KMAX_ORDER_SIZE);
+		errno = ENOMEM;
+		return NULL;
+	}
+	struct page *pg = kpage_alloc_exact(gfp, n, 0);
+	if (!pg) {
+		kalloc_fail(size, gfp, "alloc_pages_exact");
+		return NULL;
+	}
+	kpage_set_tails(pg, n, KPG_TAIL);
+	if ((gfp & __GFP_ZERO) && !(pg->flags & KPF_ZEROED))
+		memset(kpage_address(pg), 0, n << PAGE_SHIFT);
+	return kpage_address(pg);
+}
+
+KEXPORT void free_pages_exact(void *addr, size_t size)
+{
+	if (!addr)
+		return;
+	struct page *pg = check_page_block(addr, (size + PAGE_SIZE - 1) >> PAGE_SHIFT, "free_pages_exact");
+	kpage_free(pg);
+}

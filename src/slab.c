@@ -1,0 +1,637 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * slab.c - SLUB-style object caches.
+ *
+ * A cache (struct kmem_cache) hands out objects of one size.  Its memory comes
+ * in slabs: buddy blocks of 2^order pages, chosen per cache so that a slab
+ * holds at least KSLAB_MIN_OBJECTS objects and wastes at most 1/8 of itself.
+ * A slab's state lives in its head page descriptor (struct page):
+ *
+ *   freelist   free objects, linked through a hardened pointer stored in each
+ *              free object at cache->fp_offset; only touched under c->lock
+ *   remote     a lock-free LIFO of objects freed since the last adoption:
+ *              bits 0..47 the first object, bit 0 the FULL mark, bits 48..63
+ *              the number of objects on the list
+ *   inuse      objects handed out and not yet adopted back; written under
+ *              c->lock only, read without it as a hint
+ *   KPF_LISTED the slab is on the cache's partial list (under c->lock)
+ *
+ * Allocation (kslab_alloc_bulk, used by the front caches to refill in
+ * batches) takes c->lock, pops objects off the first partial slab's freelist,
+ * adopts its remote list when the freelist runs dry (one atomic exchange), and
+ * when both are empty detaches the slab from the partial list after marking
+ * remote FULL with a compare-and-swap from 0.
+ *
+ * Freeing never takes the lock on the common path: the object is pushed on
+ * the slab's remote list with a compare-and-swap.  Two frees take the lock:
+ *   - the one whose push removed the FULL mark puts the slab back on the
+ *     partial list (once per full -> partial transition);
+ *   - one that sees, after its push, the remote count equal to inuse (every
+ *     object is free) checks under the lock whether the slab is empty and, if
+ *     the cache already has KSLAB_MIN_PARTIAL partial slabs, returns it to
+ *     the buddy allocator.  Only listed slabs are returned, and the freer
+ *     that relists checks emptiness itself, so the two cannot race.
+ * A detached (full) slab is reachable only by its objects, so its inuse is
+ * stable until some free relists it.
+ *
+ * Hardening: free pointers are stored as next ^ secret ^ bswap(&slot); a new
+ * slab's free list is in random order; freeing the object at the head of the
+ * remote list (the most recent free) is reported as a double free at once;
+ * every free checks that the pointer is an object boundary of a slab of that
+ * cache (a multiply, a rotate and a compare: kslab_obj_valid).
+ *
+ * Lock order: kcache_list_lock -> c->lock -> zone lock.  Pages are freed to
+ * the buddy allocator after c->lock is dropped.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+klock_t kcache_list_lock = KLOCK_INIT;
+struct kmem_cache *kcache_list;
+
+#define REMOTE_FULL   1ull
+#define REMOTE_PTR    ((1ull << 48) - 1 - REMOTE_FULL)
+#define REMOTE_ONE    (1ull << 48)
+
+/* ------------------------------------------------------------------ */
+/* free pointers                                                       */
+/* ------------------------------------------------------------------ */
+
+static inline void *fp_get(const struct kmem_cache *c, const void *obj)
+{
+	uintptr_t slot = (uintptr_t)obj + c->fp_offset;
+	uintptr_t v = *(const uintptr_t *)slot;
+	return (void *)(v ^ c->secret ^ __builtin_bswap64(slot));
+}
+
+static inline void fp_set(const struct kmem_cache *c, void *obj, const void *next)
+{
+	uintptr_t slot = (uintptr_t)obj + c->fp_offset;
+	*(uintptr_t *)slot = (uintptr_t)next ^ c->secret ^ __builtin_bswap64(slot);
+}
+
+/* ------------------------------------------------------------------ */
+/* partial list (circular, under c->lock)                              */
+/* ------------------------------------------------------------------ */
+
+static void partial_add(struct kmem_cache *c, struct page *s)
+{
+	if (c->partial) {
+		struct page *h = c->partial;
+		s->next = h;
+		s->prev = h->prev;
+		h->prev->next = s;
+		h->prev = s;
+	} else {
+		s->next = s->prev = s;
+	}
+	c->partial = s;
+	c->nr_partial++;
+	s->flags |= KPF_LISTED;
+}
+
+static void partial_del(struct kmem_cache *c, struct page *s)
+{
+	if (s->next == s) {
+		c->partial = NULL;
+	} else {
+		s->prev->next = s->next;
+		s->next->prev = s->prev;
+		if (c->partial == s)
+			c->partial = s->next;
+	}
+	s->next = s->prev = NULL;
+	c->nr_partial--;
+	s->flags &= (uint8_t)~KPF_LISTED;
+}
+
+/* ------------------------------------------------------------------ */
+/* slabs                                                               */
+/* ------------------------------------------------------------------ */
+
+static inline void *slab_obj(const struct kmem_cache *c, const struct page *s, unsigned i)
+{
+	return (char *)kpage_address(s) + (size_t)i * c->size;
+}
+
+static uint64_t rng_next(uint64_t *state)
+{
+	uint64_t x = *state;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	*state = x;
+	return x;
+}
+
+/* Builds a new slab (no lock held).  Returns its head page or NULL. */
+static struct page *new_slab(struct kmem_cache *c, gfp_t gfp, uint64_t seed)
+{
+	struct page *s = kpage_alloc(gfp & ~__GFP_ZERO, c->order);
+	if (!s)
+		return NULL;
+	uint32_t info = KPG_SLAB | (uint32_t)(c->kmalloc_class + 1) << 8;
+	size_t npages = 1UL << c->order;
+	s->head = s;
+	kpage_set_tails(s, npages, info);
+	s->slab_cache = c;
+	s->flags = 0;
+	atomic_store_explicit(&s->inuse, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
+
+	unsigned n = c->objects;
+	if (c->ctor)
+		for (unsigned i = 0; i < n; i++)
+			c->ctor(slab_obj(c, s, i));
+
+	/* Random order: Fisher-Yates over the indices. */
+	uint16_t idx[1024];
+	void *head = NULL;
+	if (n <= 1024) {
+		for (unsigned i = 0; i < n; i++)
+			idx[i] = (uint16_t)i;
+		uint64_t r = seed | 1;
+		for (unsigned i = n - 1; i > 0; i--) {
+			unsigned j = (unsigned)(rng_next(&r) % (i + 1));
+			uint16_t t = idx[i];
+			idx[i] = idx[j];
+			idx[j] = t;
+		}
+		for (unsigned i = 0; i < n; i++) {
+			void *obj = slab_obj(c, s, idx[i]);
+			fp_set(c, obj, head);
+			head = obj;
+		}
+	} else {
+		for (unsigned i = n; i-- > 0;) {
+			void *obj = slab_obj(c, s, i);
+			fp_set(c, obj, head);
+			head = obj;
+		}
+	}
+	s->freelist = head;
+	/* Publish the slab state before its info word lets frees find it. */
+	atomic_thread_fence(memory_order_release);
+	s->info = info;
+	return s;
+}
+
+/* Adopts the remote list of s into its (empty) freelist. Under c->lock. */
+static void adopt_remote(struct kmem_cache *c, struct page *s)
+{
+	(void)c;
+	uint64_t w = atomic_exchange_explicit(&s->remote, 0, memory_order_acquire);
+	void *list = (void *)(uintptr_t)(w & REMOTE_PTR);
+	uint32_t cnt = (uint32_t)(w >> 48);
+	if (!list)
+		return;
+	s->freelist = list;
+	atomic_store_explicit(&s->inuse, atomic_load_explicit(&s->inuse, memory_order_relaxed) - cnt,
+	                      memory_order_relaxed);
+}
+
+/* Under c->lock: is listed slab s empty, and may it go?  Returns s (unlinked)
+ * when the caller should free its pages after unlocking. */
+static struct page *empty_check_locked(struct kmem_cache *c, struct page *s)
+{
+	if (!(s->flags & KPF_LISTED))
+		return NULL;
+	uint64_t w = atomic_load_explicit(&s->remote, memory_order_acquire);
+	if ((w >> 48) != atomic_load_explicit(&s->inuse, memory_order_relaxed))
+		return NULL;
+	if (c->nr_partial <= KSLAB_MIN_PARTIAL)
+		return NULL;
+	partial_del(c, s);
+	c->nr_slabs--;
+	return s;
+}
+
+static void discard_slab(struct page *s)
+{
+	s->slab_cache = NULL;
+	s->info = KPG_LARGE;   /* kpage_free expects an allocated block head */
+	s->npages = 1U << s->order;
+	kpage_free(s);
+}
+
+unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **out)
+{
+	unsigned got = 0;
+	if (gfp & __GFP_DIRECT_RECLAIM)
+		klock(&c->lock);
+	else if (!ktrylock(&c->lock))
+		return 0;
+	while (got < n) {
+		struct page *s = c->partial;
+		if (!s) {
+			uint64_t seed = rng_next(&c->rng);
+			kunlock(&c->lock);
+			s = new_slab(c, gfp, seed);
+			klock(&c->lock);
+			if (!s)
+				break;
+			c->nr_slabs++;
+			partial_add(c, s);
+			continue;
+		}
+		if (!s->freelist)
+			adopt_remote(c, s);
+		void *obj = s->freelist;
+		unsigned took = 0;
+		while (got < n && obj) {
+			out[got++] = obj;
+			obj = fp_get(c, obj);
+			took++;
+		}
+		s->freelist = obj;
+		atomic_store_explicit(&s->inuse, atomic_load_explicit(&s->inuse, memory_order_relaxed) + took,
+		                      memory_order_relaxed);
+		if (!obj) {
+			adopt_remote(c, s);
+			if (!s->freelist) {
+				uint64_t zero = 0;
+				if (atomic_compare_exchange_strong_explicit(&s->remote, &zero, REMOTE_FULL,
+				                                            memory_order_acq_rel,
+				                                            memory_order_acquire))
+					partial_del(c, s);
+				/* else: a free raced in; the next round adopts it */
+			}
+		}
+	}
+	kunlock(&c->lock);
+	if (got)
+		atomic_fetch_add_explicit(&c->nr_alloc_total, got, memory_order_relaxed);
+	return got;
+}
+
+void kslab_check_object(struct kmem_cache *c, struct page *s, const void *p, const char *op)
+{
+	if (unlikely(s->slab_cache != c)) {
+		if (s->slab_cache)
+			kpanic("%s: object %p belongs to cache %s, not to cache %s", op, p, s->slab_cache->name,
+			       c->name);
+		kpanic("%s: invalid pointer %p (cache %s)", op, p, c->name);
+	}
+	if (unlikely(!kslab_obj_valid(c, p)))
+		kpanic("%s: invalid pointer %p (not the start of an object of cache %s, object size %u)", op, p,
+		       c->name, c->object_size);
+}
+
+void kslab_free_one(struct kmem_cache *c, struct page *s, void *obj)
+{
+	uint64_t w = atomic_load_explicit(&s->remote, memory_order_relaxed);
+	uint64_t nw;
+	do {
+		void *first = (void *)(uintptr_t)(w & REMOTE_PTR);
+		if (unlikely(first == obj))
+			kpanic("double free of object %p (cache %s)", obj, c->name);
+		fp_set(c, obj, first);
+		nw = (uint64_t)(uintptr_t)obj | ((w & ~(REMOTE_PTR | REMOTE_FULL)) + REMOTE_ONE);
+	} while (!atomic_compare_exchange_weak_explicit(&s->remote, &w, nw, memory_order_release,
+	                                                memory_order_relaxed));
+	atomic_fetch_add_explicit(&c->nr_free_total, 1, memory_order_relaxed);
+
+	struct page *dead = NULL;
+	if (unlikely(w & REMOTE_FULL)) {
+		/* We took the slab off "full": put it back on the partial list. */
+		klock(&c->lock);
+		partial_add(c, s);
+		dead = empty_check_locked(c, s);
+		kunlock(&c->lock);
+	} else if (unlikely((nw >> 48) == atomic_load_explicit(&s->inuse, memory_order_relaxed))) {
+		klock(&c->lock);
+		dead = empty_check_locked(c, s);
+		kunlock(&c->lock);
+	}
+	if (dead)
+		discard_slab(dead);
+}
+
+static struct page *slab_of(const void *p)
+{
+	struct kchunk *ch = kchunk_of(p);
+	if (!ch)
+		return NULL;
+	struct page *pg = kchunk_page(ch, p);
+	if (kpage_kind(pg) != KPG_SLAB)
+		return NULL;
+	return pg->head;
+}
+
+void kslab_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct page *s = slab_of(objs[i]);
+		if (!s)
+			kpanic("free: invalid pointer %p (cache %s)", objs[i], c->name);
+		kslab_check_object(c, s, objs[i], "free");
+		kslab_free_one(c, s, objs[i]);
+	}
+}
+
+size_t kslab_shrink(struct kmem_cache *c)
+{
+	struct page *dead = NULL;
+	size_t freed = 0;
+	klock(&c->lock);
+	struct page *s = c->partial;
+	size_t n = c->nr_partial;
+	/* Unlinking a slab leaves the links of the others intact, so walking
+	 * the original count of steps visits each listed slab once. */
+	for (size_t i = 0; i < n; i++) {
+		struct page *next = s->next;
+		uint64_t w = atomic_load_explicit(&s->remote, memory_order_acquire);
+		if ((w >> 48) == atomic_load_explicit(&s->inuse, memory_order_relaxed)) {
+			partial_del(c, s);
+			c->nr_slabs--;
+			s->next = dead;
+			dead = s;
+		}
+		s = next;
+	}
+	kunlock(&c->lock);
+	while (dead) {
+		struct page *next = dead->next;
+		discard_slab(dead);
+		dead = next;
+		freed++;
+	}
+	return freed;
+}
+
+/* ------------------------------------------------------------------ */
+/* cache creation                                                      */
+/* ------------------------------------------------------------------ */
+
+/* Multiplicative inverse of an odd number modulo 2^64 (Newton's method). */
+static uint64_t inverse_odd(uint64_t d)
+{
+	uint64_t x = d;   /* correct to 3 bits */
+	for (int i = 0; i < 5; i++)
+		x *= 2 - d * x;
+	return x;
+}
+
+static void choose_order(struct kmem_cache *c)
+{
+	unsigned best = 0;
+	size_t best_waste_frac = SIZE_MAX;
+	for (unsigned order = 0; order <= MAX_ORDER; order++) {
+		size_t slab = PAGE_SIZE << order;
+		size_t objs = slab / c->size;
+		if (objs == 0)
+			continue;
+		size_t waste = slab - objs * c->size;
+		if (objs >= KSLAB_MIN_OBJECTS && waste * 8 <= slab) {
+			best = order;
+			best_waste_frac = 0;
+			break;
+		}
+		if (order > KSLAB_MAX_ORDER && best_waste_frac != SIZE_MAX)
+			break;
+		size_t frac = (waste << 16) / slab + (objs < KSLAB_MIN_OBJECTS ? (1u << 16) : 0);
+		if (frac < best_waste_frac) {
+			best_waste_frac = frac;
+			best = order;
+		}
+	}
+	c->order = (uint8_t)best;
+	size_t objs = (PAGE_SIZE << best) / c->size;
+	c->objects = (uint16_t)KMIN(objs, 65535u);
+}
+
+int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t align, slab_flags_t flags,
+                void (*ctor)(void *), int kmalloc_class)
+{
+	if (size == 0 || size > KMAX_ORDER_SIZE / 2 || (align && !KIS_POW2(align)) || align > PAGE_SIZE)
+		return -EINVAL;
+	size_t a = KMAX(align, sizeof(void *));
+	if (size >= 16)
+		a = KMAX(a, 16);
+	if (flags & SLAB_HWCACHE_ALIGN) {
+		size_t ralign = 64;
+		while (size <= ralign / 2 && ralign > a)
+			ralign /= 2;
+		a = KMAX(a, ralign);
+	}
+	size_t stride = KALIGN_UP(KMAX(size, sizeof(void *)), sizeof(void *));
+	size_t fp_offset = 0;
+	if (ctor || (flags & SLAB_TYPESAFE_BY_RCU)) {
+		/* Keep the object intact while free: the pointer goes after it. */
+		fp_offset = stride;
+		stride += sizeof(void *);
+	}
+	stride = KALIGN_UP(stride, a);
+
+	memset(c, 0, offsetof(struct kmem_cache, lock));
+	c->size = (uint32_t)stride;
+	c->object_size = (uint32_t)size;
+	c->fp_offset = (uint32_t)fp_offset;
+	c->align = (uint32_t)a;
+	c->flags = flags;
+	c->ctor = ctor;
+	c->kmalloc_class = (int16_t)kmalloc_class;
+	size_t i = 0;
+	for (; name && name[i] && i < KCACHE_NAME_LEN - 1; i++)
+		c->name[i] = name[i];
+	c->name[i] = '\0';
+	choose_order(c);
+
+	uint64_t rnd[2];
+	kos_random(rnd, sizeof rnd);
+	c->secret = rnd[0] | 1;
+	klock_reinit(&c->lock);
+	c->partial = NULL;
+	c->nr_partial = c->nr_slabs = 0;
+	c->rng = rnd[1] | 1;
+	c->dead = false;
+	atomic_store(&c->nr_alloc_total, 0);
+	atomic_store(&c->nr_free_total, 0);
+
+	unsigned k = (unsigned)__builtin_ctzl(stride);
+	c->div_shift = k;
+	c->div_mul = inverse_odd(stride >> k);
+	c->div_limit = (uint64_t)c->objects - 1;
+	c->slab_mask = (PAGE_SIZE << c->order) - 1;
+
+	klock(&kcache_list_lock);
+	c->prev = NULL;
+	c->next = kcache_list;
+	if (kcache_list)
+		kcache_list->prev = c;
+	kcache_list = c;
+	kunlock(&kcache_list_lock);
+	return 0;
+}
+
+void kslab_fork_prepare(void)
+{
+	klock(&kcache_list_lock);
+	for (struct kmem_cache *c = kcache_list; c; c = c->next)
+		klock(&c->lock);
+}
+
+void kslab_fork_parent(void)
+{
+	for (struct kmem_cache *c = kcache_list; c; c = c->next)
+		kunlock(&c->lock);
+	kunlock(&kcache_list_lock);
+}
+
+void kslab_fork_child(void)
+{
+	for (struct kmem_cache *c = kcache_list; c; c = c->next)
+		klock_reinit(&c->lock);
+	klock_reinit(&kcache_list_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* public API                                                          */
+/* ------------------------------------------------------------------ */
+
+/* The cache of struct kmem_cache, as in the kernel; set up by kslab_init. */
+static struct kmem_cache kmem_cache_boot;
+
+void kslab_init(void)
+{
+	kcache_init(&kmem_cache_boot, "kmem_cache", sizeof(struct kmem_cache), 64, 0, NULL, -1);
+}
+
+static struct kmem_cache *cache_cache(void)
+{
+	return &kmem_cache_boot;
+}
+
+KEXPORT struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t align, slab_flags_t flags,
+                                             void (*ctor)(void *))
+{
+	kalloc_ensure_init();
+	const char *why = NULL;
+	if (!name)
+		why = "no name";
+	else if (size == 0)
+		why = "object size 0";
+	else if (align && !KIS_POW2(align))
+		why = "alignment not a power of two";
+	else if (align > PAGE_SIZE)
+		why = "alignment above the page size";
+	else if (size > KMALLOC_MAX_CACHE_SIZE * 8)
+		why = "object size above 256 KiB";
+	struct kmem_cache *c = NULL;
+	if (!why) {
+		void *obj;
+		if (kslab_alloc_bulk(cache_cache(), GFP_KERNEL, 1, &obj) == 1) {
+			c = obj;
+			if (kcache_init(c, name, size, align, flags, ctor, -1) != 0) {
+				kslab_free_bulk(cache_cache(), 1, &obj);
+				c = NULL;
+				why = "bad parameters";
+			}
+		} else {
+			why = "out of memory";
+		}
+	}
+	if (!c) {
+		if (flags & SLAB_PANIC)
+			kpanic("kmem_cache_create: cannot create cache %s (size %lu, align %lu): %s", name ? name : "(null)",
+			       (unsigned long)size, (unsigned long)align, why ? why : "unknown");
+		kreport("kmem_cache_create: cannot create cache %s (size %lu, align %lu): %s", name ? name : "(null)",
+		        (unsigned long)size, (unsigned long)align, why ? why : "unknown");
+		errno = why && why[0] == 'o' ? ENOMEM : EINVAL;
+	}
+	return c;
+}
+
+KEXPORT void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
+{
+	void *obj;
+	if (unlikely(!c || c->dead))
+		kpanic("kmem_cache_alloc: %s cache %p", c ? "destroyed" : "NULL", (void *)c);
+	if (unlikely(kslab_alloc_bulk(c, gfp, 1, &obj) != 1)) {
+		kalloc_fail(c->object_size, gfp, c->name);
+		return NULL;
+	}
+	if (gfp & __GFP_ZERO)
+		memset(obj, 0, c->object_size);
+	return obj;
+}
+
+KEXPORT void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t gfp)
+{
+	return kmem_cache_alloc(c, gfp | __GFP_ZERO);
+}
+
+KEXPORT void kmem_cache_free(struct kmem_cache *c, void *obj)
+{
+	if (!obj)
+		return;
+	if (unlikely(!c))
+		kpanic("kmem_cache_free: NULL cache for object %p", obj);
+	struct page *s = slab_of(obj);
+	if (!s)
+		kpanic("kmem_cache_free: invalid pointer %p (not a slab object; cache %s)", obj, c->name);
+	kslab_check_object(c, s, obj, "kmem_cache_free");
+	kslab_free_one(c, s, obj);
+}
+
+KEXPORT int kmem_cache_shrink(struct kmem_cache *c)
+{
+	if (c)
+		kslab_shrink(c);
+	return 0;
+}
+
+KEXPORT int kmem_cache_destroy(struct kmem_cache *c)
+{
+	if (!c)
+		return 0;
+	if (c->kmalloc_class >= 0 || c == &kmem_cache_boot) {
+		kreport("kmem_cache_destroy: cache %s is built in and cannot be destroyed", c->name);
+		return -EINVAL;
+	}
+	size_t live = atomic_load(&c->nr_alloc_total) - atomic_load(&c->nr_free_total);
+	if (live) {
+		kreport("kmem_cache_destroy: cache %s still has %lu object%s in use; not destroyed", c->name,
+		        (unsigned long)live, live == 1 ? "" : "s");
+		return -EBUSY;
+	}
+	klock(&kcache_list_lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		kcache_list = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	kunlock(&kcache_list_lock);
+
+	klock(&c->lock);
+	struct page *dead = NULL;
+	while (c->partial) {
+		struct page *s = c->partial;
+		partial_del(c, s);
+		s->next = dead;
+		dead = s;
+	}
+	c->dead = true;
+	kunlock(&c->lock);
+	while (dead) {
+		struct page *next = dead->next;
+		discard_slab(dead);
+		dead = next;
+	}
+	void *obj = c;
+	kslab_free_bulk(cache_cache(), 1, &obj);
+	return 0;
+}
+
+KEXPORT unsigned int kmem_cache_size(struct kmem_cache *c)
+{
+	return c ? c->object_size : 0;
+}
+
+KEXPORT const char *kmem_cache_name(struct kmem_cache *c)
+{
+	return c ? c->name : NULL;
+}

@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmalloc.c - huge blocks, each its own mapping.
+ *
+ * A huge area is a private anonymous mapping aligned to 2 MiB (or to a larger
+ * requested alignment), `size` bytes rounded up to pages, followed by one
+ * PROT_NONE guard page (the kernel's vmalloc guard): running off the end
+ * faults at once instead of corrupting a neighbour.
+ *
+ * No header sits in front of the data: areas are found from their start
+ * address in a hash table (struct vmap_area records, from an internal slab
+ * cache), so aligned huge blocks need no padding and free() can tell a
+ * valid huge pointer from anything else.
+ *
+ * Growing (realloc) reserves an aligned range of the new size plus a guard,
+ * then moves the old pages there with mremap(MREMAP_MAYMOVE | MREMAP_FIXED):
+ * page tables move, the data is not copied, and the rest of the reserved
+ * range beyond the new size stays as the guard.  Shrinking protects the new
+ * guard page and unmaps the tail in place.
+ *
+ * Locking: vmap_lock protects the hash table; no syscall is made with it
+ * held.  Areas are taken out of the table before they are unmapped or moved.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define VMAP_ALIGN   (2UL << 20)
+#define VMAP_BUCKETS 1024
+
+struct vmap_area {
+	uintptr_t addr;
+	size_t size;            /* usable bytes (page multiple); the guard follows */
+	size_t align;
+	struct vmap_area *next;
+};
+
+static klock_t vmap_lock = KLOCK_INIT;
+static struct vmap_area *vmap_table[VMAP_BUCKETS];
+static size_t vmap_count, vmap_bytes;
+static struct kmem_cache vmap_cache;
+static _Atomic int vmap_cache_ready;
+
+static inline unsigned bucket(uintptr_t addr)
+{
+	uint64_t h = (uint64_t)(addr >> 21) * 0x9e3779b97f4a7c15ull;
+	return (unsigned)(h >> 54) & (VMAP_BUCKETS - 1);
+}
+
+static struct vmap_area *area_new(void)
+{
+	if (!atomic_load_explicit(&vmap_cache_ready, memory_order_acquire)) {
+		static klock_t once = KLOCK_INIT;
+		klock(&once);
+		if (!atomic_load(&vmap_cache_ready)) {
+			kcache_init(&vmap_cache, "vmap_area", sizeof(struct vmap_area), 0, 0, NULL, -1);
+			atomic_store_explicit(&vmap_cache_ready, 1, memory_order_release);
+		}
+		kunlock(&once);
+	}
+	void *obj;
+	return kslab_alloc_bulk(&vmap_cache, GFP_KERNEL, 1, &obj) == 1 ? obj : NULL;
+}
+
+static void area_free(struct vmap_area *a)
+{
+	kslab_free_bulk(&vmap_cache, 1, (void *const *)&a);
+}
+
+static void insert(struct vmap_area *a)
+{
+	unsigned b = bucket(a->addr);
+	klock(&vmap_lock);
+	a->next = vmap_table[b];
+	vmap_table[b] = a;
+	vmap_count++;
+	vmap_bytes += a->size;
+	kunlock(&vmap_lock);
+}
+
+/* Takes the area starting at p out of the table; NULL if none. */
+static struct vmap_area *take(uintptr_t p)
+{
+	unsigned b = bucket(p);
+	klock(&vmap_lock);
+	struct vmap_area **pp = &vmap_table[b];
+	while (*pp && (*pp)->addr != p)
+		pp = &(*pp)->next;
+	struct vmap_area *a = *pp;
+	if (a) {
+		*pp = a->next;
+		vmap_count--;
+		vmap_bytes -= a->size;
+	}
+	kunlock(&vmap_lock);
+	return a;
+}
+
+void *kvm_alloc(size_t size, size_t align, gfp_t gfp)
+{
+	if (!(gfp & __GFP_DIRECT_RECLAIM))
+		return NULL;   /* mapping is a syscall */
+	if (size == 0)
+		size = 1;
+	if (size > (size_t)PTRDIFF_MAX - 2 * PAGE_SIZE)
+		return NULL;
+	size_t len = KALIGN_UP(size, PAGE_SIZE);
+	align = KMAX(align, VMAP_ALIGN);
+	struct vmap_area *a = area_new();
+	if (!a)
+		return NULL;
+	void *p = kos_map(len + PAGE_SIZE, align, false, 0, NULL);
+	if (!p) {
+		area_free(a);
+		return NULL;
+	}
+	kos_protect_none((char *)p + len, PAGE_SIZE);
+	a->addr = (uintptr_t)p;
+	a->size = len;
+	a->align = align;
+	insert(a);
+	return p;
+}
+
+bool kvm_free(const void *p)
+{
+	if (((uintptr_t)p & (PAGE_SIZE - 1)) != 0)
+		return false;
+	struct vmap_area *a = take((uintptr_t)p);
+	if (!a)
+		return false;
+	kos_unmap((void *)a->addr, a->size + PAGE_SIZE);
+	area_free(a);
+	return true;
+}
+
+size_t kvm_usable(const void *p)
+{
+	if (((uintptr_t)p & (PAGE_SIZE - 1)) != 0)
+		return 0;
+	size_t n = 0;
+	unsigned b = bucket((uintptr_t)p);
+	klock(&vmap_lock);
+	for (struct vmap_area *a = vmap_table[b]; a; a = a->next)
+		if (a->addr == (uintptr_t)p) {
+			n = a->size;
+			break;
+		}
+	kunlock(&vmap_lock);
+	return n;
+}
+
+bool kvm_contains(const void *p)
+{
+	bool found = false;
+	klock(&vmap_lock);
+	for (unsigned b = 0; b < VMAP_BUCKETS && !found; b++)
+		for (struct vmap_area *a = vmap_table[b]; a; a = a->next)
+			if ((uintptr_t)p >= a->addr && (uintptr_t)p < a->addr + a->size + PAGE_SIZE) {
+				found = true;
+				break;
+			}
+	kunlock(&vmap_lock);
+	return found;
+}
+
+void *kvm_realloc(void *p, size_t size)
+{
+	struct vmap_area *a = take((uintptr_t)p);
+	if (!a)
+		kbad_pointer(p, "realloc", "not allocated by kalloc");
+	size_t len = KALIGN_UP(size, PAGE_SIZE);
+	if (len <= a->size) {
+		if (len < a->size) {
+			/* New guard first, then drop the rest. */
+			kos_protect_none((char *)p + len, PAGE_SIZE);
+			kos_unmap((char *)p + len + PAGE_SIZE, a->size - len);
+			a->size = len;
+		}
+		insert(a);
+		return p;
+	}
+	void *target = kos_map(len + PAGE_SIZE, VMAP_ALIGN, true, 0, NULL);
+	if (!target) {
+		insert(a);
+		return NULL;
+	}
+	void *n = kos_remap(p, a->size, len, target, NULL);
+	if (!n) {
+		kos_unmap(target, len + PAGE_SIZE);
+		insert(a);
+		return NULL;
+	}
+	/* The reservation's last page is the new guard; the old guard stays
+	 * behind at the old place. */
+	kos_protect_none((char *)n + len, PAGE_SIZE);
+	kos_unmap((char *)p + a->size, PAGE_SIZE);
+	a->addr = (uintptr_t)n;
+	a->size = len;
+	a->align = VMAP_ALIGN;
+	insert(a);
+	return n;
+}
+
+void kvm_totals(size_t *count, size_t *bytes)
+{
+	klock(&vmap_lock);
+	*count = vmap_count;
+	*bytes = vmap_bytes;
+	kunlock(&vmap_lock);
+}
+
+void kvm_fork_prepare(void) { klock(&vmap_lock); }
+void kvm_fork_parent(void) { kunlock(&vmap_lock); }
+void kvm_fork_child(void) { klock_reinit(&vmap_lock); }
+
+/* vmallocinfo: one line per area, as /proc/vmallocinfo, then a total. */
+size_t kvm_print(int fd)
+{
+	char line[160];
+	size_t total = 0;
+	klock(&vmap_lock);
+	for (unsigned b = 0; b < VMAP_BUCKETS; b++)
+		for (struct vmap_area *a = vmap_table[b]; a; a = a->next) {
+			size_t n = kformat(line, sizeof line, "vmallocinfo: %p-%p %lu bytes (+ guard page)\n",
+			                   (void *)a->addr, (void *)(a->addr + a->size), (unsigned long)a->size);
+			kwrite_all(fd, line, n);
+			total += a->size;
+		}
+	size_t n = kformat(line, sizeof line, "vmallocinfo: %lu areas, %lu bytes\n", (unsigned long)vmap_count,
+	                   (unsigned long)vmap_bytes);
+	kunlock(&vmap_lock);
+	kwrite_all(fd, line, n);
+	return total;
+}
+
+/* ------------------------------------------------------------------ */
+/* public API                                                          */
+/* ------------------------------------------------------------------ */
+
+KEXPORT void *vmalloc(size_t size)
+{
+	kalloc_ensure_init();
+	void *p = kvm_alloc(size, 0, GFP_KERNEL);
+	if (!p)
+		kalloc_fail(size, GFP_KERNEL, "vmalloc");
+	return p;
+}
+
+KEXPORT void *vzalloc(size_t size)
+{
+	return vmalloc(size);   /* fresh mappings read as zero */
+}
+
+KEXPORT void vfree(const void *addr)
+{
+	if (!addr)
+		return;
+	if (!kvm_free(addr))
+		kbad_pointer(addr, "vfree", "not a vmalloc area");
+}
