@@ -84,8 +84,7 @@ typedef unsigned int gfp_t;
 /* Page descriptor (the kernel's struct page); opaque. */
 struct page;
 
-/* Allocates 2^order physically... virtually contiguous pages, aligned to
- * their size.  Returns the head page descriptor or NULL.  order > MAX_ORDER
+/* Allocates 2^order contiguous pages, aligned to their size.  Returns the head page descriptor or NULL.  order > MAX_ORDER
  * is reported and fails. */
 KALLOC_API struct page *alloc_pages(gfp_t gfp, unsigned int order);
 #define alloc_page(gfp) alloc_pages((gfp), 0)
@@ -191,6 +190,42 @@ KALLOC_API void vfree(const void *addr);
 /* kmalloc for small sizes, vmalloc otherwise; kvfree frees either. */
 KALLOC_API void *kvmalloc(size_t size, gfp_t gfp) KALLOC_MALLOC_ATTR;
 KALLOC_API void kvfree(const void *addr);
+
+/* ------------------------------------------------------------------ */
+/* Per-CPU data                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Each possible CPU has a unit of this many bytes; a per-CPU allocation is
+ * the same offset in every unit, so per_cpu_ptr() is an addition. */
+#define KALLOC_PERCPU_UNIT_SHIFT 20
+#define KALLOC_PERCPU_UNIT (1UL << KALLOC_PERCPU_UNIT_SHIFT)
+
+/* Zeroed per-CPU space of `size` bytes (align: 0 or a power of two up to
+ * PAGE_SIZE); returns the pointer to CPU 0's copy, or NULL. */
+KALLOC_API void *__alloc_percpu(size_t size, size_t align);
+#define alloc_percpu(type) ((type *)__alloc_percpu(sizeof(type), _Alignof(type)))
+KALLOC_API void free_percpu(void *ptr);
+/* Number of possible CPUs: valid indices are 0 .. nr_cpu_ids - 1. */
+KALLOC_API unsigned int kalloc_nr_cpu_ids(void);
+#define nr_cpu_ids kalloc_nr_cpu_ids()
+/* The index of the CPU the caller runs on (the rseq concurrency id when
+ * per-CPU caches are in use); it may change at any moment. */
+KALLOC_API unsigned int kalloc_this_cpu(void);
+/* Adds v to the caller's CPU copy of the 1, 2, 4 or 8-byte object at p,
+ * atomically with respect to that CPU (a restartable sequence, or an atomic
+ * add where rseq is not in use). */
+KALLOC_API void kalloc_this_cpu_add(void *p, long v, size_t size);
+
+#define per_cpu_ptr(ptr, cpu) \
+	((__typeof__(ptr))((char *)(ptr) + (size_t)(cpu) * KALLOC_PERCPU_UNIT))
+#define this_cpu_ptr(ptr) per_cpu_ptr(ptr, kalloc_this_cpu())
+/* pcp is an lvalue in CPU 0's copy, e.g. this_cpu_add(*counter, 5). */
+#define this_cpu_add(pcp, val) kalloc_this_cpu_add((void *)&(pcp), (long)(val), sizeof(pcp))
+#define this_cpu_sub(pcp, val) this_cpu_add(pcp, -(long)(val))
+#define this_cpu_inc(pcp) this_cpu_add(pcp, 1)
+#define this_cpu_dec(pcp) this_cpu_add(pcp, -1)
+#define this_cpu_read(pcp) (*this_cpu_ptr(&(pcp)))
+#define for_each_possible_cpu(cpu) for ((cpu) = 0; (cpu) < (__typeof__(cpu))nr_cpu_ids; (cpu)++)
 
 /* ------------------------------------------------------------------ */
 /* Introspection                                                       */

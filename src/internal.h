@@ -126,6 +126,12 @@ uint64_t kos_now_ns(void);
 const char *kos_getenv(const char *name);
 /* The current thread's id. */
 long kos_gettid(void);
+/* membarrier(MEMBARRIER_CMD_[REGISTER_]PRIVATE_EXPEDITED_RSEQ): 0 or errno. */
+int kos_membarrier_rseq_register(void);
+int kos_membarrier_rseq(void);
+unsigned long kos_getauxval(unsigned long type);
+/* The CPU the caller runs on (vDSO getcpu), 0 if unknown. */
+int kos_getcpu(void);
 
 /* ================================================================== */
 /* Locks                                                               */
@@ -320,6 +326,7 @@ struct kmem_cache {
 	uint8_t order;             /* slab order */
 	uint16_t objects;          /* objects per slab */
 	int16_t kmalloc_class;     /* -1 for caches that are not kmalloc classes */
+	int16_t front_idx;         /* front cache index, -1 for none */
 	slab_flags_t flags;
 	void (*ctor)(void *);
 	struct kmem_cache *next;   /* list of all caches (kcache_list_lock) */
@@ -440,52 +447,198 @@ void kvm_totals(size_t *count, size_t *bytes);
 /* ================================================================== */
 
 /*
- * The front cache of a kmalloc class, tcmalloc's layout: a stack of object
- * pointers [begin, end) with `cur` the first free slot.  Pop: cur != begin.
- * Push: cur != end and cur[-1] != obj (the slot before begin holds NULL, so
- * cur[-1] is always readable once a cache exists).  Zero-initialised TLS bins
- * (begin == cur == end == NULL) are the sentinel: the first malloc and the
- * first free of a thread fall into the slow path, which sets the cache up.
+ * Front caches hold object pointers in front of the slab caches, one stack
+ * per "front index": 0..40 are the kmalloc classes, 41.. are slots given to
+ * kmem_caches created by the program.  Two implementations, one interface:
+ *
+ * KF_RSEQ (per-CPU, the default where glibc registered rseq): one region of
+ * KPCPU_REGION bytes per CPU (indexed by the rseq mm_cid, else cpu_id).  Word
+ * i < KFRONT_NR of a region is the header of front index i:
+ *     u16 current | u16 begin | u16 end | u16 unused
+ * (offsets in 8-byte words from the region start); the slots
+ * [begin, current) hold objects.  Pop and push are restartable sequences
+ * whose only commit is the 16-bit store of `current`.  Pop misses when
+ * current <= begin, push when current >= end, so begin = 0xffff, end = 0
+ * "locks" a header (every operation misses) while another thread drains it
+ * after a membarrier rseq fence.  The word before `begin` is a NULL
+ * sentinel, so push can compare the top object (a double free) without a
+ * bounds check.
+ *
+ * KF_THREAD (the fallback): the same stacks per thread in TLS (struct
+ * kfront_bin).  Zero-initialised bins are their own sentinel.
+ *
+ * KF_NONE before initialisation and KF_COUNT with KALLOC_STATS: the fast
+ * paths miss and the slow paths do the work (and count it).
  */
+enum { KF_NONE = 0, KF_RSEQ = 1, KF_THREAD = 2, KF_COUNT = 3 };
+
+#define KFRONT_CUSTOM   32
+#define KFRONT_NR       (KMALLOC_NR_CLASSES + KFRONT_CUSTOM)
+#define KPCPU_SHIFT     16
+#define KPCPU_REGION    (1UL << KPCPU_SHIFT)
+#define KPCPU_HDR_WORDS 80            /* headers, then slots */
+#define KRSEQ_SIG       0x53053053
+
 struct kfront_bin {
 	void **cur;
 	void **begin;
 	void **end;
 };
 
-extern __thread struct kfront_bin kfront_bins[KMALLOC_NR_CLASSES];
+struct kpcpu_globals {
+	char *base;              /* region of CPU 0 */
+	intptr_t cs_off;         /* thread pointer offset of rseq->rseq_cs */
+	intptr_t cid_off;        /* ... of rseq->mm_cid or rseq->cpu_id */
+};
+
+extern int kfront_mode;
+extern struct kpcpu_globals kpcpu;
+extern __thread struct kfront_bin kfront_bins[KFRONT_NR];
+extern struct kmem_cache *kfront_cache[KFRONT_NR];
+
+#if defined(__x86_64__)
+#define KPCPU_HAVE_RSEQ 1
+/* Pops an object from this CPU's stack `idx`; NULL when empty or locked. */
+KINLINE void *kpcpu_pop(size_t idx)
+{
+	void *obj;
+	uintptr_t region, cur;
+	__asm__ __volatile__(
+		".pushsection __rseq_cs, \"aw\"\n\t"
+		".balign 32\n\t"
+		"7:\n\t"
+		".long 0, 0\n\t"
+		".quad 1f, 2f - 1f, 4f\n\t"
+		".popsection\n\t"
+		".pushsection .text.unlikely, \"ax\"\n\t"
+		".byte 0x0f, 0xb9, 0x3d\n\t"
+		".long 0x53053053\n\t"
+		"4:\n\t"
+		"jmp 0f\n\t"
+		".popsection\n\t"
+		"0:\n\t"
+		"leaq 7b(%%rip), %[region]\n\t"
+		"movq %[region], %%fs:(%[csoff])\n\t"
+		"xorl %k[obj], %k[obj]\n\t"
+		"1:\n\t"
+		"movl %%fs:(%[cidoff]), %k[region]\n\t"
+		"shlq %[shift], %[region]\n\t"
+		"addq %[base], %[region]\n\t"
+		"movzwl (%[region],%[idx],8), %k[cur]\n\t"
+		"cmpw 2(%[region],%[idx],8), %w[cur]\n\t"
+		"jbe 2f\n\t"
+		"movq -8(%[region],%[cur],8), %[obj]\n\t"
+		"subl $1, %k[cur]\n\t"
+		"movw %w[cur], (%[region],%[idx],8)\n\t"
+		"2:\n\t"
+		: [obj] "=&r"(obj), [region] "=&r"(region), [cur] "=&r"(cur)
+		: [csoff] "r"(kpcpu.cs_off), [cidoff] "r"(kpcpu.cid_off), [base] "m"(kpcpu.base),
+		  [idx] "r"(idx), [shift] "i"(KPCPU_SHIFT)
+		: "memory", "cc");
+	return obj;
+}
+
+/* Pushes obj on this CPU's stack `idx`; false when full, locked, or obj is
+ * already on top (the caller's slow path sorts these out). */
+KINLINE bool kpcpu_push(size_t idx, void *obj)
+{
+	uintptr_t region, cur;
+	unsigned ok;
+	__asm__ __volatile__(
+		".pushsection __rseq_cs, \"aw\"\n\t"
+		".balign 32\n\t"
+		"7:\n\t"
+		".long 0, 0\n\t"
+		".quad 1f, 2f - 1f, 4f\n\t"
+		".popsection\n\t"
+		".pushsection .text.unlikely, \"ax\"\n\t"
+		".byte 0x0f, 0xb9, 0x3d\n\t"
+		".long 0x53053053\n\t"
+		"4:\n\t"
+		"jmp 0f\n\t"
+		".popsection\n\t"
+		"0:\n\t"
+		"leaq 7b(%%rip), %[region]\n\t"
+		"movq %[region], %%fs:(%[csoff])\n\t"
+		"xorl %k[ok], %k[ok]\n\t"
+		"1:\n\t"
+		"movl %%fs:(%[cidoff]), %k[region]\n\t"
+		"shlq %[shift], %[region]\n\t"
+		"addq %[base], %[region]\n\t"
+		"movzwl (%[region],%[idx],8), %k[cur]\n\t"
+		"cmpw 4(%[region],%[idx],8), %w[cur]\n\t"
+		"jae 2f\n\t"
+		"cmpq -8(%[region],%[cur],8), %[obj]\n\t"
+		"je 2f\n\t"
+		"movq %[obj], (%[region],%[cur],8)\n\t"
+		"addl $1, %k[cur]\n\t"
+		"movl $1, %k[ok]\n\t"
+		"movw %w[cur], (%[region],%[idx],8)\n\t"
+		"2:\n\t"
+		: [ok] "=&r"(ok), [region] "=&r"(region), [cur] "=&r"(cur)
+		: [csoff] "r"(kpcpu.cs_off), [cidoff] "r"(kpcpu.cid_off), [base] "m"(kpcpu.base),
+		  [idx] "r"(idx), [obj] "r"(obj), [shift] "i"(KPCPU_SHIFT)
+		: "memory", "cc");
+	return ok != 0;
+}
+#else
+#define KPCPU_HAVE_RSEQ 0
+KINLINE void *kpcpu_pop(size_t idx) { (void)idx; return NULL; }
+KINLINE bool kpcpu_push(size_t idx, void *obj) { (void)idx; (void)obj; return false; }
+#endif
 
 void kfront_init(void);
 /* Slow paths of kfront_pop / kfront_push. */
-void *kfront_alloc_slow(unsigned cls, gfp_t gfp);
-void kfront_free_slow(unsigned cls, void *obj);
-/* Returns the calling thread's cached objects to the slabs. */
-void kfront_flush_self(void);
+void *kfront_alloc_slow(unsigned idx, gfp_t gfp);
+void kfront_free_slow(unsigned idx, void *obj);
+/* Returns the cached objects of the calling thread (per-thread mode) or of
+ * every CPU (rseq mode) to the slabs. */
+void kfront_flush_all(void);
+/* Returns every cached object of front index idx to its slab cache (every
+ * CPU in rseq mode; the calling thread in per-thread mode). */
+void kfront_drain_index(unsigned idx);
+/* Front index for a new kmem_cache, or -1 (none free, or per-thread mode). */
+int kfront_attach(struct kmem_cache *c);
+void kfront_detach(struct kmem_cache *c);
+void kfront_fork_prepare(void);
+void kfront_fork_parent(void);
 void kfront_fork_child(void);
 size_t kfront_print(int fd);
+const char *kfront_mode_name(void);
 
-KINLINE void *kfront_pop(unsigned cls, gfp_t gfp)
+KINLINE void *kfront_pop(unsigned idx, gfp_t gfp)
 {
-	struct kfront_bin *b = &kfront_bins[cls];
-	void **p = b->cur;
-	if (likely(p != b->begin)) {
-		p--;
-		b->cur = p;
-		return *p;
+	if (likely(kfront_mode == KF_RSEQ)) {
+		void *p = kpcpu_pop(idx);
+		if (likely(p != NULL))
+			return p;
+	} else if (kfront_mode == KF_THREAD) {
+		struct kfront_bin *b = &kfront_bins[idx];
+		void **p = b->cur;
+		if (likely(p != b->begin)) {
+			p--;
+			b->cur = p;
+			return *p;
+		}
 	}
-	return kfront_alloc_slow(cls, gfp);
+	return kfront_alloc_slow(idx, gfp);
 }
 
-KINLINE void kfront_push(unsigned cls, void *obj)
+KINLINE void kfront_push(unsigned idx, void *obj)
 {
-	struct kfront_bin *b = &kfront_bins[cls];
-	void **q = b->cur;
-	if (likely(q != b->end && q[-1] != obj)) {
-		*q = obj;
-		b->cur = q + 1;
-		return;
+	if (likely(kfront_mode == KF_RSEQ)) {
+		if (likely(kpcpu_push(idx, obj)))
+			return;
+	} else if (kfront_mode == KF_THREAD) {
+		struct kfront_bin *b = &kfront_bins[idx];
+		void **q = b->cur;
+		if (likely(q != b->end && q[-1] != obj)) {
+			*q = obj;
+			b->cur = q + 1;
+			return;
+		}
 	}
-	kfront_free_slow(cls, obj);
+	kfront_free_slow(idx, obj);
 }
 
 /* ================================================================== */

@@ -185,8 +185,8 @@ void kfree_any(const void *p, const char *op)
 		case KPG_SLAB: {
 			struct kmem_cache *cache = slab_cache_of(pg);
 			kslab_check_object(cache, pg->head, p, op);
-			if (cache->kmalloc_class >= 0)
-				kfront_push((unsigned)cache->kmalloc_class, (void *)p);
+			if (cache->front_idx >= 0)
+				kfront_push((unsigned)cache->front_idx, (void *)p);
 			else
 				kslab_free_one(cache, pg->head, (void *)p);
 			return;

@@ -42,6 +42,7 @@ static __thread bool in_init;
 
 static void fork_prepare(void)
 {
+	kfront_fork_prepare();
 	kslab_fork_prepare();
 	kpage_fork_prepare();
 	kvm_fork_prepare();
@@ -52,6 +53,7 @@ static void fork_parent(void)
 	kvm_fork_parent();
 	kpage_fork_parent();
 	kslab_fork_parent();
+	kfront_fork_parent();
 }
 
 static void fork_child(void)
@@ -93,16 +95,8 @@ static KNOINLINE void *malloc_slow(size_t n)
 
 KEXPORT void *malloc(size_t n)
 {
-	if (likely(n <= KMALLOC_SMALL_MAX)) {
-		unsigned cls = kmalloc_small_index16[(n + 15) >> 4];
-		struct kfront_bin *b = &kfront_bins[cls];
-		void **p = b->cur;
-		if (likely(p != b->begin)) {
-			p--;
-			b->cur = p;
-			return *p;
-		}
-	}
+	if (likely(n <= KMALLOC_SMALL_MAX))
+		return kfront_pop(kmalloc_small_index16[(n + 15) >> 4], MALLOC_GFP);
 	return malloc_slow(n);
 }
 
@@ -122,13 +116,8 @@ KEXPORT void free(void *p)
 			unsigned cls = (info >> 8) - 1;
 			if (likely((info & 0xff) == KPG_SLAB && cls < KMALLOC_NR_CLASSES &&
 			           kslab_obj_valid(&kmalloc_caches[cls], p))) {
-				struct kfront_bin *b = &kfront_bins[cls];
-				void **q = b->cur;
-				if (likely(q != b->end && q[-1] != p)) {
-					*q = p;
-					b->cur = q + 1;
-					return;
-				}
+				kfront_push(cls, p);
+				return;
 			}
 		}
 	}
@@ -242,7 +231,7 @@ KEXPORT int malloc_trim(size_t pad)
 {
 	(void)pad;
 	kalloc_ensure_init();
-	kfront_flush_self();
+	kfront_flush_all();
 	size_t slabs = 0;
 	klock(&kcache_list_lock);
 	struct kmem_cache *list = kcache_list;

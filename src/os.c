@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/auxv.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -230,4 +231,42 @@ void kwrite_all(int fd, const char *buf, size_t len)
 		len -= (size_t)n;
 	}
 	errno = saved;
+}
+
+/* membarrier(2) commands used for rseq fences (linux/membarrier.h values). */
+#define KMEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ          (1 << 7)
+#define KMEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ (1 << 8)
+
+int kos_membarrier_rseq_register(void)
+{
+	int saved = errno, rc = 0;
+	if (syscall(SYS_membarrier, KMEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ, 0, 0) != 0)
+		rc = errno;
+	errno = saved;
+	return rc;
+}
+
+int kos_membarrier_rseq(void)
+{
+	int saved = errno, rc = 0;
+	if (syscall(SYS_membarrier, KMEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, 0, 0) != 0)
+		rc = errno;
+	errno = saved;
+	return rc;
+}
+
+unsigned long kos_getauxval(unsigned long type)
+{
+	int saved = errno;
+	unsigned long v = getauxval(type);
+	errno = saved;
+	return v;
+}
+
+int kos_getcpu(void)
+{
+	int saved = errno;
+	int cpu = sched_getcpu();
+	errno = saved;
+	return cpu < 0 ? 0 : cpu;
 }

@@ -1,59 +1,220 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * percpu.c - the front caches in front of the kmalloc slab caches.
+ * percpu.c - front caches (per-CPU with rseq, per-thread as a fallback) and
+ * per-CPU data for applications.
  *
- * Each thread has, per kmalloc class, a bin: a stack of object pointers
- * (struct kfront_bin in internal.h) that malloc pops and free pushes with no
- * lock and no atomic instruction.  The bins live in initial-exec TLS and
- * start zeroed, which makes them their own sentinel: begin == cur == end, so
- * the first malloc and the first free of a thread miss and land here, where
- * the thread's slot array is set up.
+ * The layout and the fast paths are described in internal.h (kfront_pop,
+ * kfront_push, kpcpu_pop, kpcpu_push).  This file holds:
  *
- * Capacity per class: 64 KiB worth of objects, clamped to [4, 256] slots.  A
- * miss on pop refills half a bin from the slab layer in one batch
- * (kslab_alloc_bulk, one lock round trip); a push on a full bin returns the
- * older half (the bottom of the stack) to the slabs and keeps the hot half.
+ *  - the choice of mode at initialisation: per-CPU when glibc registered
+ *    rseq for every thread (__rseq_size != 0, the area's cpu_id valid) and
+ *    the membarrier rseq fence can be registered, unless KALLOC_RSEQ=0;
+ *    per-thread otherwise.  kalloc never registers a second rseq area.
+ *  - the slow paths: a miss on pop refills half a stack from the slab layer
+ *    (one lock round trip for the batch) and pushes it one restartable push
+ *    at a time; a miss on push pops half the stack and returns it to the
+ *    slabs.  A locked stack (being drained) makes both go straight to the
+ *    slab layer.
+ *  - draining another CPU's stacks: lock their headers (begin = 0xffff,
+ *    end = 0), issue MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, which restarts
+ *    every critical section in flight, so afterwards `current` is stable
+ *    and nobody else can commit; take the objects, reset and unlock.
+ *  - KALLOC_STATS: the counting mode, in which every operation goes through
+ *    the slow path and is counted (hits and misses per front index).
+ *  - alloc_percpu and the this_cpu operations.
  *
- * Thread exit: a pthread key destructor returns every cached object and the
- * slot array and marks the thread dead; frees and mallocs that still arrive
- * afterwards (later destructors) go straight to the slab layer.
+ * Capacities: a kmalloc class stack holds 64 KiB worth of objects, clamped to
+ * [4, 256] slots (a 16-byte class caches 256 objects, a 32 KiB class 4); a
+ * custom cache's stack 32 KiB worth, clamped to [4, 64].  The per-CPU byte
+ * budget is therefore about 1.7 MiB for the kmalloc classes (if every stack
+ * were full), and the slot arrays take 40 KiB per CPU.
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <string.h>
 
-__thread struct kfront_bin kfront_bins[KMALLOC_NR_CLASSES];
+#ifndef AT_RSEQ_FEATURE_SIZE
+#define AT_RSEQ_FEATURE_SIZE 27
+#endif
 
-enum { KF_NONE = 0, KF_LIVE = 1, KF_DEAD = 2 };
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
 
-static __thread uint8_t kfront_state;
-static __thread void **kfront_slots;     /* the thread's slot array */
-static __thread size_t kfront_slots_bytes;
+int kfront_mode;
+static int kfront_base_mode;   /* RSEQ or THREAD: what KF_COUNT counts over */
+struct kpcpu_globals kpcpu;
+__thread struct kfront_bin kfront_bins[KFRONT_NR];
+struct kmem_cache *kfront_cache[KFRONT_NR];
 
+static unsigned kfront_cap[KFRONT_NR];
+static uint16_t layout_begin[KFRONT_NR];   /* word offsets in a region */
+static size_t kfront_thread_slots;         /* slots (with sentinels) per thread */
+static unsigned kpcpu_nr;                  /* regions (possible CPUs) */
+static bool kpcpu_use_cid;
+
+static klock_t drain_lock = KLOCK_INIT;
+static klock_t pc_lock = KLOCK_INIT;    /* alloc_percpu space */
 static pthread_key_t kfront_key;
-static unsigned kfront_cap[KMALLOC_NR_CLASSES];
-static size_t kfront_total_slots;
+
+#define KFRONT_BATCH_MAX 128
+
+/* KALLOC_STATS counters: [idx][0] allocs, [1] alloc misses, [2] frees,
+ * [3] free misses. */
+static _Atomic uint64_t kf_stat[KFRONT_NR][4];
+
+static unsigned batch_of(unsigned idx)
+{
+	unsigned b = (kfront_cap[idx] + 1) / 2;
+	return KMIN(b, KFRONT_BATCH_MAX);
+}
+
+/* ------------------------------------------------------------------ */
+/* per-CPU regions                                                     */
+/* ------------------------------------------------------------------ */
+
+struct kpcpu_hdr {
+	uint16_t cur, begin, end, unused;
+};
+
+static inline struct kpcpu_hdr *region_hdr(unsigned cpu, unsigned idx)
+{
+	return (struct kpcpu_hdr *)(kpcpu.base + ((size_t)cpu << KPCPU_SHIFT)) + idx;
+}
+
+static inline void **region_slots(unsigned cpu)
+{
+	return (void **)(kpcpu.base + ((size_t)cpu << KPCPU_SHIFT));
+}
+
+/* begin = 0xffff, end = 0 in one 32-bit store (little endian). */
+static void hdr_lock(struct kpcpu_hdr *h)
+{
+	__atomic_store_n((uint32_t *)(void *)&h->begin, 0x0000ffffu, __ATOMIC_RELEASE);
+}
+
+static void hdr_unlock(struct kpcpu_hdr *h, unsigned idx)
+{
+	uint32_t v = (uint32_t)layout_begin[idx] | (uint32_t)(layout_begin[idx] + kfront_cap[idx]) << 16;
+	__atomic_store_n((uint32_t *)(void *)&h->begin, v, __ATOMIC_RELEASE);
+}
+
+static bool rseq_setup(void)
+{
+	if (!KPCPU_HAVE_RSEQ)
+		return false;
+	if (&__rseq_size == NULL || &__rseq_offset == NULL || __rseq_size == 0)
+		return false;
+	const char *rs = (const char *)__builtin_thread_pointer() + __rseq_offset;
+	uint32_t cpu = *(const volatile uint32_t *)(rs + 4);
+	if (cpu >= 0xfffffff0u)
+		return false;   /* registration failed or absent */
+	kpcpu_nr = kos_ncpus();
+	if (cpu >= kpcpu_nr)
+		return false;
+	kpcpu_use_cid = kos_getauxval(AT_RSEQ_FEATURE_SIZE) >= 28;
+	if (kos_membarrier_rseq_register() != 0)
+		return false;
+	size_t words = KPCPU_HDR_WORDS;
+	for (unsigned i = 0; i < KFRONT_NR; i++) {
+		words += 1;   /* NULL sentinel */
+		layout_begin[i] = (uint16_t)words;
+		words += kfront_cap[i];
+	}
+	if (words * sizeof(void *) > KPCPU_REGION)
+		return false;
+	char *base = kos_map((size_t)kpcpu_nr << KPCPU_SHIFT, PAGE_SIZE, true, 0, NULL);
+	if (!base)
+		return false;
+	kpcpu.base = base;
+	kpcpu.cs_off = __rseq_offset + 8;
+	kpcpu.cid_off = __rseq_offset + (kpcpu_use_cid ? 24 : 4);
+	for (unsigned c = 0; c < kpcpu_nr; c++)
+		for (unsigned i = 0; i < KFRONT_NR; i++) {
+			struct kpcpu_hdr *h = region_hdr(c, i);
+			h->cur = layout_begin[i];
+			/* custom slots start locked: attached on demand */
+			if (i < KMALLOC_NR_CLASSES)
+				hdr_unlock(h, i);
+			else
+				hdr_lock(h);
+		}
+	return true;
+}
+
+/* Drains the stacks of the selected indices on every CPU. */
+static void rseq_drain(const bool *sel)
+{
+	klock(&drain_lock);
+	for (unsigned c = 0; c < kpcpu_nr; c++)
+		for (unsigned i = 0; i < KFRONT_NR; i++)
+			if (sel[i])
+				hdr_lock(region_hdr(c, i));
+	if (kos_membarrier_rseq() != 0)
+		kpanic("membarrier rseq fence failed: cannot drain per-CPU caches");
+	for (unsigned c = 0; c < kpcpu_nr; c++)
+		for (unsigned i = 0; i < KFRONT_NR; i++) {
+			if (!sel[i])
+				continue;
+			struct kpcpu_hdr *h = region_hdr(c, i);
+			unsigned cur = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE), b = layout_begin[i];
+			if (cur > b && kfront_cache[i])
+				kslab_free_bulk(kfront_cache[i], cur - b, region_slots(c) + b);
+			__atomic_store_n(&h->cur, (uint16_t)b, __ATOMIC_RELAXED);
+			if (kfront_cache[i])
+				hdr_unlock(h, i);
+		}
+	kunlock(&drain_lock);
+}
+
+static void *rseq_alloc_slow(unsigned idx, gfp_t gfp)
+{
+	struct kmem_cache *c = kfront_cache[idx];
+	void *tmp[KFRONT_BATCH_MAX];
+	unsigned n = kslab_alloc_bulk(c, gfp, batch_of(idx), tmp);
+	if (!n)
+		return NULL;
+	void *obj = tmp[--n];
+	unsigned i = 0;
+	while (i < n && kpcpu_push(idx, tmp[i]))
+		i++;
+	if (i < n)
+		kslab_free_bulk(c, n - i, tmp + i);
+	return obj;
+}
+
+static void rseq_free_slow(unsigned idx, void *obj)
+{
+	struct kmem_cache *c = kfront_cache[idx];
+	void *tmp[KFRONT_BATCH_MAX];
+	unsigned n = 0, want = batch_of(idx);
+	while (n < want) {
+		void *p = kpcpu_pop(idx);
+		if (!p)
+			break;
+		if (unlikely(p == obj))
+			kpanic("free(): double free of object %p (cache %s)", obj, c->name);
+		tmp[n++] = p;
+	}
+	if (n)
+		kslab_free_bulk(c, n, tmp);
+	if (!kpcpu_push(idx, obj))
+		kslab_free_bulk(c, 1, &obj);
+}
+
+/* ------------------------------------------------------------------ */
+/* per-thread fallback                                                 */
+/* ------------------------------------------------------------------ */
+
+enum { KT_NONE = 0, KT_LIVE = 1, KT_DEAD = 2 };
+static __thread uint8_t kthread_state;
+static __thread void **kthread_slots;
 
 static void thread_exit(void *arg);
 
-void kfront_init(void)
-{
-	size_t total = 0;
-	for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++) {
-		size_t cap = 65536 / kmalloc_class_size[i];
-		cap = KMAX(cap, 4);
-		cap = KMIN(cap, 256);
-		kfront_cap[i] = (unsigned)cap;
-		total += cap + 1;   /* +1: the NULL slot before each bin */
-	}
-	kfront_total_slots = total;
-	pthread_key_create(&kfront_key, thread_exit);
-}
-
-/* Sets up the calling thread's bins.  Returns false when out of memory. */
 static bool thread_setup(void)
 {
-	size_t bytes = KALIGN_UP(kfront_total_slots * sizeof(void *), PAGE_SIZE);
+	size_t bytes = KALIGN_UP(kfront_thread_slots * sizeof(void *), PAGE_SIZE);
 	struct page *pg = kpage_alloc_exact(GFP_KERNEL, bytes >> PAGE_SHIFT, 0);
 	if (!pg)
 		return false;
@@ -69,29 +230,28 @@ static bool thread_setup(void)
 		b->end = s + 1 + kfront_cap[i];
 		s = b->end;
 	}
-	kfront_slots = slots;
-	kfront_slots_bytes = bytes;
-	kfront_state = KF_LIVE;
-	/* Non-NULL value so the destructor runs at thread exit. */
+	kthread_slots = slots;
+	kthread_state = KT_LIVE;
+	/* A non-NULL value makes the destructor run at thread exit. */
 	pthread_setspecific(kfront_key, slots);
 	return true;
 }
 
-static void flush_bin(unsigned cls, struct kfront_bin *b, size_t n)
+/* Returns the n oldest objects (bottom of the stack) of a bin. */
+static void flush_bin(unsigned idx, struct kfront_bin *b, size_t n)
 {
-	/* Returns the n oldest objects (bottom of the stack). */
 	size_t have = (size_t)(b->cur - b->begin);
 	n = KMIN(n, have);
 	if (!n)
 		return;
-	kslab_free_bulk(&kmalloc_caches[cls], (unsigned)n, b->begin);
+	kslab_free_bulk(kfront_cache[idx], (unsigned)n, b->begin);
 	memmove(b->begin, b->begin + n, (have - n) * sizeof(void *));
 	b->cur -= n;
 }
 
-void kfront_flush_self(void)
+static void thread_flush(void)
 {
-	if (kfront_state != KF_LIVE)
+	if (kthread_state != KT_LIVE)
 		return;
 	for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++) {
 		struct kfront_bin *b = &kfront_bins[i];
@@ -102,64 +262,512 @@ void kfront_flush_self(void)
 static void thread_exit(void *arg)
 {
 	(void)arg;
-	if (kfront_state != KF_LIVE)
+	if (kthread_state != KT_LIVE)
 		return;
-	kfront_flush_self();
-	void **slots = kfront_slots;
+	thread_flush();
+	void **slots = kthread_slots;
 	memset(kfront_bins, 0, sizeof kfront_bins);
-	kfront_state = KF_DEAD;
-	kfront_slots = NULL;
-	struct kchunk *c = kchunk_of(slots);
-	kpage_free(kchunk_page(c, slots));
+	kthread_state = KT_DEAD;
+	kthread_slots = NULL;
+	kpage_free(kchunk_page(kchunk_of(slots), slots));
 }
 
-void *kfront_alloc_slow(unsigned cls, gfp_t gfp)
+static void *thread_alloc_slow(unsigned idx, gfp_t gfp)
 {
-	struct kmem_cache *c = &kmalloc_caches[cls];
+	struct kmem_cache *c = kfront_cache[idx];
 	void *obj;
-	kalloc_ensure_init();
-	if (kfront_state != KF_LIVE) {
-		if (kfront_state == KF_DEAD || !(gfp & __GFP_DIRECT_RECLAIM) || !thread_setup())
+	if (kthread_state != KT_LIVE) {
+		if (kthread_state == KT_DEAD || !(gfp & __GFP_DIRECT_RECLAIM) || !thread_setup())
 			return kslab_alloc_bulk(c, gfp, 1, &obj) == 1 ? obj : NULL;
 	}
-	struct kfront_bin *b = &kfront_bins[cls];
+	struct kfront_bin *b = &kfront_bins[idx];
 	if (b->cur != b->begin)
 		return *--b->cur;
-	unsigned want = (kfront_cap[cls] + 1) / 2;
-	unsigned got = kslab_alloc_bulk(c, gfp, want, b->begin);
+	unsigned got = kslab_alloc_bulk(c, gfp, batch_of(idx), b->begin);
 	if (!got)
 		return NULL;
 	b->cur = b->begin + got - 1;
 	return *b->cur;
 }
 
-void kfront_free_slow(unsigned cls, void *obj)
+static void thread_free_slow(unsigned idx, void *obj)
 {
-	struct kmem_cache *c = &kmalloc_caches[cls];
-	if (kfront_state != KF_LIVE) {
-		if (kfront_state == KF_DEAD || !thread_setup()) {
+	struct kmem_cache *c = kfront_cache[idx];
+	if (kthread_state != KT_LIVE) {
+		if (kthread_state == KT_DEAD || !thread_setup()) {
 			kslab_free_bulk(c, 1, &obj);
 			return;
 		}
 	}
-	struct kfront_bin *b = &kfront_bins[cls];
+	struct kfront_bin *b = &kfront_bins[idx];
 	if (b->cur != b->begin && b->cur[-1] == obj)
 		kpanic("free(): double free of object %p (cache %s)", obj, c->name);
 	if (b->cur == b->end)
-		flush_bin(cls, b, (size_t)(b->end - b->begin + 1) / 2);
+		flush_bin(idx, b, (size_t)(b->end - b->begin + 1) / 2);
 	*b->cur++ = obj;
+}
+
+/* ------------------------------------------------------------------ */
+/* dispatch                                                            */
+/* ------------------------------------------------------------------ */
+
+static void *base_alloc(unsigned idx, gfp_t gfp)
+{
+	if (kfront_base_mode == KF_RSEQ) {
+		void *p = kpcpu_pop(idx);
+		return p ? p : rseq_alloc_slow(idx, gfp);
+	}
+	return thread_alloc_slow(idx, gfp);
+}
+
+void *kfront_alloc_slow(unsigned idx, gfp_t gfp)
+{
+	kalloc_ensure_init();
+	switch (kfront_mode) {
+	case KF_RSEQ:
+		return rseq_alloc_slow(idx, gfp);
+	case KF_THREAD:
+		return thread_alloc_slow(idx, gfp);
+	case KF_COUNT: {
+		atomic_fetch_add_explicit(&kf_stat[idx][0], 1, memory_order_relaxed);
+		if (kfront_base_mode == KF_RSEQ) {
+			void *p = kpcpu_pop(idx);
+			if (p)
+				return p;
+		} else {
+			struct kfront_bin *b = &kfront_bins[idx];
+			if (b->cur != b->begin)
+				return *--b->cur;
+		}
+		atomic_fetch_add_explicit(&kf_stat[idx][1], 1, memory_order_relaxed);
+		return base_alloc(idx, gfp);
+	}
+	default: {
+		/* Initialisation is running in this thread: no caches yet. */
+		void *obj;
+		return kslab_alloc_bulk(kfront_cache[idx] ? kfront_cache[idx] : &kmalloc_caches[idx], gfp, 1, &obj) == 1
+		           ? obj
+		           : NULL;
+	}
+	}
+}
+
+void kfront_free_slow(unsigned idx, void *obj)
+{
+	switch (kfront_mode) {
+	case KF_RSEQ:
+		rseq_free_slow(idx, obj);
+		return;
+	case KF_THREAD:
+		thread_free_slow(idx, obj);
+		return;
+	case KF_COUNT:
+		atomic_fetch_add_explicit(&kf_stat[idx][2], 1, memory_order_relaxed);
+		if (kfront_base_mode == KF_RSEQ) {
+			if (kpcpu_push(idx, obj))
+				return;
+			atomic_fetch_add_explicit(&kf_stat[idx][3], 1, memory_order_relaxed);
+			rseq_free_slow(idx, obj);
+		} else {
+			struct kfront_bin *b = &kfront_bins[idx];
+			if (b->cur != b->end && b->cur[-1] != obj) {
+				*b->cur++ = obj;
+				return;
+			}
+			atomic_fetch_add_explicit(&kf_stat[idx][3], 1, memory_order_relaxed);
+			thread_free_slow(idx, obj);
+		}
+		return;
+	default:
+		kslab_free_bulk(kfront_cache[idx] ? kfront_cache[idx] : &kmalloc_caches[idx], 1, &obj);
+		return;
+	}
+}
+
+void kfront_drain_index(unsigned idx)
+{
+	if (kfront_base_mode == KF_RSEQ) {
+		bool sel[KFRONT_NR] = { false };
+		sel[idx] = true;
+		rseq_drain(sel);
+	} else if (kthread_state == KT_LIVE && idx < KMALLOC_NR_CLASSES) {
+		struct kfront_bin *b = &kfront_bins[idx];
+		flush_bin(idx, b, (size_t)(b->cur - b->begin));
+	}
+}
+
+void kfront_flush_all(void)
+{
+	if (kfront_base_mode == KF_RSEQ) {
+		bool sel[KFRONT_NR];
+		for (unsigned i = 0; i < KFRONT_NR; i++)
+			sel[i] = kfront_cache[i] != NULL;
+		rseq_drain(sel);
+	} else {
+		thread_flush();
+	}
+}
+
+int kfront_attach(struct kmem_cache *c)
+{
+	if (kfront_base_mode != KF_RSEQ)
+		return -1;
+	int found = -1;
+	klock(&drain_lock);
+	for (unsigned i = KMALLOC_NR_CLASSES; i < KFRONT_NR; i++)
+		if (!kfront_cache[i]) {
+			found = (int)i;
+			break;
+		}
+	if (found >= 0) {
+		size_t cap = 32768 / c->size;
+		cap = KMIN(KMAX(cap, 4), 64);
+		/* The layout reserved 64 slots; use fewer for big objects. */
+		kfront_cap[found] = (unsigned)cap;
+		kfront_cache[found] = c;
+		for (unsigned cpu = 0; cpu < kpcpu_nr; cpu++) {
+			struct kpcpu_hdr *h = region_hdr(cpu, (unsigned)found);
+			h->cur = layout_begin[found];
+			hdr_unlock(h, (unsigned)found);
+		}
+	}
+	kunlock(&drain_lock);
+	return found;
+}
+
+void kfront_detach(struct kmem_cache *c)
+{
+	int idx = c->front_idx;
+	if (idx < 0)
+		return;
+	kfront_drain_index((unsigned)idx);
+	klock(&drain_lock);
+	for (unsigned cpu = 0; cpu < kpcpu_nr; cpu++)
+		hdr_lock(region_hdr(cpu, (unsigned)idx));
+	kunlock(&drain_lock);
+	/* Stacks are locked and empty: no one can push to them any more. */
+	kos_membarrier_rseq();
+	kfront_cache[idx] = NULL;
+	c->front_idx = -1;
+}
+
+void kfront_fork_prepare(void)
+{
+	klock(&drain_lock);
+	klock(&pc_lock);
+}
+
+void kfront_fork_parent(void)
+{
+	kunlock(&pc_lock);
+	kunlock(&drain_lock);
 }
 
 void kfront_fork_child(void)
 {
-	/* The forking thread's bins were copied and stay valid. */
+	klock_reinit(&pc_lock);
+	klock_reinit(&drain_lock);
 }
+
+const char *kfront_mode_name(void)
+{
+	return kfront_base_mode == KF_RSEQ ? (kpcpu_use_cid ? "rseq (per-CPU, mm_cid)" : "rseq (per-CPU, cpu_id)")
+	                                   : "per-thread";
+}
+
+/* ------------------------------------------------------------------ */
+/* initialisation                                                      */
+/* ------------------------------------------------------------------ */
+
+void kfront_init(void)
+{
+	size_t slots = 0;
+	for (unsigned i = 0; i < KFRONT_NR; i++) {
+		size_t cap;
+		if (i < KMALLOC_NR_CLASSES) {
+			kfront_cache[i] = &kmalloc_caches[i];
+			cap = 65536 / kmalloc_class_size[i];
+			cap = KMIN(KMAX(cap, 4), 256);
+			slots += cap + 1;
+		} else {
+			cap = 64;
+		}
+		kfront_cap[i] = (unsigned)cap;
+	}
+	kfront_thread_slots = slots;
+
+	const char *env = kos_getenv("KALLOC_RSEQ");
+	bool want_rseq = true;
+	if (env) {
+		if (env[0] == '0' && env[1] == '\0')
+			want_rseq = false;
+		else if (!(env[0] == '1' && env[1] == '\0'))
+			kreport("KALLOC_RSEQ=%s: expected 0 or 1; using the default", env);
+	}
+	int mode = (want_rseq && rseq_setup()) ? KF_RSEQ : KF_THREAD;
+	if (mode == KF_THREAD)
+		pthread_key_create(&kfront_key, thread_exit);
+	kfront_base_mode = mode;
+	const char *st = kos_getenv("KALLOC_STATS");
+	if (st && *st && !(st[0] == '0' && st[1] == '\0'))
+		mode = KF_COUNT;
+	kfront_mode = mode;
+}
+
+/* ------------------------------------------------------------------ */
+/* introspection                                                       */
+/* ------------------------------------------------------------------ */
 
 size_t kfront_print(int fd)
 {
-	char line[128];
-	size_t n = kformat(line, sizeof line, "front caches: per-thread, %lu slots per thread\n",
-	                   (unsigned long)kfront_total_slots);
+	char line[256];
+	size_t n = kformat(line, sizeof line, "front caches: %s\n", kfront_mode_name());
 	kwrite_all(fd, line, n);
+	for (unsigned i = 0; i < KFRONT_NR; i++) {
+		struct kmem_cache *c = kfront_cache[i];
+		if (!c)
+			continue;
+		size_t fill = 0, cpus = 0;
+		if (kfront_base_mode == KF_RSEQ) {
+			for (unsigned cpu = 0; cpu < kpcpu_nr; cpu++) {
+				struct kpcpu_hdr *h = region_hdr(cpu, i);
+				unsigned cur = __atomic_load_n(&h->cur, __ATOMIC_RELAXED);
+				if (cur > layout_begin[i]) {
+					fill += cur - layout_begin[i];
+					cpus++;
+				}
+			}
+		} else if (kthread_state == KT_LIVE && i < KMALLOC_NR_CLASSES) {
+			fill = (size_t)(kfront_bins[i].cur - kfront_bins[i].begin);
+			cpus = 1;
+		}
+		uint64_t a = atomic_load(&kf_stat[i][0]), am = atomic_load(&kf_stat[i][1]);
+		uint64_t f = atomic_load(&kf_stat[i][2]), fm = atomic_load(&kf_stat[i][3]);
+		if (!fill && !a && !f)
+			continue;
+		n = kformat(line, sizeof line, "front cache %s: capacity %u, cached %lu objects on %lu %s", c->name,
+		            kfront_cap[i], (unsigned long)fill, (unsigned long)cpus,
+		            kfront_base_mode == KF_RSEQ ? "CPUs" : "threads (this one)");
+		if (a || f) {
+			unsigned long ah = a ? (unsigned long)((a - am) * 1000 / a) : 0;
+			unsigned long fh = f ? (unsigned long)((f - fm) * 1000 / f) : 0;
+			n += kformat(line + n, sizeof line - n, ", alloc %lu hit %lu.%lu%%, free %lu hit %lu.%lu%%",
+			             (unsigned long)a, ah / 10, ah % 10, (unsigned long)f, fh / 10, fh % 10);
+		}
+		line[n++] = '\n';
+		kwrite_all(fd, line, n);
+	}
 	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* per-CPU data for applications                                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One unit of KALLOC_PERCPU_UNIT bytes per possible CPU, all in one lazily
+ * backed mapping: an allocation is an offset inside the unit, the same on
+ * every CPU, so per_cpu_ptr(p, cpu) is p + cpu * unit (the kernel's percpu
+ * chunks).  Space inside the unit is handed out in 16-byte granules, first
+ * fit over a bitmap, under pc_lock.
+ */
+#define PC_GRANULE 16
+#define PC_GRANULES (KALLOC_PERCPU_UNIT / PC_GRANULE)
+
+static char *pc_base;
+static uint64_t pc_used[PC_GRANULES / 64];
+static uint32_t *pc_len;   /* granules of the allocation starting at each granule */
+static unsigned pc_nr;
+
+static bool pc_setup(void)
+{
+	if (pc_base)
+		return true;
+	pc_nr = kos_ncpus();
+	pc_base = kos_map((size_t)pc_nr * KALLOC_PERCPU_UNIT, PAGE_SIZE, true, 0, NULL);
+	pc_len = kos_map(PC_GRANULES * sizeof(uint32_t), PAGE_SIZE, true, 0, NULL);
+	if (!pc_base || !pc_len) {
+		if (pc_base)
+			kos_unmap(pc_base, (size_t)pc_nr * KALLOC_PERCPU_UNIT);
+		if (pc_len)
+			kos_unmap(pc_len, PC_GRANULES * sizeof(uint32_t));
+		pc_base = NULL;
+		pc_len = NULL;
+		return false;
+	}
+	return true;
+}
+
+static bool pc_test(size_t g) { return (pc_used[g / 64] >> (g % 64)) & 1; }
+static void pc_set(size_t g, size_t n, bool v)
+{
+	for (size_t i = g; i < g + n; i++) {
+		if (v)
+			pc_used[i / 64] |= 1ull << (i % 64);
+		else
+			pc_used[i / 64] &= ~(1ull << (i % 64));
+	}
+}
+
+KEXPORT void *__alloc_percpu(size_t size, size_t align)
+{
+	kalloc_ensure_init();
+	if (size == 0 || size > KALLOC_PERCPU_UNIT / 2 || (align && !KIS_POW2(align)) || align > PAGE_SIZE) {
+		kreport("__alloc_percpu: bad size %lu or alignment %lu", (unsigned long)size, (unsigned long)align);
+		errno = EINVAL;
+		return NULL;
+	}
+	size_t n = (size + PC_GRANULE - 1) / PC_GRANULE;
+	size_t step = align > PC_GRANULE ? align / PC_GRANULE : 1;
+	void *ret = NULL;
+	klock(&pc_lock);
+	if (pc_setup()) {
+		for (size_t g = 0; g + n <= PC_GRANULES && !ret; g += step) {
+			size_t k = 0;
+			while (k < n && !pc_test(g + k))
+				k++;
+			if (k == n) {
+				pc_set(g, n, true);
+				pc_len[g] = (uint32_t)n;
+				ret = pc_base + g * PC_GRANULE;
+			}
+		}
+	}
+	kunlock(&pc_lock);
+	if (!ret) {
+		kalloc_fail(size, GFP_KERNEL, "__alloc_percpu");
+		return NULL;
+	}
+	for (unsigned cpu = 0; cpu < pc_nr; cpu++)
+		memset((char *)ret + (size_t)cpu * KALLOC_PERCPU_UNIT, 0, n * PC_GRANULE);
+	return ret;
+}
+
+KEXPORT void free_percpu(void *p)
+{
+	if (!p)
+		return;
+	uintptr_t off = (uintptr_t)p - (uintptr_t)pc_base;
+	klock(&pc_lock);
+	if (!pc_base || (uintptr_t)p < (uintptr_t)pc_base || off >= KALLOC_PERCPU_UNIT || off % PC_GRANULE ||
+	    pc_len[off / PC_GRANULE] == 0) {
+		kunlock(&pc_lock);
+		kbad_pointer(p, "free_percpu", "not allocated by __alloc_percpu");
+	}
+	size_t g = off / PC_GRANULE;
+	pc_set(g, pc_len[g], false);
+	pc_len[g] = 0;
+	kunlock(&pc_lock);
+}
+
+KEXPORT unsigned int kalloc_nr_cpu_ids(void)
+{
+	kalloc_ensure_init();
+	klock(&pc_lock);
+	bool ok = pc_setup();
+	kunlock(&pc_lock);
+	return ok ? pc_nr : kos_ncpus();
+}
+
+KEXPORT unsigned int kalloc_this_cpu(void)
+{
+	kalloc_ensure_init();
+	if (kfront_base_mode == KF_RSEQ) {
+		uint32_t v = *(volatile uint32_t *)((char *)__builtin_thread_pointer() + kpcpu.cid_off);
+		return v;
+	}
+	return (unsigned)kos_getcpu();
+}
+
+#if KPCPU_HAVE_RSEQ
+/* *(p + this cpu's unit) += v, as one restartable sequence. */
+static inline void rseq_add64(char *p, int64_t v)
+{
+	uintptr_t t1, t2;
+	__asm__ __volatile__(
+		".pushsection __rseq_cs, \"aw\"\n\t"
+		".balign 32\n\t"
+		"7:\n\t"
+		".long 0, 0\n\t"
+		".quad 1f, 2f - 1f, 4f\n\t"
+		".popsection\n\t"
+		".pushsection .text.unlikely, \"ax\"\n\t"
+		".byte 0x0f, 0xb9, 0x3d\n\t"
+		".long 0x53053053\n\t"
+		"4:\n\t"
+		"jmp 0f\n\t"
+		".popsection\n\t"
+		"0:\n\t"
+		"leaq 7b(%%rip), %[t1]\n\t"
+		"movq %[t1], %%fs:(%[csoff])\n\t"
+		"1:\n\t"
+		"movl %%fs:(%[cidoff]), %k[t1]\n\t"
+		"shlq %[shift], %[t1]\n\t"
+		"addq %[p], %[t1]\n\t"
+		"movq (%[t1]), %[t2]\n\t"
+		"addq %[v], %[t2]\n\t"
+		"movq %[t2], (%[t1])\n\t"
+		"2:\n\t"
+		: [t1] "=&r"(t1), [t2] "=&r"(t2)
+		: [csoff] "r"(kpcpu.cs_off), [cidoff] "r"(kpcpu.cid_off), [p] "r"(p), [v] "r"(v),
+		  [shift] "i"(KALLOC_PERCPU_UNIT_SHIFT)
+		: "memory", "cc");
+}
+
+static inline void rseq_add32(char *p, int32_t v)
+{
+	uintptr_t t1;
+	uint32_t t2;
+	__asm__ __volatile__(
+		".pushsection __rseq_cs, \"aw\"\n\t"
+		".balign 32\n\t"
+		"7:\n\t"
+		".long 0, 0\n\t"
+		".quad 1f, 2f - 1f, 4f\n\t"
+		".popsection\n\t"
+		".pushsection .text.unlikely, \"ax\"\n\t"
+		".byte 0x0f, 0xb9, 0x3d\n\t"
+		".long 0x53053053\n\t"
+		"4:\n\t"
+		"jmp 0f\n\t"
+		".popsection\n\t"
+		"0:\n\t"
+		"leaq 7b(%%rip), %[t1]\n\t"
+		"movq %[t1], %%fs:(%[csoff])\n\t"
+		"1:\n\t"
+		"movl %%fs:(%[cidoff]), %k[t1]\n\t"
+		"shlq %[shift], %[t1]\n\t"
+		"addq %[p], %[t1]\n\t"
+		"movl (%[t1]), %[t2]\n\t"
+		"addl %[v], %[t2]\n\t"
+		"movl %[t2], (%[t1])\n\t"
+		"2:\n\t"
+		: [t1] "=&r"(t1), [t2] "=&r"(t2)
+		: [csoff] "r"(kpcpu.cs_off), [cidoff] "r"(kpcpu.cid_off), [p] "r"(p), [v] "r"(v),
+		  [shift] "i"(KALLOC_PERCPU_UNIT_SHIFT)
+		: "memory", "cc");
+}
+#endif
+
+KEXPORT void kalloc_this_cpu_add(void *p, long v, size_t size)
+{
+	kalloc_ensure_init();
+	if (KPCPU_HAVE_RSEQ && kfront_base_mode == KF_RSEQ) {
+		if (size == 8) {
+			rseq_add64(p, v);
+			return;
+		}
+		if (size == 4) {
+			rseq_add32(p, (int32_t)v);
+			return;
+		}
+	}
+	char *q = (char *)p + (size_t)kos_getcpu() * KALLOC_PERCPU_UNIT;
+	switch (size) {
+	case 1: __atomic_fetch_add((uint8_t *)q, (uint8_t)v, __ATOMIC_RELAXED); break;
+	case 2: __atomic_fetch_add((uint16_t *)(void *)q, (uint16_t)v, __ATOMIC_RELAXED); break;
+	case 4: __atomic_fetch_add((uint32_t *)(void *)q, (uint32_t)v, __ATOMIC_RELAXED); break;
+	case 8: __atomic_fetch_add((uint64_t *)(void *)q, (uint64_t)v, __ATOMIC_RELAXED); break;
+	default: kpanic("this_cpu_add: unsupported size %lu", (unsigned long)size);
+	}
 }

@@ -433,6 +433,7 @@ int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t alig
 	c->flags = flags;
 	c->ctor = ctor;
 	c->kmalloc_class = (int16_t)kmalloc_class;
+	c->front_idx = (int16_t)kmalloc_class;
 	size_t i = 0;
 	for (; name && name[i] && i < KCACHE_NAME_LEN - 1; i++)
 		c->name[i] = name[i];
@@ -528,6 +529,8 @@ KEXPORT struct kmem_cache *kmem_cache_create(const char *name, size_t size, size
 				kslab_free_bulk(cache_cache(), 1, &obj);
 				c = NULL;
 				why = "bad parameters";
+			} else {
+				c->front_idx = (int16_t)kfront_attach(c);
 			}
 		} else {
 			why = "out of memory";
@@ -549,7 +552,11 @@ KEXPORT void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 	void *obj;
 	if (unlikely(!c || c->dead))
 		kpanic("kmem_cache_alloc: %s cache %p", c ? "destroyed" : "NULL", (void *)c);
-	if (unlikely(kslab_alloc_bulk(c, gfp, 1, &obj) != 1)) {
+	if (likely(c->front_idx >= 0))
+		obj = kfront_pop((unsigned)c->front_idx, gfp);
+	else if (kslab_alloc_bulk(c, gfp, 1, &obj) != 1)
+		obj = NULL;
+	if (unlikely(!obj)) {
 		kalloc_fail(c->object_size, gfp, c->name);
 		return NULL;
 	}
@@ -573,13 +580,19 @@ KEXPORT void kmem_cache_free(struct kmem_cache *c, void *obj)
 	if (!s)
 		kpanic("kmem_cache_free: invalid pointer %p (not a slab object; cache %s)", obj, c->name);
 	kslab_check_object(c, s, obj, "kmem_cache_free");
-	kslab_free_one(c, s, obj);
+	if (likely(c->front_idx >= 0))
+		kfront_push((unsigned)c->front_idx, obj);
+	else
+		kslab_free_one(c, s, obj);
 }
 
 KEXPORT int kmem_cache_shrink(struct kmem_cache *c)
 {
-	if (c)
+	if (c) {
+		if (c->front_idx >= 0)
+			kfront_drain_index((unsigned)c->front_idx);
 		kslab_shrink(c);
+	}
 	return 0;
 }
 
@@ -591,12 +604,15 @@ KEXPORT int kmem_cache_destroy(struct kmem_cache *c)
 		kreport("kmem_cache_destroy: cache %s is built in and cannot be destroyed", c->name);
 		return -EINVAL;
 	}
+	if (c->front_idx >= 0)
+		kfront_drain_index((unsigned)c->front_idx);
 	size_t live = atomic_load(&c->nr_alloc_total) - atomic_load(&c->nr_free_total);
 	if (live) {
 		kreport("kmem_cache_destroy: cache %s still has %lu object%s in use; not destroyed", c->name,
 		        (unsigned long)live, live == 1 ? "" : "s");
 		return -EBUSY;
 	}
+	kfront_detach(c);
 	klock(&kcache_list_lock);
 	if (c->prev)
 		c->prev->next = c->next;
