@@ -11,29 +11,41 @@ build="$here/build"
 KALLOC_TEST_DEPS=1 "$here/run.sh" --build || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
 
 log="$build/meson-logs/testlog.json"
-rm -f "$log"
+log2="$build/meson-logs/testlog-perthread.json"
+rm -f "$log" "$log2"
 meson test -C "$build" --print-errorlogs --num-processes "$(nproc)" "$@"
 rc=$?
+# The multi-threaded API suite again, with the per-thread front caches
+# (KALLOC_RSEQ=0); the percpu suite runs both modes by itself.
+if [ "$#" -eq 0 ]; then
+	echo "== api suite again with KALLOC_RSEQ=0 (per-thread caches) =="
+	meson test -C "$build" --print-errorlogs --num-processes "$(nproc)" --setup perthread --suite api
+	rc2=$?
+	[ "$rc" -eq 0 ] && rc=$rc2
+fi
 
 if [ ! -f "$log" ]; then
 	echo "no test log written"
 	echo "0 passed, 1 failed"
 	exit 1
 fi
-counts=$(python3 - "$log" <<'PY'
-import json, sys
+counts=$(python3 - "$log" "$log2" <<'PY'
+import json, os, sys
 passed = failed = skipped = 0
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line:
+for path in sys.argv[1:]:
+    if not os.path.exists(path):
         continue
-    r = json.loads(line).get("result", "")
-    if r in ("OK", "EXPECTEDFAIL"):
-        passed += 1
-    elif r == "SKIP":
-        skipped += 1
-    else:
-        failed += 1
+    for line in open(path):
+        line = line.strip()
+        if not line:
+            continue
+        r = json.loads(line).get("result", "")
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
 print(passed, failed, skipped)
 PY
 )

@@ -29,6 +29,10 @@
 
 #include "kalloc.h"
 
+/* Everything declared from here on is internal to the library: hidden
+ * visibility lets the compiler address it directly, without the GOT. */
+#pragma GCC visibility push(hidden)
+
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define KCOLD       __attribute__((cold, noinline))
@@ -161,8 +165,10 @@ KINLINE void klock_reinit(klock_t *l) { pthread_mutex_t z = PTHREAD_MUTEX_INITIA
  *
  * `info` is the word free() reads first; its low byte is the page's kind:
  *   KPG_FREE_HEAD   head of a free buddy block of `order` (on a free list)
- *   KPG_SLAB        page of a slab; info >> 8 is the kmalloc class + 1 (0 for
- *                   caches that are not kmalloc classes); `head` -> head page
+ *   KPG_SLAB        page of a slab of a cache created with kmem_cache_create;
+ *                   `head` -> head page, whose slab_cache names the cache
+ *   KPG_KSLAB       page of a slab of a kmalloc class; info >> 8 is the class
+ *                   (free tests one byte and knows the class)
  *   KPG_LARGE       head of a page block from alloc_pages / kmalloc large;
  *                   `npages` pages long
  *   KPG_TAIL        other pages of a KPG_LARGE block; `head` -> head page
@@ -178,6 +184,7 @@ enum {
 	KPG_LARGE = 3,
 	KPG_TAIL = 4,
 	KPG_RESERVED = 5,
+	KPG_KSLAB = 6,
 };
 
 struct kmem_cache;
@@ -298,6 +305,10 @@ KINLINE void *kpage_address(const struct page *pg)
 	return (void *)(c->base + ((uintptr_t)(pg - c->pages) << PAGE_SHIFT));
 }
 KINLINE unsigned kpage_kind(const struct page *pg) { return pg->info & 0xff; }
+KINLINE bool kpage_is_slab(const struct page *pg)
+{
+	return kpage_kind(pg) == KPG_SLAB || kpage_kind(pg) == KPG_KSLAB;
+}
 
 /* ================================================================== */
 /* slab.c                                                              */
@@ -341,7 +352,7 @@ struct kmem_cache {
 	uint64_t rng;              /* freelist shuffling */
 	bool dead;                 /* destroyed (static caches never are) */
 	_Atomic size_t nr_alloc_total, nr_free_total;
-};
+} __attribute__((aligned(256)));   /* a power of two: kmalloc_caches[cls] is a shift */
 
 extern klock_t kcache_list_lock;
 extern struct kmem_cache *kcache_list;
@@ -658,5 +669,7 @@ KINLINE void kalloc_ensure_init(void)
 void kstats_print_fd(int fd);
 /* Totals for mallinfo: bytes mapped for chunks, bytes in free pages. */
 void kstats_totals(size_t *present, size_t *free_bytes, size_t *free_blocks);
+
+#pragma GCC visibility pop
 
 #endif /* KALLOC_INTERNAL_H */

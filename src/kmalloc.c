@@ -170,8 +170,7 @@ fail:
 /* The slab cache of a slab page (kmalloc class or other cache). */
 static inline struct kmem_cache *slab_cache_of(const struct page *pg)
 {
-	unsigned cls = pg->info >> 8;
-	return cls ? &kmalloc_caches[cls - 1] : pg->head->slab_cache;
+	return kpage_kind(pg) == KPG_KSLAB ? &kmalloc_caches[pg->info >> 8] : pg->head->slab_cache;
 }
 
 void kfree_any(const void *p, const char *op)
@@ -182,7 +181,8 @@ void kfree_any(const void *p, const char *op)
 	if (c) {
 		struct page *pg = kchunk_page(c, p);
 		switch (kpage_kind(pg)) {
-		case KPG_SLAB: {
+		case KPG_SLAB:
+		case KPG_KSLAB: {
 			struct kmem_cache *cache = slab_cache_of(pg);
 			kslab_check_object(cache, pg->head, p, op);
 			if (cache->front_idx >= 0)
@@ -216,7 +216,8 @@ size_t kusable_any(const void *p, const char *op)
 	if (c) {
 		struct page *pg = kchunk_page(c, p);
 		switch (kpage_kind(pg)) {
-		case KPG_SLAB: {
+		case KPG_SLAB:
+		case KPG_KSLAB: {
 			struct kmem_cache *cache = slab_cache_of(pg);
 			kslab_check_object(cache, pg->head, p, op);
 			return cache->object_size;
@@ -246,7 +247,7 @@ void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 	struct kchunk *c = kchunk_of(p);
 	if (c) {
 		struct page *pg = kchunk_page(c, p);
-		if (kpage_kind(pg) == KPG_SLAB) {
+		if (kpage_is_slab(pg)) {
 			/* Keep the block when the size still maps to its class. */
 			if (size <= old && (size > old / 2 || size <= 16))
 				return p;

@@ -113,9 +113,8 @@ KEXPORT void free(void *p)
 		struct kchunk *c = atomic_load_explicit(&kchunk_registry[a >> KCHUNK_SHIFT], memory_order_acquire);
 		if (likely(c != NULL)) {
 			uint32_t info = kchunk_page(c, p)->info;
-			unsigned cls = (info >> 8) - 1;
-			if (likely((info & 0xff) == KPG_SLAB && cls < KMALLOC_NR_CLASSES &&
-			           kslab_obj_valid(&kmalloc_caches[cls], p))) {
+			unsigned cls = info >> 8;
+			if (likely((info & 0xff) == KPG_KSLAB && kslab_obj_valid(&kmalloc_caches[cls], p))) {
 				kfront_push(cls, p);
 				return;
 			}

@@ -132,7 +132,7 @@ static struct page *new_slab(struct kmem_cache *c, gfp_t gfp, uint64_t seed)
 	struct page *s = kpage_alloc(gfp & ~__GFP_ZERO, c->order);
 	if (!s)
 		return NULL;
-	uint32_t info = KPG_SLAB | (uint32_t)(c->kmalloc_class + 1) << 8;
+	uint32_t info = c->kmalloc_class >= 0 ? KPG_KSLAB | (uint32_t)c->kmalloc_class << 8 : KPG_SLAB;
 	size_t npages = 1UL << c->order;
 	s->head = s;
 	kpage_set_tails(s, npages, info);
@@ -315,7 +315,7 @@ static struct page *slab_of(const void *p)
 	if (!ch)
 		return NULL;
 	struct page *pg = kchunk_page(ch, p);
-	if (kpage_kind(pg) != KPG_SLAB)
+	if (!kpage_is_slab(pg))
 		return NULL;
 	return pg->head;
 }
