@@ -108,6 +108,9 @@ void kwrite_all(int fd, const char *buf, size_t len);
  * reason returned through *err when err != NULL).  With `lazy`, the memory is
  * reserved with MAP_NORESERVE. `hint` may be 0. */
 void *kos_map(size_t size, size_t align, bool lazy, uintptr_t hint, int *err);
+/* Sets the function kos_map calls once when the OS refuses memory (ENOMEM):
+ * it returns how many bytes it gave back; kos_map retries if any. */
+void kos_set_reclaim(size_t (*fn)(void));
 /* Unmaps; returns 0 or an errno value.  errno is preserved. */
 int kos_unmap(void *addr, size_t size);
 /* Gives pages back to the OS: afterwards they read as zero.  0 or errno. */
@@ -241,6 +244,7 @@ struct kzone {
 	size_t nr_released_total;  /* pages given back to the OS, ever */
 	size_t dirty_high;         /* release above this many dirty free pages */
 	struct kchunk *chunks;
+	struct kchunk *spare;      /* mem_maps of unmapped chunks, for reuse */
 	unsigned nr_chunks;
 };
 
@@ -270,6 +274,8 @@ void kpage_free(struct page *head);
 void kpage_shrink(struct page *head, size_t npages);
 /* Gives all free backed pages back to the OS; returns bytes released. */
 size_t kpage_release_all(void);
+/* Unmaps every chunk whose pages are all free; returns bytes unmapped. */
+size_t kpage_reclaim_chunks(void);
 /* Marks the `npages` descriptors after head as tails of head. */
 void kpage_set_tails(struct page *head, size_t npages, uint32_t info);
 void kpage_fork_prepare(void);

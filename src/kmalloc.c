@@ -138,8 +138,11 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 		unsigned cls = align ? aligned_class(size, align)
 		                     : (size <= KMALLOC_MAX_CACHE_SIZE ? kmalloc_index(size) : KMALLOC_NR_CLASSES);
 		if (cls < KMALLOC_NR_CLASSES) {
+			/* A failure is reported by the front cache's slow path. */
 			p = kfront_pop(cls, gfp);
-			goto out;
+			if (p && zeroed)
+				*zeroed = false;
+			return p;
 		}
 	}
 	if (size <= KMAX_ORDER_SIZE && align <= KMAX_ORDER_SIZE) {
@@ -259,7 +262,10 @@ void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 			}
 		}
 	} else if (size > KMAX_ORDER_SIZE) {
-		return kvm_realloc(p, size);
+		void *n = kvm_realloc(p, size);
+		if (!n)
+			kalloc_fail(size, gfp, op);
+		return n;
 	}
 	void *n = kalloc_any(size, 0, gfp, NULL);
 	if (!n)

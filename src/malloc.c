@@ -40,6 +40,19 @@ _Atomic int kalloc_init_state;
 static klock_t init_lock = KLOCK_INIT;
 static __thread bool in_init;
 
+/* Called by the OS layer when a mapping fails: give back what can be given
+ * (front caches, empty slabs, then whole free chunks) so it can retry. */
+static size_t reclaim(void)
+{
+	kfront_flush_all();
+	klock(&kcache_list_lock);
+	struct kmem_cache *list = kcache_list;
+	kunlock(&kcache_list_lock);
+	for (struct kmem_cache *c = list; c; c = c->next)
+		kslab_shrink(c);
+	return kpage_reclaim_chunks();
+}
+
 static void fork_prepare(void)
 {
 	kfront_fork_prepare();
@@ -76,6 +89,7 @@ void kalloc_init_slow(void)
 		kslab_init();
 		kmalloc_init();
 		kfront_init();
+		kos_set_reclaim(reclaim);
 		atomic_store_explicit(&kalloc_init_state, 2, memory_order_release);
 		/* May allocate: we are initialised by now. */
 		pthread_atfork(fork_prepare, fork_parent, fork_child);
@@ -240,6 +254,7 @@ KEXPORT int malloc_trim(size_t pad)
 	for (struct kmem_cache *c = list; c; c = c->next)
 		slabs += kslab_shrink(c);
 	size_t bytes = kpage_release_all();
+	bytes += kpage_reclaim_chunks();
 	return (slabs || bytes) ? 1 : 0;
 }
 
@@ -255,7 +270,7 @@ KEXPORT struct mallinfo2 mallinfo2(void)
 	mi.ordblks = free_blocks;
 	mi.hblks = hcount;
 	mi.hblkhd = hbytes;
-	mi.uordblks = present - free_bytes + hbytes;
+	mi.uordblks = present - free_bytes;
 	mi.fordblks = free_bytes;
 	mi.keepcost = 0;
 	return mi;

@@ -23,7 +23,35 @@
 
 extern char **environ;
 
+/* Reclaim hook: called when the OS refuses memory, to give address space
+ * back (unmap free chunks, drain caches) before one retry. */
+static size_t (*reclaim_hook)(void);
+static __thread bool in_reclaim;
+
+void kos_set_reclaim(size_t (*fn)(void))
+{
+	reclaim_hook = fn;
+}
+
+static void *map_once(size_t size, size_t align, bool lazy, uintptr_t hint, int *err);
+
 void *kos_map(size_t size, size_t align, bool lazy, uintptr_t hint, int *err)
+{
+	int e = 0;
+	void *p = map_once(size, align, lazy, hint, &e);
+	if (!p && e == ENOMEM && reclaim_hook && !in_reclaim) {
+		in_reclaim = true;
+		size_t got = reclaim_hook();
+		in_reclaim = false;
+		if (got)
+			p = map_once(size, align, lazy, hint, &e);
+	}
+	if (!p && err)
+		*err = e;
+	return p;
+}
+
+static void *map_once(size_t size, size_t align, bool lazy, uintptr_t hint, int *err)
 {
 	int saved = errno;
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (lazy ? MAP_NORESERVE : 0);

@@ -191,7 +191,13 @@ static bool zone_grow(struct kzone *z, unsigned zi)
 	}
 	if (!mem)
 		return false;
-	struct kchunk *c = kos_map(sizeof(struct kchunk), KMETA_ALIGN, true, 0, NULL);
+	klock(&z->lock);
+	struct kchunk *c = z->spare;
+	if (c)
+		z->spare = c->next;
+	kunlock(&z->lock);
+	if (!c)
+		c = kos_map(sizeof(struct kchunk), KMETA_ALIGN, true, 0, NULL);
 	if (!c) {
 		kos_unmap(mem, KCHUNK_SIZE);
 		return false;
@@ -211,6 +217,57 @@ static bool zone_grow(struct kzone *z, unsigned zi)
 	}
 	kunlock(&z->lock);
 	return true;
+}
+
+/* Unmaps the chunks of z that are entirely free.  The mem_map stays mapped
+ * (released, so it reads as zero and costs nothing) and is kept for the next
+ * chunk: a racing lookup through a stale registry entry reads harmless zeros
+ * and reports an invalid pointer, which it is. */
+static size_t reclaim_zone_chunks(struct kzone *z)
+{
+	struct kchunk *dead = NULL;
+	size_t bytes = 0;
+	klock(&z->lock);
+	struct kchunk **pp = &z->chunks;
+	while (*pp) {
+		struct kchunk *c = *pp;
+		bool all_free = true;
+		for (size_t pfn = 0; pfn < KCHUNK_PAGES && all_free; pfn += 1UL << MAX_ORDER)
+			all_free = kpage_kind(&c->pages[pfn]) == KPG_FREE_HEAD && c->pages[pfn].order == MAX_ORDER;
+		if (!all_free) {
+			pp = &c->next;
+			continue;
+		}
+		for (size_t pfn = 0; pfn < KCHUNK_PAGES; pfn += 1UL << MAX_ORDER)
+			del_free(z, &c->pages[pfn], MAX_ORDER);
+		*pp = c->next;
+		z->nr_chunks--;
+		z->nr_present_pages -= KCHUNK_PAGES;
+		atomic_store_explicit(&kchunk_registry[c->base >> KCHUNK_SHIFT], NULL, memory_order_release);
+		c->next = dead;
+		dead = c;
+	}
+	kunlock(&z->lock);
+	while (dead) {
+		struct kchunk *c = dead;
+		dead = c->next;
+		kos_unmap((void *)c->base, KCHUNK_SIZE);
+		kos_release(c, sizeof *c);
+		bytes += KCHUNK_SIZE;
+		klock(&z->lock);
+		c->next = z->spare;
+		z->spare = c;
+		kunlock(&z->lock);
+	}
+	return bytes;
+}
+
+size_t kpage_reclaim_chunks(void)
+{
+	size_t bytes = 0;
+	for (unsigned zi = 0; zi < KNR_ZONES; zi++)
+		bytes += reclaim_zone_chunks(&knode0.zones[zi]);
+	return bytes;
 }
 
 /* ------------------------------------------------------------------ */

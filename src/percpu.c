@@ -320,9 +320,19 @@ static void *base_alloc(unsigned idx, gfp_t gfp)
 	return thread_alloc_slow(idx, gfp);
 }
 
+static void *alloc_slow(unsigned idx, gfp_t gfp);
+
 void *kfront_alloc_slow(unsigned idx, gfp_t gfp)
 {
 	kalloc_ensure_init();
+	void *p = alloc_slow(idx, gfp);
+	if (unlikely(!p))
+		kalloc_fail(kfront_cache[idx]->object_size, gfp, kfront_cache[idx]->name);
+	return p;
+}
+
+static void *alloc_slow(unsigned idx, gfp_t gfp)
+{
 	switch (kfront_mode) {
 	case KF_RSEQ:
 		return rseq_alloc_slow(idx, gfp);

@@ -552,11 +552,11 @@ KEXPORT void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 	void *obj;
 	if (unlikely(!c || c->dead))
 		kpanic("kmem_cache_alloc: %s cache %p", c ? "destroyed" : "NULL", (void *)c);
-	if (likely(c->front_idx >= 0))
-		obj = kfront_pop((unsigned)c->front_idx, gfp);
-	else if (kslab_alloc_bulk(c, gfp, 1, &obj) != 1)
-		obj = NULL;
-	if (unlikely(!obj)) {
+	if (likely(c->front_idx >= 0)) {
+		obj = kfront_pop((unsigned)c->front_idx, gfp);   /* reports failures */
+		if (unlikely(!obj))
+			return NULL;
+	} else if (kslab_alloc_bulk(c, gfp, 1, &obj) != 1) {
 		kalloc_fail(c->object_size, gfp, c->name);
 		return NULL;
 	}
