@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef __cplusplus
 #define CHECK_UNUSED [[maybe_unused]]
@@ -125,6 +126,54 @@ CHECK_UNUSED static size_t pattern_check(const void *p, size_t n, uint64_t tag)
 	return n;
 }
 
+/* For stress tests: fill a block with its pattern, completely up to 4 KiB;
+ * above that the first and last 256 bytes and one byte every 64 KiB (cheap
+ * for huge blocks, still catching overlap and lost data). */
+CHECK_UNUSED static void block_fill(void *p, size_t n, uint64_t tag)
+{
+	unsigned char *c = (unsigned char *)p;
+	if (n <= 4096) {
+		pattern_fill(c, n, tag);
+		return;
+	}
+	pattern_fill(c, 256, tag);
+	for (size_t i = 256; i < n - 256; i += 65536)
+		c[i] = pattern_byte(tag, i);
+	for (size_t i = n - 256; i < n; i++)
+		c[i] = pattern_byte(tag, i);
+}
+
+/* True when the block still holds what block_fill wrote. */
+CHECK_UNUSED static int block_ok(const void *p, size_t n, uint64_t tag)
+{
+	const unsigned char *c = (const unsigned char *)p;
+	if (n <= 4096)
+		return pattern_check(c, n, tag) == n;
+	if (pattern_check(c, 256, tag) != 256)
+		return 0;
+	for (size_t i = 256; i < n - 256; i += 65536)
+		if (c[i] != pattern_byte(tag, i))
+			return 0;
+	for (size_t i = n - 256; i < n; i++)
+		if (c[i] != pattern_byte(tag, i))
+			return 0;
+	return 1;
+}
+
+/* A size for stress tests: mostly small, some page blocks, a few huge. */
+CHECK_UNUSED static size_t stress_size(uint64_t r)
+{
+	unsigned pick = (unsigned)(r % 1000);
+	r >>= 10;
+	if (pick < 700)
+		return 1 + (size_t)(r % 256);
+	if (pick < 900)
+		return 257 + (size_t)(r % 3840);
+	if (pick < 997)
+		return 4097 + (size_t)(r % 61440);
+	return (256u << 10) + (size_t)(r % (5u << 20));
+}
+
 /* Index of the first nonzero byte, or n. */
 CHECK_UNUSED static size_t first_nonzero(const void *p, size_t n)
 {
@@ -168,6 +217,26 @@ CHECK_UNUSED static void *opaque_ptr(void *p)
 {
 	void *volatile v = p;
 	return v;
+}
+
+/* Tells the compiler that the memory at p may be read from here on, so
+ * stores into a block just before it is freed are not removed. */
+CHECK_UNUSED static inline void escape(const void *p)
+{
+	__asm__ volatile("" : : "r"(p) : "memory");
+}
+
+/* Resident set size of this process in bytes (from /proc/self/statm). */
+CHECK_UNUSED static size_t rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size = 0, resident = 0;
+	if (f) {
+		if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+			resident = 0;
+		fclose(f);
+	}
+	return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
 }
 
 #endif /* KALLOC_TESTS_API_CHECK_H */
