@@ -81,7 +81,7 @@ static const bool config_debug = false;
 #define KSLAB_MIN_OBJECTS 8
 #define KSLAB_MAX_ORDER   6
 /* Empty slabs a cache keeps on its partial list before returning them. */
-#define KSLAB_MIN_PARTIAL 2
+#define KSLAB_MIN_PARTIAL 5
 
 /* ================================================================== */
 /* report.c                                                            */
@@ -144,7 +144,7 @@ int kos_getcpu(void);
 /* Locks                                                               */
 /* ================================================================== */
 
-/* A plain mutex.  Allocator locks are never held across a syscall that can
+/* A mutex.  Allocator locks are never held across a syscall that can
  * block for long (mmap/munmap/madvise happen with no lock held), so a
  * pthread mutex (futex, no allocation) is enough.  Lock order, outermost
  * first:
@@ -152,11 +152,13 @@ int kos_getcpu(void);
  *     vmalloc lock (independent, never nested with the others)
  */
 typedef pthread_mutex_t klock_t;
-#define KLOCK_INIT PTHREAD_MUTEX_INITIALIZER
+/* Adaptive: spins briefly before sleeping, which suits the short critical
+ * sections here (a futex sleep and wake-up costs more than the section). */
+#define KLOCK_INIT PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
 KINLINE void klock(klock_t *l) { pthread_mutex_lock(l); }
 KINLINE bool ktrylock(klock_t *l) { return pthread_mutex_trylock(l) == 0; }
 KINLINE void kunlock(klock_t *l) { pthread_mutex_unlock(l); }
-KINLINE void klock_reinit(klock_t *l) { pthread_mutex_t z = PTHREAD_MUTEX_INITIALIZER; *l = z; }
+KINLINE void klock_reinit(klock_t *l) { pthread_mutex_t z = KLOCK_INIT; *l = z; }
 
 /* ================================================================== */
 /* page_alloc.c: the buddy allocator                                   */
@@ -353,6 +355,7 @@ struct kmem_cache {
 	/* node state */
 	klock_t lock;
 	struct page *partial;      /* slabs with free objects (circular list) */
+	struct page *_Atomic relist;   /* slabs taken off "full" by frees (lock-free stack) */
 	size_t nr_partial;
 	size_t nr_slabs;
 	uint64_t rng;              /* freelist shuffling */
@@ -622,6 +625,9 @@ void kfront_fork_parent(void);
 void kfront_fork_child(void);
 size_t kfront_print(int fd);
 const char *kfront_mode_name(void);
+/* Objects of front index idx sitting in front caches (every CPU in rseq
+ * mode, the calling thread otherwise); a racy snapshot. */
+size_t kfront_cached(unsigned idx);
 
 KINLINE void *kfront_pop(unsigned idx, gfp_t gfp)
 {
@@ -673,8 +679,9 @@ KINLINE void kalloc_ensure_init(void)
 
 /* stats.c */
 void kstats_print_fd(int fd);
-/* Totals for mallinfo: bytes mapped for chunks, bytes in free pages. */
-void kstats_totals(size_t *present, size_t *free_bytes, size_t *free_blocks);
+/* Totals for mallinfo: bytes mapped for chunks, bytes in use (page blocks
+ * and slab objects handed out), free buddy blocks. */
+void kstats_totals(size_t *present, size_t *in_use, size_t *free_blocks);
 
 #pragma GCC visibility pop
 

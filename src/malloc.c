@@ -263,15 +263,15 @@ KEXPORT struct mallinfo2 mallinfo2(void)
 	struct mallinfo2 mi;
 	memset(&mi, 0, sizeof mi);
 	kalloc_ensure_init();
-	size_t present, free_bytes, free_blocks, hcount, hbytes;
-	kstats_totals(&present, &free_bytes, &free_blocks);
+	size_t present, in_use, free_blocks, hcount, hbytes;
+	kstats_totals(&present, &in_use, &free_blocks);
 	kvm_totals(&hcount, &hbytes);
 	mi.arena = present;
 	mi.ordblks = free_blocks;
 	mi.hblks = hcount;
 	mi.hblkhd = hbytes;
-	mi.uordblks = present - free_bytes;
-	mi.fordblks = free_bytes;
+	mi.uordblks = in_use;
+	mi.fordblks = present - in_use;
 	mi.keepcost = 0;
 	return mi;
 }

@@ -528,6 +528,21 @@ void kfront_init(void)
 /* introspection                                                       */
 /* ------------------------------------------------------------------ */
 
+size_t kfront_cached(unsigned idx)
+{
+	size_t n = 0;
+	if (kfront_base_mode == KF_RSEQ) {
+		for (unsigned cpu = 0; cpu < kpcpu_nr; cpu++) {
+			unsigned cur = __atomic_load_n(&region_hdr(cpu, idx)->cur, __ATOMIC_RELAXED);
+			if (cur > layout_begin[idx])
+				n += cur - layout_begin[idx];
+		}
+	} else if (kthread_state == KT_LIVE && idx < KMALLOC_NR_CLASSES) {
+		n = (size_t)(kfront_bins[idx].cur - kfront_bins[idx].begin);
+	}
+	return n;
+}
+
 size_t kfront_print(int fd)
 {
 	char line[256];

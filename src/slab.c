@@ -22,17 +22,20 @@
  * when both are empty detaches the slab from the partial list after marking
  * remote FULL with a compare-and-swap from 0.
  *
- * Freeing never takes the lock on the common path: the object is pushed on
- * the slab's remote list with a compare-and-swap.  Two frees take the lock:
- *   - the one whose push removed the FULL mark puts the slab back on the
- *     partial list (once per full -> partial transition);
- *   - one that sees, after its push, the remote count equal to inuse (every
- *     object is free) checks under the lock whether the slab is empty and, if
- *     the cache already has KSLAB_MIN_PARTIAL partial slabs, returns it to
- *     the buddy allocator.  Only listed slabs are returned, and the freer
- *     that relists checks emptiness itself, so the two cannot race.
+ * Freeing never waits for the lock: objects are pushed on the slab's remote
+ * list with a compare-and-swap, a run of objects of one slab as one chain.
+ *   - The free whose push removed the FULL mark hands the slab to the
+ *     allocation side on the cache's lock-free relist stack (a Treiber
+ *     stack emptied with one exchange under the lock, so no ABA); the
+ *     allocation side puts relisted slabs at the tail of the partial list.
+ *   - A free that sees, after its push, the remote count equal to inuse
+ *     (every object free) trylocks the cache and, if the slab is listed and
+ *     the cache keeps KSLAB_MIN_PARTIAL other partial slabs, returns it to
+ *     the buddy allocator.  Only listed slabs are returned, never one on the
+ *     relist stack.  kmem_cache_shrink / malloc_trim catch what a failed
+ *     trylock left.
  * A detached (full) slab is reachable only by its objects, so its inuse is
- * stable until some free relists it.
+ * stable until it is relisted.
  *
  * Hardening: free pointers are stored as next ^ secret ^ bswap(&slot); a new
  * slab's free list is in random order; freeing the object at the head of the
@@ -76,7 +79,10 @@ static inline void fp_set(const struct kmem_cache *c, void *obj, const void *nex
 /* partial list (circular, under c->lock)                              */
 /* ------------------------------------------------------------------ */
 
-static void partial_add(struct kmem_cache *c, struct page *s)
+/* Adds s to the partial list: at the head (allocation takes it next) or at
+ * the tail (slabs coming back with a few free objects wait there, so that
+ * allocation keeps draining the fuller-free slabs first). */
+static void partial_add(struct kmem_cache *c, struct page *s, bool tail)
 {
 	if (c->partial) {
 		struct page *h = c->partial;
@@ -84,12 +90,26 @@ static void partial_add(struct kmem_cache *c, struct page *s)
 		s->prev = h->prev;
 		h->prev->next = s;
 		h->prev = s;
+		if (!tail)
+			c->partial = s;
 	} else {
 		s->next = s->prev = s;
+		c->partial = s;
 	}
-	c->partial = s;
 	c->nr_partial++;
 	s->flags |= KPF_LISTED;
+}
+
+/* Moves the slabs that frees took off "full" onto the partial list.  Under
+ * c->lock. */
+static void take_relisted(struct kmem_cache *c)
+{
+	struct page *s = atomic_exchange_explicit(&c->relist, NULL, memory_order_acquire);
+	while (s) {
+		struct page *next = s->next;
+		partial_add(c, s, true);
+		s = next;
+	}
 }
 
 static void partial_del(struct kmem_cache *c, struct page *s)
@@ -223,6 +243,8 @@ unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **ou
 		klock(&c->lock);
 	else if (!ktrylock(&c->lock))
 		return 0;
+	if (atomic_load_explicit(&c->relist, memory_order_relaxed))
+		take_relisted(c);
 	while (got < n) {
 		struct page *s = c->partial;
 		if (!s) {
@@ -233,7 +255,7 @@ unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **ou
 			if (!s)
 				break;
 			c->nr_slabs++;
-			partial_add(c, s);
+			partial_add(c, s, false);
 			continue;
 		}
 		if (!s->freelist)
@@ -279,34 +301,47 @@ void kslab_check_object(struct kmem_cache *c, struct page *s, const void *p, con
 		       c->name, c->object_size);
 }
 
-void kslab_free_one(struct kmem_cache *c, struct page *s, void *obj)
+/* Frees the chain first..last (k objects, already linked through their
+ * free pointers, last's pointer not yet set) to slab s with one
+ * compare-and-swap on its remote list. */
+static void free_chain(struct kmem_cache *c, struct page *s, void *first, void *last, unsigned k)
 {
 	uint64_t w = atomic_load_explicit(&s->remote, memory_order_relaxed);
 	uint64_t nw;
 	do {
-		void *first = (void *)(uintptr_t)(w & REMOTE_PTR);
-		if (unlikely(first == obj))
-			kpanic("double free of object %p (cache %s)", obj, c->name);
-		fp_set(c, obj, first);
-		nw = (uint64_t)(uintptr_t)obj | ((w & ~(REMOTE_PTR | REMOTE_FULL)) + REMOTE_ONE);
+		void *head = (void *)(uintptr_t)(w & REMOTE_PTR);
+		if (unlikely(head == first || head == last))
+			kpanic("double free of object %p (cache %s)", head, c->name);
+		fp_set(c, last, head);
+		nw = (uint64_t)(uintptr_t)first | ((w & ~(REMOTE_PTR | REMOTE_FULL)) + (uint64_t)k * REMOTE_ONE);
 	} while (!atomic_compare_exchange_weak_explicit(&s->remote, &w, nw, memory_order_release,
 	                                                memory_order_relaxed));
-	atomic_fetch_add_explicit(&c->nr_free_total, 1, memory_order_relaxed);
-
-	struct page *dead = NULL;
 	if (unlikely(w & REMOTE_FULL)) {
-		/* We took the slab off "full": put it back on the partial list. */
-		klock(&c->lock);
-		partial_add(c, s);
-		dead = empty_check_locked(c, s);
-		kunlock(&c->lock);
+		/* We took the slab off "full": hand it to the allocation side
+		 * through the lock-free relist stack.  A detached slab's `next`
+		 * is free for this. */
+		struct page *old = atomic_load_explicit(&c->relist, memory_order_relaxed);
+		do
+			s->next = old;
+		while (!atomic_compare_exchange_weak_explicit(&c->relist, &old, s, memory_order_release,
+		                                              memory_order_relaxed));
 	} else if (unlikely((nw >> 48) == atomic_load_explicit(&s->inuse, memory_order_relaxed))) {
-		klock(&c->lock);
-		dead = empty_check_locked(c, s);
-		kunlock(&c->lock);
+		/* Every object of s looks free: return it if the lock is free
+		 * now; otherwise allocation or a shrink finds it later. */
+		struct page *dead = NULL;
+		if (ktrylock(&c->lock)) {
+			dead = empty_check_locked(c, s);
+			kunlock(&c->lock);
+		}
+		if (dead)
+			discard_slab(dead);
 	}
-	if (dead)
-		discard_slab(dead);
+}
+
+void kslab_free_one(struct kmem_cache *c, struct page *s, void *obj)
+{
+	free_chain(c, s, obj, obj, 1);
+	atomic_fetch_add_explicit(&c->nr_free_total, 1, memory_order_relaxed);
 }
 
 static struct page *slab_of(const void *p)
@@ -322,13 +357,33 @@ static struct page *slab_of(const void *p)
 
 void kslab_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs)
 {
-	for (unsigned i = 0; i < n; i++) {
-		struct page *s = slab_of(objs[i]);
+	/* Runs of objects of the same slab (common: a batch returned by a
+	 * front cache came out of few slabs) go back as one chain. */
+	unsigned i = 0;
+	while (i < n) {
+		void *first = objs[i];
+		struct page *s = slab_of(first);
 		if (!s)
-			kpanic("free: invalid pointer %p (cache %s)", objs[i], c->name);
-		kslab_check_object(c, s, objs[i], "free");
-		kslab_free_one(c, s, objs[i]);
+			kpanic("free: invalid pointer %p (cache %s)", first, c->name);
+		kslab_check_object(c, s, first, "free");
+		void *last = first;
+		unsigned k = 1;
+		while (i + k < n) {
+			void *o = objs[i + k];
+			struct page *s2 = slab_of(o);
+			if (s2 != s)
+				break;
+			kslab_check_object(c, s, o, "free");
+			if (unlikely(o == last))
+				kpanic("double free of object %p (cache %s)", o, c->name);
+			fp_set(c, last, o);
+			last = o;
+			k++;
+		}
+		free_chain(c, s, first, last, k);
+		i += k;
 	}
+	atomic_fetch_add_explicit(&c->nr_free_total, n, memory_order_relaxed);
 }
 
 size_t kslab_shrink(struct kmem_cache *c)
@@ -336,6 +391,7 @@ size_t kslab_shrink(struct kmem_cache *c)
 	struct page *dead = NULL;
 	size_t freed = 0;
 	klock(&c->lock);
+	take_relisted(c);
 	struct page *s = c->partial;
 	size_t n = c->nr_partial;
 	/* Unlinking a slab leaves the links of the others intact, so walking
@@ -445,6 +501,7 @@ int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t alig
 	c->secret = rnd[0] | 1;
 	klock_reinit(&c->lock);
 	c->partial = NULL;
+	atomic_store_explicit(&c->relist, NULL, memory_order_relaxed);
 	c->nr_partial = c->nr_slabs = 0;
 	c->rng = rnd[1] | 1;
 	c->dead = false;
@@ -623,6 +680,7 @@ KEXPORT int kmem_cache_destroy(struct kmem_cache *c)
 	kunlock(&kcache_list_lock);
 
 	klock(&c->lock);
+	take_relisted(c);
 	struct page *dead = NULL;
 	while (c->partial) {
 		struct page *s = c->partial;

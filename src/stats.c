@@ -11,7 +11,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-void kstats_totals(size_t *present, size_t *free_bytes, size_t *free_blocks)
+void kstats_totals(size_t *present, size_t *in_use, size_t *free_blocks)
 {
 	size_t p = 0, f = 0, b = 0;
 	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
@@ -23,8 +23,20 @@ void kstats_totals(size_t *present, size_t *free_bytes, size_t *free_blocks)
 			b += z->free_area[o].nr_free;
 		kunlock(&z->lock);
 	}
+	/* Pages not free are slabs or page blocks; of the slabs only the
+	 * objects handed out (and not sitting in a front cache) are in use. */
+	size_t slab_bytes = 0, obj_bytes = 0;
+	klock(&kcache_list_lock);
+	for (struct kmem_cache *c = kcache_list; c; c = c->next) {
+		size_t live = atomic_load(&c->nr_alloc_total) - atomic_load(&c->nr_free_total);
+		size_t cached = c->front_idx >= 0 ? kfront_cached((unsigned)c->front_idx) : 0;
+		slab_bytes += (c->nr_slabs * PAGE_SIZE) << c->order;
+		obj_bytes += (live - KMIN(cached, live)) * c->size;
+	}
+	kunlock(&kcache_list_lock);
+	size_t used_pages = (p - f) << PAGE_SHIFT;
 	*present = p << PAGE_SHIFT;
-	*free_bytes = f << PAGE_SHIFT;
+	*in_use = used_pages - KMIN(slab_bytes, used_pages) + obj_bytes;
 	*free_blocks = b;
 }
 
