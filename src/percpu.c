@@ -23,11 +23,14 @@
  *    the slow path and is counted (hits and misses per front index).
  *  - alloc_percpu and the this_cpu operations.
  *
- * Capacities: a kmalloc class stack holds 64 KiB worth of objects, clamped to
- * [4, 256] slots (a 16-byte class caches 256 objects, a 32 KiB class 4); a
- * custom cache's stack 32 KiB worth, clamped to [4, 64].  The per-CPU byte
- * budget is therefore about 1.7 MiB for the kmalloc classes (if every stack
- * were full), and the slot arrays take 40 KiB per CPU.
+ * Capacities: the slots reserved for a kmalloc class hold 64 KiB worth of
+ * objects, clamped to [4, 256] (a 16-byte class 256 objects, a 32 KiB class
+ * 4); a custom cache's 32 KiB worth, clamped to [4, 64].  In rseq mode a
+ * stack starts with a quarter of its slots and grows by half on each miss,
+ * within a per-CPU budget of object bytes (KALLOC_PCPU_BUDGET, 1 MiB by
+ * default), taking unused capacity from other stacks of that CPU when the
+ * budget is spent.  The slot arrays take about 52 KiB per CPU.  Per-thread
+ * stacks keep the full reserved capacity.
  */
 #include "internal.h"
 
@@ -69,6 +72,16 @@ static unsigned batch_of(unsigned idx)
 	return KMIN(b, KFRONT_BATCH_MAX);
 }
 
+/* Per-CPU capacity starts at a quarter of the reserved slots and adapts
+ * (see rseq_grow) within kpcpu_budget bytes of objects per CPU. */
+static size_t kpcpu_budget = 1UL << 20;
+
+static unsigned initial_cap(unsigned idx)
+{
+	unsigned max = kfront_cap[idx];
+	return KMAX(KMIN(4u, max), max / 4);
+}
+
 /* ------------------------------------------------------------------ */
 /* per-CPU regions                                                     */
 /* ------------------------------------------------------------------ */
@@ -93,10 +106,103 @@ static void hdr_lock(struct kpcpu_hdr *h)
 	__atomic_store_n((uint32_t *)(void *)&h->begin, 0x0000ffffu, __ATOMIC_RELEASE);
 }
 
-static void hdr_unlock(struct kpcpu_hdr *h, unsigned idx)
+static inline uint32_t *hdr_word(struct kpcpu_hdr *h)
 {
-	uint32_t v = (uint32_t)layout_begin[idx] | (uint32_t)(layout_begin[idx] + kfront_cap[idx]) << 16;
-	__atomic_store_n((uint32_t *)(void *)&h->begin, v, __ATOMIC_RELEASE);
+	return (uint32_t *)(void *)&h->begin;
+}
+
+/* Unlocks (or sets up) a header with `cap` slots of capacity. */
+static void hdr_set_cap(struct kpcpu_hdr *h, unsigned idx, unsigned cap)
+{
+	uint32_t v = (uint32_t)layout_begin[idx] | (uint32_t)(layout_begin[idx] + cap) << 16;
+	__atomic_store_n(hdr_word(h), v, __ATOMIC_RELEASE);
+}
+
+/* Bytes of object capacity granted on a CPU: the last header word of its
+ * region (headers use fewer than KPCPU_HDR_WORDS - 1 words). */
+static inline _Atomic size_t *cap_bytes(unsigned cpu)
+{
+	return (_Atomic size_t *)(void *)(kpcpu.base + ((size_t)cpu << KPCPU_SHIFT) +
+	                                  (KPCPU_HDR_WORDS - 1) * sizeof(void *));
+}
+
+static inline unsigned this_cpu_index(void)
+{
+	return *(volatile uint32_t *)((char *)__builtin_thread_pointer() + kpcpu.cid_off);
+}
+
+/* Capacity of a header now, 0 when locked. */
+static unsigned hdr_cap(struct kpcpu_hdr *h)
+{
+	uint32_t w = __atomic_load_n(hdr_word(h), __ATOMIC_ACQUIRE);
+	if ((w & 0xffff) == 0xffff)
+		return 0;
+	return (w >> 16) - (w & 0xffff);
+}
+
+/* Takes up to `want` bytes of unused capacity from other stacks of `cpu`
+ * (never below their initial capacity).  Returns the bytes taken. */
+static size_t steal_capacity(unsigned cpu, unsigned except, size_t want)
+{
+	static _Atomic unsigned rotor;
+	size_t got = 0;
+	unsigned start = atomic_fetch_add_explicit(&rotor, 1, memory_order_relaxed);
+	for (unsigned n = 0; n < KFRONT_NR && got < want; n++) {
+		unsigned j = (start + n) % KFRONT_NR;
+		if (j == except || !kfront_cache[j])
+			continue;
+		struct kpcpu_hdr *h = region_hdr(cpu, j);
+		uint32_t w = __atomic_load_n(hdr_word(h), __ATOMIC_ACQUIRE);
+		unsigned b = w & 0xffff, e = w >> 16;
+		if (b == 0xffff)
+			continue;
+		unsigned cur = __atomic_load_n(&h->cur, __ATOMIC_RELAXED);
+		unsigned floor = KMAX(cur, b + initial_cap(j));
+		if (e <= floor)
+			continue;
+		size_t size = kfront_cache[j]->size;
+		unsigned k = (unsigned)KMIN((size_t)(e - floor), (want - got + size - 1) / size);
+		uint32_t nw = b | (uint32_t)(e - k) << 16;
+		if (__atomic_compare_exchange_n(hdr_word(h), &w, nw, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			atomic_fetch_sub_explicit(cap_bytes(cpu), k * size, memory_order_relaxed);
+			got += k * size;
+		}
+	}
+	return got;
+}
+
+/* A miss on this CPU's stack idx: grow it by half (up to the reserved
+ * slots), within the CPU's byte budget, taking unused capacity from other
+ * stacks when the budget is spent.  Lowering another stack's end below its
+ * current fill is harmless: pops still work and pushes miss until it
+ * drains; no stack ever exceeds its reserved slots. */
+static void rseq_grow(unsigned idx)
+{
+	unsigned cpu = this_cpu_index();
+	if (cpu >= kpcpu_nr)
+		return;
+	struct kpcpu_hdr *h = region_hdr(cpu, idx);
+	uint32_t w = __atomic_load_n(hdr_word(h), __ATOMIC_ACQUIRE);
+	unsigned b = w & 0xffff, e = w >> 16, max = kfront_cap[idx];
+	if (b == 0xffff || e - b >= max)
+		return;
+	unsigned grow = KMIN(KMAX((e - b) / 2, 1u), max - (e - b));
+	size_t size = kfront_cache[idx]->size, bytes = grow * size;
+	_Atomic size_t *used = cap_bytes(cpu);
+	if (atomic_fetch_add_explicit(used, bytes, memory_order_relaxed) + bytes > kpcpu_budget) {
+		atomic_fetch_sub_explicit(used, bytes, memory_order_relaxed);
+		size_t got = steal_capacity(cpu, idx, bytes);
+		if (got < bytes) {
+			grow = (unsigned)(got / size);
+			if (!grow)
+				return;
+		}
+		bytes = grow * size;
+		atomic_fetch_add_explicit(used, bytes, memory_order_relaxed);
+	}
+	uint32_t nw = b | (uint32_t)(e + grow) << 16;
+	if (!__atomic_compare_exchange_n(hdr_word(h), &w, nw, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		atomic_fetch_sub_explicit(used, bytes, memory_order_relaxed);
 }
 
 static bool rseq_setup(void)
@@ -129,16 +235,36 @@ static bool rseq_setup(void)
 	kpcpu.base = base;
 	kpcpu.cs_off = __rseq_offset + 8;
 	kpcpu.cid_off = __rseq_offset + (kpcpu_use_cid ? 24 : 4);
-	for (unsigned c = 0; c < kpcpu_nr; c++)
+	const char *bud = kos_getenv("KALLOC_PCPU_BUDGET");
+	if (bud && *bud) {
+		size_t v = 0;
+		const char *q = bud;
+		for (; *q >= '0' && *q <= '9'; q++)
+			v = v * 10 + (size_t)(*q - '0');
+		if (*q == 'k' || *q == 'K')
+			v <<= 10, q++;
+		else if (*q == 'm' || *q == 'M')
+			v <<= 20, q++;
+		if (*q || v < 4096)
+			kreport("KALLOC_PCPU_BUDGET=%s: expected a size such as 512K or 2M; using the default", bud);
+		else
+			kpcpu_budget = v;
+	}
+	for (unsigned c = 0; c < kpcpu_nr; c++) {
+		size_t bytes = 0;
 		for (unsigned i = 0; i < KFRONT_NR; i++) {
 			struct kpcpu_hdr *h = region_hdr(c, i);
 			h->cur = layout_begin[i];
 			/* custom slots start locked: attached on demand */
-			if (i < KMALLOC_NR_CLASSES)
-				hdr_unlock(h, i);
-			else
+			if (i < KMALLOC_NR_CLASSES) {
+				hdr_set_cap(h, i, initial_cap(i));
+				bytes += (size_t)initial_cap(i) * kmalloc_class_size[i];
+			} else {
 				hdr_lock(h);
+			}
 		}
+		atomic_store(cap_bytes(c), bytes);
+	}
 	return true;
 }
 
@@ -146,10 +272,14 @@ static bool rseq_setup(void)
 static void rseq_drain(const bool *sel)
 {
 	klock(&drain_lock);
+	/* Remember each capacity: it is restored when unlocking. */
 	for (unsigned c = 0; c < kpcpu_nr; c++)
 		for (unsigned i = 0; i < KFRONT_NR; i++)
-			if (sel[i])
-				hdr_lock(region_hdr(c, i));
+			if (sel[i]) {
+				struct kpcpu_hdr *h = region_hdr(c, i);
+				h->unused = (uint16_t)hdr_cap(h);
+				hdr_lock(h);
+			}
 	if (kos_membarrier_rseq() != 0)
 		kpanic("membarrier rseq fence failed: cannot drain per-CPU caches");
 	for (unsigned c = 0; c < kpcpu_nr; c++)
@@ -161,17 +291,26 @@ static void rseq_drain(const bool *sel)
 			if (cur > b && kfront_cache[i])
 				kslab_free_bulk(kfront_cache[i], cur - b, region_slots(c) + b);
 			__atomic_store_n(&h->cur, (uint16_t)b, __ATOMIC_RELAXED);
-			if (kfront_cache[i])
-				hdr_unlock(h, i);
+			if (kfront_cache[i] && h->unused)
+				hdr_set_cap(h, i, h->unused);
 		}
 	kunlock(&drain_lock);
+}
+
+/* Half the current capacity of this CPU's stack idx (1 when locked). */
+static unsigned rseq_batch(unsigned idx)
+{
+	unsigned cpu = this_cpu_index();
+	unsigned cap = cpu < kpcpu_nr ? hdr_cap(region_hdr(cpu, idx)) : 0;
+	return KMIN(KMAX((cap + 1) / 2, 1u), (unsigned)KFRONT_BATCH_MAX);
 }
 
 static void *rseq_alloc_slow(unsigned idx, gfp_t gfp)
 {
 	struct kmem_cache *c = kfront_cache[idx];
 	void *tmp[KFRONT_BATCH_MAX];
-	unsigned n = kslab_alloc_bulk(c, gfp, batch_of(idx), tmp);
+	rseq_grow(idx);
+	unsigned n = kslab_alloc_bulk(c, gfp, rseq_batch(idx), tmp);
 	if (!n)
 		return NULL;
 	void *obj = tmp[--n];
@@ -187,7 +326,8 @@ static void rseq_free_slow(unsigned idx, void *obj)
 {
 	struct kmem_cache *c = kfront_cache[idx];
 	void *tmp[KFRONT_BATCH_MAX];
-	unsigned n = 0, want = batch_of(idx);
+	rseq_grow(idx);
+	unsigned n = 0, want = rseq_batch(idx);
 	while (n < want) {
 		void *p = kpcpu_pop(idx);
 		if (!p)
@@ -438,7 +578,8 @@ int kfront_attach(struct kmem_cache *c)
 		for (unsigned cpu = 0; cpu < kpcpu_nr; cpu++) {
 			struct kpcpu_hdr *h = region_hdr(cpu, (unsigned)found);
 			h->cur = layout_begin[found];
-			hdr_unlock(h, (unsigned)found);
+			hdr_set_cap(h, (unsigned)found, initial_cap((unsigned)found));
+			atomic_fetch_add(cap_bytes(cpu), (size_t)initial_cap((unsigned)found) * c->size);
 		}
 	}
 	kunlock(&drain_lock);
@@ -452,8 +593,11 @@ void kfront_detach(struct kmem_cache *c)
 		return;
 	kfront_drain_index((unsigned)idx);
 	klock(&drain_lock);
-	for (unsigned cpu = 0; cpu < kpcpu_nr; cpu++)
-		hdr_lock(region_hdr(cpu, (unsigned)idx));
+	for (unsigned cpu = 0; cpu < kpcpu_nr; cpu++) {
+		struct kpcpu_hdr *h = region_hdr(cpu, (unsigned)idx);
+		atomic_fetch_sub(cap_bytes(cpu), (size_t)hdr_cap(h) * c->size);
+		hdr_lock(h);
+	}
 	kunlock(&drain_lock);
 	/* Stacks are locked and empty: no one can push to them any more. */
 	kos_membarrier_rseq();
@@ -570,8 +714,15 @@ size_t kfront_print(int fd)
 		uint64_t f = atomic_load(&kf_stat[i][2]), fm = atomic_load(&kf_stat[i][3]);
 		if (!fill && !a && !f)
 			continue;
-		n = kformat(line, sizeof line, "front cache %s: capacity %u, cached %lu objects on %lu %s", c->name,
-		            kfront_cap[i], (unsigned long)fill, (unsigned long)cpus,
+		unsigned capsum = 0;
+		if (kfront_base_mode == KF_RSEQ)
+			for (unsigned cpu = 0; cpu < kpcpu_nr; cpu++)
+				capsum += hdr_cap(region_hdr(cpu, i));
+		else
+			capsum = kfront_cap[i];
+		n = kformat(line, sizeof line, "front cache %s: capacity %u (max %u per %s), cached %lu objects on %lu %s",
+		            c->name, capsum, kfront_cap[i], kfront_base_mode == KF_RSEQ ? "CPU" : "thread",
+		            (unsigned long)fill, (unsigned long)cpus,
 		            kfront_base_mode == KF_RSEQ ? "CPUs" : "threads (this one)");
 		if (a || f) {
 			unsigned long ah = a ? (unsigned long)((a - am) * 1000 / a) : 0;
