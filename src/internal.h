@@ -513,7 +513,7 @@ struct kpcpu_globals {
 
 extern int kfront_mode;
 extern struct kpcpu_globals kpcpu;
-extern __thread struct kfront_bin kfront_bins[KFRONT_NR];
+extern __thread struct kfront_bin kfront_bins[KMALLOC_NR_CLASSES];   /* per-thread mode fronts only kmalloc */
 extern struct kmem_cache *kfront_cache[KFRONT_NR];
 
 #if defined(__x86_64__)

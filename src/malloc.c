@@ -107,6 +107,16 @@ static KNOINLINE void *malloc_slow(size_t n)
 	return kalloc_any(n < 16 ? 16 : n, 0, MALLOC_GFP, NULL);
 }
 
+/*
+ * Fast path, x86-64, gcc 12 -O2: the size test, the class table load, the
+ * mode test and the restartable pop are 24 instructions from entry to ret
+ * (objdump of libkalloc-preload.so).  free's fast path (registry, page
+ * descriptor, kind byte, object-boundary check, mode test, restartable push
+ * with the double-free test) is 44.  callgrind cannot run rseq, so it
+ * measures the per-thread mode: a malloc(32) + free loop costs 81
+ * instructions per iteration with the loop itself (mimalloc 2.0: 115,
+ * jemalloc 5.3: 77, tcmalloc 2.10: 77, glibc 2.36: 139; docs/design.md).
+ */
 KEXPORT void *malloc(size_t n)
 {
 	if (likely(n <= KMALLOC_SMALL_MAX))

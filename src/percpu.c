@@ -47,7 +47,7 @@ extern const unsigned int __rseq_size __attribute__((weak));
 int kfront_mode;
 static int kfront_base_mode;   /* RSEQ or THREAD: what KF_COUNT counts over */
 struct kpcpu_globals kpcpu;
-__thread struct kfront_bin kfront_bins[KFRONT_NR];
+__thread struct kfront_bin kfront_bins[KMALLOC_NR_CLASSES];
 struct kmem_cache *kfront_cache[KFRONT_NR];
 
 static unsigned kfront_cap[KFRONT_NR];
