@@ -273,12 +273,15 @@ unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **ou
 		if (!obj) {
 			adopt_remote(c, s);
 			if (!s->freelist) {
+				/* Unlink first, then mark FULL: a free that sees
+				 * FULL uses s->next for the relist stack, so the
+				 * slab must be off the partial list by then. */
+				partial_del(c, s);
 				uint64_t zero = 0;
-				if (atomic_compare_exchange_strong_explicit(&s->remote, &zero, REMOTE_FULL,
-				                                            memory_order_acq_rel,
-				                                            memory_order_acquire))
-					partial_del(c, s);
-				/* else: a free raced in; the next round adopts it */
+				if (!atomic_compare_exchange_strong_explicit(&s->remote, &zero, REMOTE_FULL,
+				                                             memory_order_acq_rel,
+				                                             memory_order_acquire))
+					partial_add(c, s, false);   /* a free raced in: adopt it next round */
 			}
 		}
 	}
