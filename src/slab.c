@@ -216,7 +216,9 @@ static void adopt_remote(struct kmem_cache *c, struct page *s)
  * when the caller should free its pages after unlocking. */
 static struct page *empty_check_locked(struct kmem_cache *c, struct page *s)
 {
-	if (!(s->flags & KPF_LISTED))
+	/* A late freer may hold a slab that was emptied, returned and reused
+	 * since (by another cache, even): only a slab on c's own list counts. */
+	if (s->slab_cache != c || !(s->flags & KPF_LISTED))
 		return NULL;
 	uint64_t w = atomic_load_explicit(&s->remote, memory_order_acquire);
 	if ((w >> 48) != atomic_load_explicit(&s->inuse, memory_order_relaxed))
