@@ -34,7 +34,8 @@
  * never split from a partially released block).  The zone keeps the sum.
  * When it exceeds dirty_high, the largest dirty blocks are taken off the free
  * lists, the lock is dropped, they are released with MADV_DONTNEED, and they
- * come back as clean (dirty == 0) blocks.  A block allocated with dirty == 0
+ * come back as clean (dirty == 0) blocks.  Below that, a free releases what
+ * is above dirty_high / 8 at most once a second (decay, see maybe_release).  A block allocated with dirty == 0
  * reads as zero: calloc and __GFP_ZERO skip their memset.
  *
  * Zones: the node has ZONE_DMA, ZONE_DMA32 and ZONE_NORMAL, each with its own
@@ -410,13 +411,29 @@ struct page *kpage_alloc_exact(gfp_t gfp, size_t npages, unsigned align_order)
 	return pg;
 }
 
+/* Decay: at most once per KDECAY_NS, a free finding more than dirty_high / 8
+ * dirty pages releases the excess, so memory a program stopped using goes
+ * back to the OS within about a second of its next free, without a thread.
+ * Above dirty_high, the excess goes at once. */
+#define KDECAY_NS 1000000000ull
+
 static void maybe_release(struct kzone *z)
 {
 	/* called with z->lock held; drops it */
-	if (z->nr_dirty_pages > z->dirty_high)
+	size_t low = z->dirty_high / 8;
+	if (z->nr_dirty_pages > z->dirty_high) {
 		release_unlock(z, z->dirty_high / 2);
-	else
-		kunlock(&z->lock);
+		return;
+	}
+	if (z->nr_dirty_pages > low) {
+		uint64_t now = kos_now_ns();
+		if (now - z->last_decay_ns >= KDECAY_NS) {
+			z->last_decay_ns = now;
+			release_unlock(z, low);
+			return;
+		}
+	}
+	kunlock(&z->lock);
 }
 
 void kpage_free(struct page *head)
