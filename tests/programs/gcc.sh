@@ -12,30 +12,37 @@ nfuncs=${KPROG_GCC_FUNCS:-1000}
 
 awk -v n="$nfuncs" -f "$here/gcc-gen.awk" >"$tmp/gen.c" || fail "generating the C file"
 
-for run in base kalloc; do
-	d=$tmp/$run
-	mkdir -p "$d"
-	cp "$tmp/gen.c" "$d/gen.c"
+# build RUN: compile, link and run in $tmp/RUN; exit status 11 (compile),
+# 12 (link) or 13 (program) on failure.
+build() {
+	local run=$1 d=$tmp/$1 runner wrap=()
+	mkdir -p "$d" && cp "$tmp/gen.c" "$d/gen.c" && cd "$d" || return 1
 	if [ "$run" = base ]; then
 		runner=run_base
-		wrap=()
 	else
 		runner=run_kalloc
 		wrap=(-wrapper "$here/gcc-wrapper.sh")
 	fi
-	(
-		cd "$d" || exit 1
-		$runner env KPROG_LIB="$lib" KPROG_MAPS="$d/maps" \
-			/usr/bin/gcc "${wrap[@]+"${wrap[@]}"}" -O2 -Wall -Wextra -c gen.c -o gen.o 2>diag || exit 11
-		$runner /usr/bin/gcc gen.o -o gen 2>>diag || exit 12
-		$runner ./gen >run.out || exit 13
-	)
+	$runner env KPROG_LIB="$lib" KPROG_MAPS="$d/maps" \
+		/usr/bin/gcc "${wrap[@]+"${wrap[@]}"}" -O2 -Wall -Wextra -c gen.c -o gen.o 2>diag || return 11
+	$runner /usr/bin/gcc gen.o -o gen 2>>diag || return 12
+	$runner ./gen >run.out || return 13
+}
+
+# Both builds at once: the test has the machine to itself (not parallel).
+build base &
+pid_base=$!
+build kalloc &
+pid_kalloc=$!
+for run in base kalloc; do
+	d=$tmp/$run
+	if [ "$run" = base ]; then wait "$pid_base"; else wait "$pid_kalloc"; fi
 	rc=$?
 	case $rc in
 	0) ;;
 	11) check_rc "gcc -O2 -c ($run)" 1 "$d/diag" ;;
 	12) check_rc "gcc link ($run)" 1 "$d/diag" ;;
-	*) fail "the compiled program ($run) failed" ;;
+	*) fail "the compiled program ($run) failed ($(describe_status "$rc"))" ;;
 	esac
 	{
 		echo "== diagnostics"

@@ -37,15 +37,21 @@ fi
 export PYTHONHASHSEED=0 PYTHONDONTWRITEBYTECODE=1 PYTHONMALLOC=malloc
 cd "$tmp" || fail "cd $tmp"
 
-run_base env KPROG_MAPS="$tmp/maps.base" "$py" "$here/stdlib_runner.py" "${modules[@]}" >"$tmp/out.base" 2>"$tmp/err.base"
+# Both runs at once: the test has the machine to itself (not parallel).
+run_base env KPROG_MAPS="$tmp/maps.base" "$py" "$here/stdlib_runner.py" "${modules[@]}" \
+	>"$tmp/out.base" 2>"$tmp/err.base" &
+pid_base=$!
+run_kalloc env KPROG_MAPS="$tmp/maps.kalloc" "$py" "$here/stdlib_runner.py" "${modules[@]}" \
+	>"$tmp/out.kalloc" 2>"$tmp/err.kalloc" &
+pid_kalloc=$!
+wait "$pid_base"
 rc=$?
 if [ "$rc" -ne 0 ]; then
 	tail -n 40 "$tmp/err.base" >&2
 	fail "CPython tests fail even without the preload library; choose other modules"
 fi
 expect_unmapped "$tmp/maps.base" "python3 without preload"
-
-run_kalloc env KPROG_MAPS="$tmp/maps.kalloc" "$py" "$here/stdlib_runner.py" "${modules[@]}" >"$tmp/out.kalloc" 2>"$tmp/err.kalloc"
+wait "$pid_kalloc"
 rc=$?
 expect_mapped "$tmp/maps.kalloc" "python3"
 grep '^#' "$tmp/out.kalloc" | sed "s/^# /[$test_name] /"
