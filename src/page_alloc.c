@@ -552,10 +552,10 @@ static struct page *page_alloc_api(gfp_t gfp, unsigned order)
 {
 	kalloc_ensure_init();
 	if (order > MAX_ORDER) {
+		if (gfp & __GFP_NOFAIL)
+			kpanic("alloc_pages: __GFP_NOFAIL with order %u above MAX_ORDER (%u)", order, (unsigned)MAX_ORDER);
 		if (!(gfp & __GFP_NOWARN))
 			kreport("alloc_pages: order %u is above MAX_ORDER (%u)", order, (unsigned)MAX_ORDER);
-		if (gfp & __GFP_NOFAIL)
-			kpanic("alloc_pages: __GFP_NOFAIL with order %u above MAX_ORDER", order);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -635,10 +635,13 @@ KEXPORT void *alloc_pages_exact(size_t size, gfp_t gfp)
 	kalloc_ensure_init();
 	size_t n = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
 	if (size == 0 || size > KMAX_ORDER_SIZE) {
+		if (gfp & __GFP_NOFAIL)
+			kpanic("alloc_pages_exact: __GFP_NOFAIL with size %lu (0, or above the largest block, %lu)",
+			       (unsigned long)size, (unsigned long)KMAX_ORDER_SIZE);
 		if (!(gfp & __GFP_NOWARN))
-			kreport("alloc_pages_exact: size %lu is above the largest block (%lu)", (unsigned long)size,
-			        (unsigned long)KMAX_ORDER_SIZE);
-		errno = ENOMEM;
+			kreport("alloc_pages_exact: size %lu is %s", (unsigned long)size,
+			        size ? "above the largest block (4 MiB)" : "zero");
+		errno = size ? ENOMEM : EINVAL;
 		return NULL;
 	}
 	struct page *pg = kpage_alloc_exact(gfp, n, 0);

@@ -583,6 +583,7 @@ KEXPORT struct kmem_cache *kmem_cache_create(const char *name, size_t size, size
 	else if (size > KMALLOC_MAX_CACHE_SIZE * 8)
 		why = "object size above 256 KiB";
 	struct kmem_cache *c = NULL;
+	int err = EINVAL;
 	if (!why) {
 		void *obj;
 		if (kslab_alloc_bulk(cache_cache(), GFP_KERNEL, 1, &obj) == 1) {
@@ -596,6 +597,7 @@ KEXPORT struct kmem_cache *kmem_cache_create(const char *name, size_t size, size
 			}
 		} else {
 			why = "out of memory";
+			err = ENOMEM;
 		}
 	}
 	if (!c) {
@@ -604,7 +606,7 @@ KEXPORT struct kmem_cache *kmem_cache_create(const char *name, size_t size, size
 			       (unsigned long)size, (unsigned long)align, why ? why : "unknown");
 		kreport("kmem_cache_create: cannot create cache %s (size %lu, align %lu): %s", name ? name : "(null)",
 		        (unsigned long)size, (unsigned long)align, why ? why : "unknown");
-		errno = why && why[0] == 'o' ? ENOMEM : EINVAL;
+		errno = err;
 	}
 	return c;
 }
