@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kmalloc_classes: the kmalloc size classes.
+ *   - the class table is increasing, starts at 8, ends at
+ *     KMALLOC_MAX_CACHE_SIZE, and kmalloc_index(size) is the smallest class
+ *     that fits, for every size 1 .. 32768;
+ *   - for every size up to 1 KiB and the boundaries of every class above
+ *     (class - 1, class, class + 1, the middle), kmalloc(size) lands in that
+ *     class's slab (page kind KPG_KSLAB, class in the descriptor), ksize is
+ *     the class size, the whole usable size can be written without touching
+ *     neighbours;
+ *   - alignment: at least 8; at least 16 for size >= 16; objects of
+ *     power-of-two classes aligned to their size (a page at most);
+ *   - above 32 KiB: page blocks of exactly round_up(size, PAGE_SIZE) bytes,
+ *     page aligned, up to 4 MiB; above, huge blocks (in no chunk).
+ */
+#include "internal.h"
+#include "unit.h"
+
+#define PER_SIZE 8
+
+static unsigned expected_class(size_t size)
+{
+	unsigned c = 0;
+	while (c < KMALLOC_NR_CLASSES && kmalloc_class_size[c] < size)
+		c++;
+	return c;
+}
+
+static void table(void)
+{
+	CHECK(kmalloc_class_size[0] == 8);
+	CHECK(kmalloc_class_size[KMALLOC_NR_CLASSES - 1] == KMALLOC_MAX_CACHE_SIZE);
+	for (unsigned c = 1; c < KMALLOC_NR_CLASSES; c++) {
+		CHECKF(kmalloc_class_size[c] > kmalloc_class_size[c - 1], "class %u (%u) not above class %u (%u)", c,
+		       kmalloc_class_size[c], c - 1, kmalloc_class_size[c - 1]);
+		CHECKF(kmalloc_class_size[c] % 8 == 0, "class %u size %u not a multiple of 8", c, kmalloc_class_size[c]);
+		/* at most 25% (20% of the block) internal waste above 128 bytes */
+		if (kmalloc_class_size[c] > 128)
+			CHECKF(kmalloc_class_size[c] * 4 <= kmalloc_class_size[c - 1] * 5,
+			       "class %u: %u after %u wastes more than a quarter", c, kmalloc_class_size[c],
+			       kmalloc_class_size[c - 1]);
+	}
+	for (size_t size = 1; size <= KMALLOC_MAX_CACHE_SIZE; size++) {
+		unsigned want = expected_class(size);
+		unsigned got = kmalloc_index(size);
+		if (got != want) {
+			CHECKF(got == want, "kmalloc_index(%zu) = %u (size %u), want %u (size %u)", size, got,
+			       got < KMALLOC_NR_CLASSES ? kmalloc_class_size[got] : 0, want, kmalloc_class_size[want]);
+		}
+	}
+	for (unsigned c = 0; c < KMALLOC_NR_CLASSES; c++) {
+		CHECKF(kmalloc_caches[c].object_size == kmalloc_class_size[c], "cache %u object size %u, class %u", c,
+		       kmalloc_caches[c].object_size, kmalloc_class_size[c]);
+		CHECKF(kmalloc_caches[c].objects >= 1 && kmalloc_caches[c].order <= MAX_ORDER,
+		       "cache %s: %u objects of order %u", kmalloc_caches[c].name, kmalloc_caches[c].objects,
+		       kmalloc_caches[c].order);
+	}
+}
+
+static void one_size(size_t size)
+{
+	void *p[PER_SIZE];
+	unsigned cls = expected_class(size);
+	size_t csize = kmalloc_class_size[cls];
+	for (int i = 0; i < PER_SIZE; i++) {
+		p[i] = kmalloc(size, GFP_KERNEL);
+		CHECKF(p[i] != NULL, "kmalloc(%zu) failed", size);
+		if (!p[i])
+			return;
+		uintptr_t a = (uintptr_t)p[i];
+		size_t ks = ksize(p[i]);
+		CHECKF(ks >= size, "ksize(kmalloc(%zu)) = %zu", size, ks);
+		CHECKF(ks == csize, "kmalloc(%zu): ksize %zu, the smallest class that fits is %zu", size, ks, csize);
+		struct page *pg = virt_to_page(p[i]);
+		CHECKF(pg && kpage_kind(pg) == KPG_KSLAB && (pg->info >> 8) == cls,
+		       "kmalloc(%zu) = %p: page kind %u class %u, want KPG_KSLAB class %u", size, p[i],
+		       pg ? kpage_kind(pg) : 0, pg ? pg->info >> 8 : 0, cls);
+		CHECKF(a % 8 == 0, "kmalloc(%zu) = %p not 8-aligned", size, p[i]);
+		if (size >= 16)
+			CHECKF(a % 16 == 0, "kmalloc(%zu) = %p not 16-aligned", size, p[i]);
+		if (KIS_POW2(csize)) {
+			size_t al = csize < PAGE_SIZE ? csize : PAGE_SIZE;
+			CHECKF(a % al == 0, "kmalloc(%zu) = %p (power-of-two class %zu) not aligned to %zu", size, p[i],
+			       csize, al);
+		}
+		unit_fill(p[i], ks, size * 131 + (size_t)i);
+	}
+	for (int i = 0; i < PER_SIZE; i++) {
+		size_t ks = ksize(p[i]);
+		size_t bad = unit_verify(p[i], ks, size * 131 + (size_t)i);
+		CHECKF(bad == ks, "kmalloc(%zu) = %p: byte %zu of %zu overwritten", size, p[i], bad, ks);
+		for (int j = 0; j < i; j++)
+			CHECKF(p[i] != p[j], "kmalloc(%zu) returned %p twice", size, p[i]);
+	}
+	for (int i = 0; i < PER_SIZE; i++)
+		kfree(p[i]);
+}
+
+static void slab_sizes(void)
+{
+	for (size_t size = 1; size <= KMALLOC_SMALL_MAX; size++)
+		one_size(size);
+	for (unsigned c = 1; c < KMALLOC_NR_CLASSES; c++) {
+		size_t lo = kmalloc_class_size[c - 1], hi = kmalloc_class_size[c];
+		if (hi <= KMALLOC_SMALL_MAX)
+			continue;
+		one_size(lo + 1);
+		one_size((lo + hi) / 2);
+		one_size(hi - 1);
+		one_size(hi);
+	}
+}
+
+static void page_sizes(void)
+{
+	static const size_t sizes[] = { KMALLOC_MAX_CACHE_SIZE + 1, 36864, 36865, 40000, 65536, 100000,
+	                                1UL << 20, (1UL << 20) + 1, KMAX_ORDER_SIZE - 1, KMAX_ORDER_SIZE };
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		size_t size = sizes[i];
+		char *p = kmalloc(size, GFP_KERNEL);
+		CHECKF(p != NULL, "kmalloc(%zu) failed", size);
+		if (!p)
+			continue;
+		size_t want = KALIGN_UP(size, PAGE_SIZE);
+		CHECKF(((uintptr_t)p & (PAGE_SIZE - 1)) == 0, "kmalloc(%zu) = %p not page aligned", size, (void *)p);
+		CHECKF(ksize(p) == want, "kmalloc(%zu): ksize %zu, want exactly %zu", size, ksize(p), want);
+		struct page *pg = virt_to_page(p);
+		CHECKF(pg && kpage_kind(pg) == KPG_LARGE && pg->npages == want >> PAGE_SHIFT,
+		       "kmalloc(%zu): not a page block of %zu pages", size, want >> PAGE_SHIFT);
+		memset(p, 0x42, want);
+		kfree(p);
+	}
+	static const size_t huge[] = { KMAX_ORDER_SIZE + 1, KMAX_ORDER_SIZE + PAGE_SIZE, 5UL << 20, (9UL << 20) + 3 };
+	for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+		size_t size = huge[i];
+		char *p = kmalloc(size, GFP_KERNEL);
+		CHECKF(p != NULL, "kmalloc(%zu) failed", size);
+		if (!p)
+			continue;
+		CHECKF(((uintptr_t)p & (PAGE_SIZE - 1)) == 0, "kmalloc(%zu) = %p not page aligned", size, (void *)p);
+		CHECKF(ksize(p) >= size && ksize(p) == KALIGN_UP(size, PAGE_SIZE), "kmalloc(%zu): ksize %zu", size,
+		       ksize(p));
+		CHECKF(virt_to_page(p) == NULL, "huge kmalloc(%zu) = %p is inside a chunk", size, (void *)p);
+		memset(p, 0x43, ksize(p));
+		kfree(p);
+	}
+}
+
+int main(void)
+{
+	void *first = kmalloc(1, GFP_KERNEL);   /* initialises */
+	CHECK(first != NULL);
+	kfree(first);
+	table();
+	slab_sizes();
+	page_sizes();
+	return unit_done("kmalloc_classes");
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmalloc: huge, virtually contiguous areas.
+ *   - vmalloc / vzalloc of small and large sizes: page aligned (2 MiB
+ *     aligned, as each area is its own mapping), zero, writable over the
+ *     rounded size; ksize is the rounded size; vfree(NULL) is a no-op;
+ *   - vzalloc after a dirty area was freed still reads as zero;
+ *   - the guard page: a child writing one byte past the rounded end dies
+ *     with SIGSEGV; a child writing the last byte inside lives;
+ *   - kvmalloc / kvfree, small and huge;
+ *   - vfree of a kmalloc pointer is reported and aborts.
+ */
+#include "internal.h"
+#include "unit.h"
+
+static int write_at(void *arg)
+{
+	volatile char *p = arg;
+	*p = 1;
+	return 0;
+}
+
+static void guard(size_t size)
+{
+	char *p = vmalloc(size);
+	CHECKF(p != NULL, "vmalloc(%zu) failed", size);
+	if (!p)
+		return;
+	size_t end = KALIGN_UP(size, PAGE_SIZE);
+	struct unit_child r;
+	unit_run_child(write_at, p + end - 1, 10000, &r);
+	CHECKF(unit_child_exit(&r) == 0, "vmalloc(%zu): writing the last byte killed the child (status %#x)", size,
+	       r.status);
+	unit_run_child(write_at, p + end, 10000, &r);
+	CHECKF(unit_child_signal(&r) == SIGSEGV,
+	       "vmalloc(%zu): writing one byte past the end (offset %zu): status %#x, want SIGSEGV", size, end,
+	       r.status);
+	vfree(p);
+}
+
+static void basics(void)
+{
+	static const size_t sizes[] = { 1, 100, 4096, 4097, 100000, 1UL << 20, KMAX_ORDER_SIZE + 1, 5UL << 20,
+	                                (17UL << 20) + 5 };
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		size_t size = sizes[i], rounded = KALIGN_UP(size, PAGE_SIZE);
+		char *p = vmalloc(size);
+		CHECKF(p != NULL, "vmalloc(%zu) failed", size);
+		if (!p)
+			continue;
+		CHECKF(((uintptr_t)p & (PAGE_SIZE - 1)) == 0, "vmalloc(%zu) = %p not page aligned", size, (void *)p);
+		CHECKF(((uintptr_t)p & ((2UL << 20) - 1)) == 0, "vmalloc(%zu) = %p not 2 MiB aligned", size, (void *)p);
+		CHECKF(ksize(p) == rounded, "vmalloc(%zu): ksize %zu, want %zu", size, ksize(p), rounded);
+		CHECKF(unit_first_nonzero(p, rounded) == rounded, "vmalloc(%zu) not zero", size);
+		memset(p, 0xfe, rounded);
+		vfree(p);
+
+		p = vzalloc(size);
+		CHECKF(p != NULL, "vzalloc(%zu) failed", size);
+		if (!p)
+			continue;
+		CHECKF(unit_first_nonzero(p, rounded) == rounded, "vzalloc(%zu) after a dirty vfree not zero", size);
+		unit_fill(p, rounded, size);
+		CHECK(unit_verify(p, rounded, size) == rounded);
+		vfree(p);
+	}
+	vfree(NULL);
+	kvfree(NULL);
+
+	/* several live at once do not overlap */
+	char *a[8];
+	for (int i = 0; i < 8; i++) {
+		a[i] = vmalloc(3UL << 20);
+		CHECK(a[i] != NULL);
+		if (a[i])
+			unit_fill(a[i], 3UL << 20, (uint64_t)i);
+	}
+	for (int i = 0; i < 8; i++)
+		if (a[i]) {
+			CHECK(unit_verify(a[i], 3UL << 20, (uint64_t)i) == 3UL << 20);
+			vfree(a[i]);
+		}
+}
+
+static void kv(void)
+{
+	static const size_t sizes[] = { 10, 5000, 100000, 8UL << 20 };
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+		char *p = kvmalloc(sizes[i], GFP_KERNEL);
+		CHECK(p != NULL);
+		if (!p)
+			continue;
+		CHECK(ksize(p) >= sizes[i]);
+		memset(p, 0x33, sizes[i]);
+		kvfree(p);
+	}
+}
+
+static int vfree_kmalloc(void *arg)
+{
+	vfree(arg);
+	return 0;
+}
+
+static void bad_vfree(void)
+{
+	void *p = kmalloc(64, GFP_KERNEL);
+	struct unit_child r;
+	unit_run_child(vfree_kmalloc, p, 10000, &r);
+	char addr[32];
+	CHECKF(unit_child_signal(&r) == SIGABRT, "vfree(kmalloc pointer): status %#x, want SIGABRT", r.status);
+	CHECKF(unit_lines(r.err) == 1 && unit_contains(r.err, "kalloc") && unit_contains(r.err, unit_addr(p, addr)),
+	       "report [%.400s]", r.err);
+	kfree(p);
+}
+
+int main(void)
+{
+	basics();
+	guard(1);
+	guard(4096);
+	guard(5UL << 20);
+	guard((6UL << 20) + 100);
+	kv();
+	bad_vfree();
+	return unit_done("vmalloc");
+}
