@@ -26,14 +26,15 @@
  * list with a compare-and-swap, a run of objects of one slab as one chain.
  *   - The free whose push removed the FULL mark hands the slab to the
  *     allocation side on the cache's lock-free relist stack (a Treiber
- *     stack emptied with one exchange under the lock, so no ABA); the
- *     allocation side puts relisted slabs at the tail of the partial list.
- *   - A free that sees, after its push, the remote count equal to inuse
- *     (every object free) trylocks the cache and, if the slab is listed and
- *     the cache keeps KSLAB_MIN_PARTIAL other partial slabs, returns it to
- *     the buddy allocator.  Only listed slabs are returned, never one on the
- *     relist stack.  kmem_cache_shrink / malloc_trim catch what a failed
- *     trylock left.
+ *     stack emptied with one exchange under the lock, so no ABA); relisted
+ *     slabs go to the tail of the partial list.
+ *   - That free, and a free that sees after its push the remote count equal
+ *     to inuse (every object free), trylock the cache: if they get it, they
+ *     move the relisted slabs onto the partial list and, if the slab is
+ *     empty and the cache keeps KSLAB_MIN_PARTIAL other partial slabs,
+ *     return it to the buddy allocator.  Only listed slabs are returned,
+ *     never one on the relist stack.  Allocation, kmem_cache_shrink and
+ *     malloc_trim catch what a failed trylock left.
  * A detached (full) slab is reachable only by its objects, so its inuse is
  * stable until it is relisted.
  *
@@ -321,6 +322,7 @@ static void free_chain(struct kmem_cache *c, struct page *s, void *first, void *
 		nw = (uint64_t)(uintptr_t)first | ((w & ~(REMOTE_PTR | REMOTE_FULL)) + (uint64_t)k * REMOTE_ONE);
 	} while (!atomic_compare_exchange_weak_explicit(&s->remote, &w, nw, memory_order_release,
 	                                                memory_order_relaxed));
+	bool settle = false;
 	if (unlikely(w & REMOTE_FULL)) {
 		/* We took the slab off "full": hand it to the allocation side
 		 * through the lock-free relist stack.  A detached slab's `next`
@@ -330,14 +332,16 @@ static void free_chain(struct kmem_cache *c, struct page *s, void *first, void *
 			s->next = old;
 		while (!atomic_compare_exchange_weak_explicit(&c->relist, &old, s, memory_order_release,
 		                                              memory_order_relaxed));
+		settle = true;
 	} else if (unlikely((nw >> 48) == atomic_load_explicit(&s->inuse, memory_order_relaxed))) {
-		/* Every object of s looks free: return it if the lock is free
-		 * now; otherwise allocation or a shrink finds it later. */
-		struct page *dead = NULL;
-		if (ktrylock(&c->lock)) {
-			dead = empty_check_locked(c, s);
-			kunlock(&c->lock);
-		}
+		settle = true;   /* every object of s looks free */
+	}
+	if (unlikely(settle) && ktrylock(&c->lock)) {
+		/* If the lock is free now: list what frees relisted and return
+		 * s if it is empty; otherwise allocation or a shrink does it. */
+		take_relisted(c);
+		struct page *dead = empty_check_locked(c, s);
+		kunlock(&c->lock);
 		if (dead)
 			discard_slab(dead);
 	}
