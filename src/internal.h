@@ -519,27 +519,40 @@ extern struct kmem_cache *kfront_cache[KFRONT_NR];
 
 #if defined(__x86_64__)
 #define KPCPU_HAVE_RSEQ 1
+/*
+ * Every restartable sequence here has the same frame, with local labels:
+ *   0: arm: store the address of the descriptor (7) in rseq->rseq_cs;
+ *   1: start of the critical section;  2: its end, just after the commit;
+ *   4: abort handler, in another section, preceded by the signature
+ *      (as the operand of a ud1, so disassemblers stay in step): it jumps
+ *      back to 0, re-arming (the kernel clears rseq_cs on abort) and
+ *      starting over.
+ * `reg` names a scratch operand used to arm; %[csoff] must hold the thread
+ * pointer offset of rseq->rseq_cs.
+ */
+#define KRSEQ_ARM(reg)                                                  \
+	".pushsection __rseq_cs, \"aw\"\n\t"                              \
+	".balign 32\n\t"                                                    \
+	"7:\n\t"                                                            \
+	".long 0, 0\n\t"                                                    \
+	".quad 1f, 2f - 1f, 4f\n\t"                                         \
+	".popsection\n\t"                                                   \
+	".pushsection .text.unlikely, \"ax\"\n\t"                         \
+	".byte 0x0f, 0xb9, 0x3d\n\t"                                        \
+	".long 0x53053053\n\t"                                              \
+	"4:\n\t"                                                            \
+	"jmp 0f\n\t"                                                        \
+	".popsection\n\t"                                                   \
+	"0:\n\t"                                                            \
+	"leaq 7b(%%rip), %[" reg "]\n\t"                                    \
+	"movq %[" reg "], %%fs:(%[csoff])\n\t"
 /* Pops an object from this CPU's stack `idx`; NULL when empty or locked. */
 KINLINE void *kpcpu_pop(size_t idx)
 {
 	void *obj;
 	uintptr_t region, cur;
 	__asm__ __volatile__(
-		".pushsection __rseq_cs, \"aw\"\n\t"
-		".balign 32\n\t"
-		"7:\n\t"
-		".long 0, 0\n\t"
-		".quad 1f, 2f - 1f, 4f\n\t"
-		".popsection\n\t"
-		".pushsection .text.unlikely, \"ax\"\n\t"
-		".byte 0x0f, 0xb9, 0x3d\n\t"
-		".long 0x53053053\n\t"
-		"4:\n\t"
-		"jmp 0f\n\t"
-		".popsection\n\t"
-		"0:\n\t"
-		"leaq 7b(%%rip), %[region]\n\t"
-		"movq %[region], %%fs:(%[csoff])\n\t"
+		KRSEQ_ARM("region")
 		"xorl %k[obj], %k[obj]\n\t"
 		"1:\n\t"
 		"movl %%fs:(%[cidoff]), %k[region]\n\t"
@@ -566,21 +579,7 @@ KINLINE bool kpcpu_push(size_t idx, void *obj)
 	uintptr_t region, cur;
 	unsigned ok;
 	__asm__ __volatile__(
-		".pushsection __rseq_cs, \"aw\"\n\t"
-		".balign 32\n\t"
-		"7:\n\t"
-		".long 0, 0\n\t"
-		".quad 1f, 2f - 1f, 4f\n\t"
-		".popsection\n\t"
-		".pushsection .text.unlikely, \"ax\"\n\t"
-		".byte 0x0f, 0xb9, 0x3d\n\t"
-		".long 0x53053053\n\t"
-		"4:\n\t"
-		"jmp 0f\n\t"
-		".popsection\n\t"
-		"0:\n\t"
-		"leaq 7b(%%rip), %[region]\n\t"
-		"movq %[region], %%fs:(%[csoff])\n\t"
+		KRSEQ_ARM("region")
 		"xorl %k[ok], %k[ok]\n\t"
 		"1:\n\t"
 		"movl %%fs:(%[cidoff]), %k[region]\n\t"

@@ -170,102 +170,118 @@ fail:
 /* freeing and sizes                                                   */
 /* ------------------------------------------------------------------ */
 
-/* The slab cache of a slab page (kmalloc class or other cache). */
-static inline struct kmem_cache *slab_cache_of(const struct page *pg)
+/* What a valid pointer is: a slab object, a page block or a huge area. */
+enum kblock { KB_SLAB, KB_LARGE, KB_HUGE };
+
+struct kblock_info {
+	enum kblock kind;
+	struct page *pg;           /* slab head or page block head */
+	struct kmem_cache *cache;  /* KB_SLAB */
+	size_t usable;
+};
+
+/* Classifies p; reports and aborts for a pointer kalloc never returned
+ * (`op` names the caller).  With `huge_size`, the size of a huge area is
+ * looked up too (a lock round trip). */
+static void classify(const void *p, const char *op, bool huge_size, struct kblock_info *bi)
 {
-	return kpage_kind(pg) == KPG_KSLAB ? &kmalloc_caches[pg->info >> 8] : pg->head->slab_cache;
+	struct kchunk *c = kchunk_of(p);
+	if (c) {
+		struct page *pg = kchunk_page(c, p);
+		switch (kpage_kind(pg)) {
+		case KPG_SLAB:
+		case KPG_KSLAB:
+			bi->kind = KB_SLAB;
+			bi->pg = pg->head;
+			bi->cache = kpage_kind(pg) == KPG_KSLAB ? &kmalloc_caches[pg->info >> 8] : pg->head->slab_cache;
+			kslab_check_object(bi->cache, bi->pg, p, op);
+			bi->usable = bi->cache->object_size;
+			return;
+		case KPG_LARGE:
+			if (kpage_address(pg) != p)
+				break;
+			bi->kind = KB_LARGE;
+			bi->pg = pg;
+			bi->usable = (size_t)pg->npages << PAGE_SHIFT;
+			return;
+		case KPG_TAIL:
+			kbad_pointer(p, op, "inside a page block, not at its start");
+		case KPG_NONE:
+		case KPG_FREE_HEAD:
+			kbad_pointer(p, op, "in free memory: freed already (double free?) or never allocated");
+		default:
+			break;
+		}
+		kbad_pointer(p, op, "not a block allocated by kalloc");
+	}
+	bi->kind = KB_HUGE;
+	bi->pg = NULL;
+	bi->usable = 0;
+	if (huge_size && !(bi->usable = kvm_usable(p)))
+		kbad_pointer(p, op, kvm_contains(p) ? "inside a huge block, not at its start" : "not allocated by kalloc");
 }
 
 void kfree_any(const void *p, const char *op)
 {
+	struct kblock_info bi;
 	if (!p)
 		return;
-	struct kchunk *c = kchunk_of(p);
-	if (c) {
-		struct page *pg = kchunk_page(c, p);
-		switch (kpage_kind(pg)) {
-		case KPG_SLAB:
-		case KPG_KSLAB: {
-			struct kmem_cache *cache = slab_cache_of(pg);
-			kslab_check_object(cache, pg->head, p, op);
-			if (cache->front_idx >= 0)
-				kfront_push((unsigned)cache->front_idx, (void *)p);
-			else
-				kslab_free_one(cache, pg->head, (void *)p);
-			return;
-		}
-		case KPG_LARGE:
-			if (kpage_address(pg) == p) {
-				kpage_free(pg);
-				return;
-			}
-			break;
-		case KPG_TAIL:
-			kbad_pointer(p, op, "inside a page block, not at its start");
-		default:
-			break;
-		}
-		kbad_pointer(p, op, "not a block allocated by kalloc");
-	}
-	if (kvm_free(p))
+	classify(p, op, false, &bi);
+	switch (bi.kind) {
+	case KB_SLAB:
+		if (bi.cache->front_idx >= 0)
+			kfront_push((unsigned)bi.cache->front_idx, (void *)p);
+		else
+			kslab_free_one(bi.cache, bi.pg, (void *)p);
 		return;
-	kbad_pointer(p, op, kvm_contains(p) ? "inside a huge block, not at its start"
-	                                   : "not allocated by kalloc");
+	case KB_LARGE:
+		kpage_free(bi.pg);
+		return;
+	case KB_HUGE:
+		if (!kvm_free(p))
+			kbad_pointer(p, op, kvm_contains(p) ? "inside a huge block, not at its start"
+			                                   : "not allocated by kalloc");
+		return;
+	}
 }
 
 size_t kusable_any(const void *p, const char *op)
 {
-	struct kchunk *c = kchunk_of(p);
-	if (c) {
-		struct page *pg = kchunk_page(c, p);
-		switch (kpage_kind(pg)) {
-		case KPG_SLAB:
-		case KPG_KSLAB: {
-			struct kmem_cache *cache = slab_cache_of(pg);
-			kslab_check_object(cache, pg->head, p, op);
-			return cache->object_size;
-		}
-		case KPG_LARGE:
-			if (kpage_address(pg) == p)
-				return (size_t)pg->npages << PAGE_SHIFT;
-			break;
-		default:
-			break;
-		}
-		kbad_pointer(p, op, "not a block allocated by kalloc");
-	}
-	size_t n = kvm_usable(p);
-	if (!n)
-		kbad_pointer(p, op, "not allocated by kalloc");
-	return n;
+	struct kblock_info bi;
+	classify(p, op, true, &bi);
+	return bi.usable;
 }
 
 void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 {
-	size_t old = kusable_any(p, op);   /* validates p */
+	struct kblock_info bi;
+	classify(p, op, true, &bi);
+	size_t old = bi.usable;
 	if (size > (size_t)PTRDIFF_MAX) {
 		kalloc_fail(size, gfp, op);
 		return NULL;
 	}
-	struct kchunk *c = kchunk_of(p);
-	if (c) {
-		struct page *pg = kchunk_page(c, p);
-		if (kpage_is_slab(pg)) {
-			/* Keep the block when the size still maps to its class. */
-			if (size <= old && (size > old / 2 || size <= 16))
-				return p;
-		} else if (size > KMALLOC_MAX_CACHE_SIZE && size <= KMAX_ORDER_SIZE) {
-			size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
-			if (npages <= pg->npages) {
-				kpage_shrink(pg, npages);
-				return p;
-			}
+	switch (bi.kind) {
+	case KB_SLAB:
+		/* Keep the block when the size still maps to its class. */
+		if (size <= old && (size > old / 2 || size <= 16))
+			return p;
+		break;
+	case KB_LARGE:
+		if (size > KMALLOC_MAX_CACHE_SIZE && size <= KMAX_ORDER_SIZE &&
+		    ((size + PAGE_SIZE - 1) >> PAGE_SHIFT) <= bi.pg->npages) {
+			kpage_shrink(bi.pg, (size + PAGE_SIZE - 1) >> PAGE_SHIFT);
+			return p;
 		}
-	} else if (size > KMAX_ORDER_SIZE) {
-		void *n = kvm_realloc(p, size);
-		if (!n)
-			kalloc_fail(size, gfp, op);
-		return n;
+		break;
+	case KB_HUGE:
+		if (size > KMAX_ORDER_SIZE) {
+			void *n = kvm_realloc(p, size);
+			if (!n)
+				kalloc_fail(size, gfp, op);
+			return n;
+		}
+		break;
 	}
 	void *n = kalloc_any(size, 0, gfp, NULL);
 	if (!n)

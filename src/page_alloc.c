@@ -98,6 +98,10 @@ static void free_block(struct kzone *z, struct page *pg, unsigned order, size_t 
 {
 	struct kchunk *c = kpage_chunk(pg);
 	size_t pfn = (size_t)(pg - c->pages);
+	/* The block's head stops being an allocated block at once, whether or
+	 * not it stays a head: a second free of it is then reported instead
+	 * of freeing the pages twice. */
+	pg->info = KPG_NONE;
 	while (order < MAX_ORDER) {
 		size_t bpfn = pfn ^ (1UL << order);
 		struct page *b = &c->pages[bpfn];

@@ -861,21 +861,7 @@ static inline void rseq_add64(char *p, int64_t v)
 {
 	uintptr_t t1, t2;
 	__asm__ __volatile__(
-		".pushsection __rseq_cs, \"aw\"\n\t"
-		".balign 32\n\t"
-		"7:\n\t"
-		".long 0, 0\n\t"
-		".quad 1f, 2f - 1f, 4f\n\t"
-		".popsection\n\t"
-		".pushsection .text.unlikely, \"ax\"\n\t"
-		".byte 0x0f, 0xb9, 0x3d\n\t"
-		".long 0x53053053\n\t"
-		"4:\n\t"
-		"jmp 0f\n\t"
-		".popsection\n\t"
-		"0:\n\t"
-		"leaq 7b(%%rip), %[t1]\n\t"
-		"movq %[t1], %%fs:(%[csoff])\n\t"
+		KRSEQ_ARM("t1")
 		"1:\n\t"
 		"movl %%fs:(%[cidoff]), %k[t1]\n\t"
 		"shlq %[shift], %[t1]\n\t"
@@ -895,21 +881,7 @@ static inline void rseq_add32(char *p, int32_t v)
 	uintptr_t t1;
 	uint32_t t2;
 	__asm__ __volatile__(
-		".pushsection __rseq_cs, \"aw\"\n\t"
-		".balign 32\n\t"
-		"7:\n\t"
-		".long 0, 0\n\t"
-		".quad 1f, 2f - 1f, 4f\n\t"
-		".popsection\n\t"
-		".pushsection .text.unlikely, \"ax\"\n\t"
-		".byte 0x0f, 0xb9, 0x3d\n\t"
-		".long 0x53053053\n\t"
-		"4:\n\t"
-		"jmp 0f\n\t"
-		".popsection\n\t"
-		"0:\n\t"
-		"leaq 7b(%%rip), %[t1]\n\t"
-		"movq %[t1], %%fs:(%[csoff])\n\t"
+		KRSEQ_ARM("t1")
 		"1:\n\t"
 		"movl %%fs:(%[cidoff]), %k[t1]\n\t"
 		"shlq %[shift], %[t1]\n\t"
