@@ -76,6 +76,8 @@ static const bool config_debug = false;
  * the OS with MADV_DONTNEED; released down to the low mark.  Tunable with
  * KALLOC_DIRTY_MAX (bytes). */
 #define KDIRTY_HIGH_DEFAULT (32UL << 20)
+/* ... or this fraction of the memory in use, when that is more. */
+#define KDIRTY_USED_FRACTION 8
 
 /* Slabs: at least this many objects each, at most this order. */
 #define KSLAB_MIN_OBJECTS 8
@@ -168,7 +170,11 @@ KINLINE void klock_reinit(klock_t *l) { pthread_mutex_t z = KLOCK_INIT; *l = z; 
  * struct page (named struct page in the public header, opaque there): one per
  * 4 KiB page of a chunk, in the chunk's mem_map.
  *
- * `info` is the word free() reads first; its low byte is the page's kind:
+ * The page's info word, which free() reads first, is kept apart from the
+ * descriptor, in the chunk's info[] array: 16 pages' words per cache line,
+ * written only when a page changes kind, so free's read never shares a line
+ * with the slab state other CPUs update (remote, inuse).  Its low byte is the
+ * page's kind:
  *   KPG_FREE_HEAD   head of a free buddy block of `order` (on a free list)
  *   KPG_SLAB        page of a slab of a cache created with kmem_cache_create;
  *                   `head` -> head page, whose slab_cache names the cache
@@ -195,7 +201,6 @@ enum {
 struct kmem_cache;
 
 struct page {
-	uint32_t info;        /* kind | class << 8 (see above) */
 	uint8_t order;        /* buddy order of the block this page heads */
 	uint8_t pad2;
 	uint8_t flags;        /* KPF_* */
@@ -205,6 +210,7 @@ struct page {
 		uint32_t dirty;   /* FREE head: pages of the block that may be backed */
 	};
 	_Atomic uint32_t inuse;    /* slab: objects not on freelist nor remote-adopted */
+	uint32_t carved;           /* slab: objects handed out from never-used memory */
 	struct page *next;    /* free list / slab partial list links */
 	struct page *prev;
 	struct page *head;    /* SLAB and TAIL: the head page; LARGE head: itself */
@@ -219,11 +225,12 @@ _Static_assert(sizeof(struct page) == 64, "struct page is one cache line");
 #define KPF_ZEROED   0x01   /* (allocated block) the memory is known to read as zero */
 #define KPF_LISTED   0x02   /* (slab) on its cache's partial list; under the cache lock */
 
-/* A chunk: 64 MiB of address space and its mem_map. */
+/* A chunk: 64 MiB of address space, its page info words and its mem_map. */
 struct kchunk {
 	uintptr_t base;            /* start of the 64 MiB range */
 	struct kchunk *next;       /* zone's chunk list */
 	uint8_t zone;
+	uint32_t info[KCHUNK_PAGES];   /* kind | class << 8, per page */
 	struct page pages[KCHUNK_PAGES];
 };
 
@@ -313,7 +320,22 @@ KINLINE void *kpage_address(const struct page *pg)
 	struct kchunk *c = kpage_chunk(pg);
 	return (void *)(c->base + ((uintptr_t)(pg - c->pages) << PAGE_SHIFT));
 }
-KINLINE unsigned kpage_kind(const struct page *pg) { return pg->info & 0xff; }
+KINLINE uint32_t kpage_info(const struct page *pg)
+{
+	struct kchunk *c = kpage_chunk(pg);
+	return c->info[pg - c->pages];
+}
+KINLINE void kpage_set_info(struct page *pg, uint32_t info)
+{
+	struct kchunk *c = kpage_chunk(pg);
+	c->info[pg - c->pages] = info;
+}
+/* Info word of the page holding address p of chunk c. */
+KINLINE uint32_t kchunk_info(const struct kchunk *c, const void *p)
+{
+	return c->info[((uintptr_t)p - c->base) >> PAGE_SHIFT];
+}
+KINLINE unsigned kpage_kind(const struct page *pg) { return kpage_info(pg) & 0xff; }
 KINLINE bool kpage_is_slab(const struct page *pg)
 {
 	return kpage_kind(pg) == KPG_SLAB || kpage_kind(pg) == KPG_KSLAB;
@@ -359,7 +381,6 @@ struct kmem_cache {
 	struct page *_Atomic relist;   /* slabs taken off "full" by frees (lock-free stack) */
 	size_t nr_partial;
 	size_t nr_slabs;
-	uint64_t rng;              /* freelist shuffling */
 	bool dead;                 /* destroyed (static caches never are) */
 	_Atomic size_t nr_alloc_total, nr_free_total;
 } __attribute__((aligned(256)));   /* a power of two: kmalloc_caches[cls] is a shift */

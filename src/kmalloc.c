@@ -193,7 +193,7 @@ static void classify(const void *p, const char *op, bool huge_size, struct kbloc
 		case KPG_KSLAB:
 			bi->kind = KB_SLAB;
 			bi->pg = pg->head;
-			bi->cache = kpage_kind(pg) == KPG_KSLAB ? &kmalloc_caches[pg->info >> 8] : pg->head->slab_cache;
+			bi->cache = kpage_kind(pg) == KPG_KSLAB ? &kmalloc_caches[kpage_info(pg) >> 8] : pg->head->slab_cache;
 			kslab_check_object(bi->cache, bi->pg, p, op);
 			bi->usable = bi->cache->object_size;
 			return;

@@ -136,7 +136,7 @@ KEXPORT void free(void *p)
 	if (likely(!(a >> KADDR_BITS))) {
 		struct kchunk *c = atomic_load_explicit(&kchunk_registry[a >> KCHUNK_SHIFT], memory_order_acquire);
 		if (likely(c != NULL)) {
-			uint32_t info = kchunk_page(c, p)->info;
+			uint32_t info = kchunk_info(c, p);
 			unsigned cls = info >> 8;
 			if (likely((info & 0xff) == KPG_KSLAB && kslab_obj_valid(&kmalloc_caches[cls], p))) {
 				kfront_push(cls, p);

@@ -32,9 +32,11 @@
  * Returning memory: every free block head records in `dirty` how many of its
  * pages may still be backed by RAM (an upper bound; exact for blocks that were
  * never split from a partially released block).  The zone keeps the sum.
- * When it exceeds dirty_high, the largest dirty blocks are taken off the free
- * lists, the lock is dropped, they are released with MADV_DONTNEED, and they
- * come back as clean (dirty == 0) blocks.  Below that, a free releases what
+ * When it exceeds the high mark (dirty_high, or an eighth of the pages in
+ * use if that is more: high_mark), the largest dirty blocks are taken off
+ * the free lists, the lock is dropped, they are released with MADV_DONTNEED
+ * (adjacent ones with one call), and they come back as clean (dirty == 0)
+ * blocks.  Below that, a free releases what
  * is above dirty_high / 8 at most once a second (decay, see maybe_release).  A block allocated with dirty == 0
  * reads as zero: calloc and __GFP_ZERO skip their memset.
  *
@@ -64,7 +66,7 @@ static const char *const zone_names[KNR_ZONES] = { "DMA", "DMA32", "Normal" };
 static void add_free(struct kzone *z, struct page *pg, unsigned order)
 {
 	struct kfree_area *a = &z->free_area[order];
-	pg->info = KPG_FREE_HEAD;
+	kpage_set_info(pg, KPG_FREE_HEAD);
 	pg->order = (uint8_t)order;
 	pg->prev = NULL;
 	pg->next = a->head;
@@ -86,7 +88,7 @@ static void del_free(struct kzone *z, struct page *pg, unsigned order)
 	if (pg->next)
 		pg->next->prev = pg->prev;
 	pg->next = pg->prev = NULL;
-	pg->info = KPG_NONE;
+	kpage_set_info(pg, KPG_NONE);
 	a->nr_free--;
 	z->nr_free_pages -= 1UL << order;
 	z->nr_dirty_pages -= pg->dirty;
@@ -101,7 +103,7 @@ static void free_block(struct kzone *z, struct page *pg, unsigned order, size_t 
 	/* The block's head stops being an allocated block at once, whether or
 	 * not it stays a head: a second free of it is then reported instead
 	 * of freeing the pages twice. */
-	pg->info = KPG_NONE;
+	kpage_set_info(pg, KPG_NONE);
 	while (order < MAX_ORDER) {
 		size_t bpfn = pfn ^ (1UL << order);
 		struct page *b = &c->pages[bpfn];
@@ -279,39 +281,65 @@ size_t kpage_reclaim_chunks(void)
 /* returning memory to the OS                                          */
 /* ------------------------------------------------------------------ */
 
-/* Called with z->lock held; drops it.  Releases dirty free blocks, largest
- * first, until at most `target` dirty pages remain.  Returns pages released. */
-static size_t release_unlock(struct kzone *z, size_t target)
+#define KRELEASE_BATCH 256        /* blocks isolated per pass */
+
+/* Sorts isolated blocks by address (insertion sort: a batch is small and
+ * often nearly sorted; no allocation). */
+static void sort_by_address(struct page **v, size_t n)
 {
-	struct page *list = NULL;
-	size_t total = 0;
-	for (int o = MAX_ORDER; o >= 0 && z->nr_dirty_pages > target; o--) {
+	for (size_t i = 1; i < n; i++) {
+		struct page *x = v[i];
+		size_t j = i;
+		while (j && v[j - 1] > x) {
+			v[j] = v[j - 1];
+			j--;
+		}
+		v[j] = x;
+	}
+}
+
+/* Called with z->lock held; drops it.  Releases dirty free blocks of order
+ * >= min_order, largest first, until at most `target` dirty pages remain
+ * (one batch at most).  The blocks are taken off the free lists (marked
+ * reserved, so no buddy merges with them), the lock is dropped, adjacent
+ * blocks are released with one madvise, and they come back as clean
+ * blocks.  Returns the pages released. */
+static size_t release_unlock(struct kzone *z, size_t target, unsigned min_order)
+{
+	struct page *v[KRELEASE_BATCH];
+	size_t n = 0, total = 0;
+	for (int o = MAX_ORDER; o >= (int)min_order && z->nr_dirty_pages > target && n < KRELEASE_BATCH; o--) {
 		struct page *pg = z->free_area[o].head;
-		while (pg && z->nr_dirty_pages > target) {
+		while (pg && z->nr_dirty_pages > target && n < KRELEASE_BATCH) {
 			struct page *next = pg->next;
 			if (pg->dirty) {
 				del_free(z, pg, (unsigned)o);
-				pg->info = KPG_RESERVED;  /* isolated: buddies will not merge with it */
+				kpage_set_info(pg, KPG_RESERVED);
 				pg->order = (uint8_t)o;
-				pg->next = list;
-				list = pg;
+				v[n++] = pg;
 			}
 			pg = next;
 		}
 	}
 	kunlock(&z->lock);
-	if (!list)
+	if (!n)
 		return 0;
-	for (struct page *pg = list; pg; pg = pg->next) {
-		kos_release(kpage_address(pg), PAGE_SIZE << pg->order);
-		total += 1UL << pg->order;
+	sort_by_address(v, n);
+	for (size_t i = 0; i < n;) {
+		char *start = kpage_address(v[i]);
+		size_t len = PAGE_SIZE << v[i]->order;
+		size_t j = i + 1;
+		while (j < n && (char *)kpage_address(v[j]) == start + len) {
+			len += PAGE_SIZE << v[j]->order;
+			j++;
+		}
+		kos_release(start, len);
+		total += len >> PAGE_SHIFT;
+		i = j;
 	}
 	klock(&z->lock);
-	while (list) {
-		struct page *pg = list;
-		list = pg->next;
-		free_block(z, pg, pg->order, 0);
-	}
+	for (size_t i = 0; i < n; i++)
+		free_block(z, v[i], v[i]->order, 0);
 	z->nr_released_total += total;
 	kunlock(&z->lock);
 	return total;
@@ -322,8 +350,12 @@ size_t kpage_release_all(void)
 	size_t pages = 0;
 	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
 		struct kzone *z = &knode0.zones[zi];
-		klock(&z->lock);
-		pages += release_unlock(z, 0);
+		size_t got;
+		do {
+			klock(&z->lock);
+			got = release_unlock(z, 0, 0);
+			pages += got;
+		} while (got);
 	}
 	return pages << PAGE_SHIFT;
 }
@@ -367,7 +399,7 @@ static struct page *alloc_block(gfp_t gfp, unsigned order, struct kzone **zp)
 void kpage_set_tails(struct page *head, size_t npages, uint32_t info)
 {
 	for (size_t i = 1; i < npages; i++) {
-		head[i].info = info;
+		kpage_set_info(&head[i], info);
 		head[i].head = head;
 	}
 }
@@ -382,7 +414,7 @@ struct page *kpage_alloc(gfp_t gfp, unsigned order)
 		return NULL;
 	pg->flags = pg->dirty ? 0 : KPF_ZEROED;
 	pg->npages = 1U << order;
-	pg->info = KPG_LARGE;
+	kpage_set_info(pg, KPG_LARGE);
 	pg->head = pg;
 	return pg;
 }
@@ -410,7 +442,7 @@ struct page *kpage_alloc_exact(gfp_t gfp, size_t npages, unsigned align_order)
 	}
 	pg->flags = dirty ? 0 : KPF_ZEROED;
 	pg->npages = (uint32_t)npages;
-	pg->info = KPG_LARGE;
+	kpage_set_info(pg, KPG_LARGE);
 	pg->head = pg;
 	return pg;
 }
@@ -421,19 +453,29 @@ struct page *kpage_alloc_exact(gfp_t gfp, size_t npages, unsigned align_order)
  * Above dirty_high, the excess goes at once. */
 #define KDECAY_NS 1000000000ull
 
+/* The pressure mark: dirty_high, or an eighth of the pages in use when that
+ * is more, so a large heap that frees and refills in waves is not charged a
+ * page fault per page per wave.  Under z->lock. */
+static size_t high_mark(const struct kzone *z)
+{
+	size_t used = z->nr_present_pages - z->nr_free_pages;
+	return KMAX(z->dirty_high, used / KDIRTY_USED_FRACTION);
+}
+
 static void maybe_release(struct kzone *z)
 {
 	/* called with z->lock held; drops it */
-	size_t low = z->dirty_high / 8;
-	if (z->nr_dirty_pages > z->dirty_high) {
-		release_unlock(z, z->dirty_high / 2);
+	size_t high = high_mark(z);
+	if (z->nr_dirty_pages > high) {
+		release_unlock(z, high / 2, 0);
 		return;
 	}
+	size_t low = z->dirty_high / 8;
 	if (z->nr_dirty_pages > low) {
 		uint64_t now = kos_now_ns();
 		if (now - z->last_decay_ns >= KDECAY_NS) {
 			z->last_decay_ns = now;
-			release_unlock(z, low);
+			release_unlock(z, low, 0);
 			return;
 		}
 	}

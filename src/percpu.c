@@ -72,14 +72,16 @@ static unsigned batch_of(unsigned idx)
 	return KMIN(b, KFRONT_BATCH_MAX);
 }
 
-/* Per-CPU capacity starts at a quarter of the reserved slots and adapts
- * (see rseq_grow) within kpcpu_budget bytes of objects per CPU. */
-static size_t kpcpu_budget = 1UL << 20;
+/* Per-CPU capacity starts small (8 KiB worth of objects, at least 2 and at
+ * most a quarter of the reserved slots) and adapts (see rseq_grow) within
+ * kpcpu_budget bytes of objects per CPU. */
+static size_t kpcpu_budget = 3UL << 19;   /* 1.5 MiB */
 
 static unsigned initial_cap(unsigned idx)
 {
 	unsigned max = kfront_cap[idx];
-	return KMAX(KMIN(4u, max), max / 4);
+	size_t by_bytes = 8192 / kfront_cache[idx]->size;
+	return (unsigned)KMIN(KMAX(by_bytes, (size_t)KMIN(2u, max)), (size_t)KMAX(max / 4, 1u));
 }
 
 /* ------------------------------------------------------------------ */
@@ -124,6 +126,13 @@ static inline _Atomic size_t *cap_bytes(unsigned cpu)
 {
 	return (_Atomic size_t *)(void *)(kpcpu.base + ((size_t)cpu << KPCPU_SHIFT) +
 	                                  (KPCPU_HDR_WORDS - 1) * sizeof(void *));
+}
+
+/* The word before it: how many grow attempts skip stealing (a backoff). */
+static inline _Atomic size_t *steal_backoff(unsigned cpu)
+{
+	return (_Atomic size_t *)(void *)(kpcpu.base + ((size_t)cpu << KPCPU_SHIFT) +
+	                                  (KPCPU_HDR_WORDS - 2) * sizeof(void *));
 }
 
 static inline unsigned this_cpu_index(void)
@@ -191,8 +200,17 @@ static void rseq_grow(unsigned idx)
 	_Atomic size_t *used = cap_bytes(cpu);
 	if (atomic_fetch_add_explicit(used, bytes, memory_order_relaxed) + bytes > kpcpu_budget) {
 		atomic_fetch_sub_explicit(used, bytes, memory_order_relaxed);
+		/* Stealing scans every stack of the CPU: after a scan that found
+		 * nothing, skip the next 63 attempts on this CPU. */
+		_Atomic size_t *backoff = steal_backoff(cpu);
+		if (atomic_load_explicit(backoff, memory_order_relaxed)) {
+			atomic_fetch_sub_explicit(backoff, 1, memory_order_relaxed);
+			return;
+		}
 		size_t got = steal_capacity(cpu, idx, bytes);
 		if (got < bytes) {
+			if (!got)
+				atomic_store_explicit(backoff, 63, memory_order_relaxed);
 			grow = (unsigned)(got / size);
 			if (!grow)
 				return;

@@ -38,8 +38,12 @@
  * A detached (full) slab is reachable only by its objects, so its inuse is
  * stable until it is relisted.
  *
- * Hardening: free pointers are stored as next ^ secret ^ bswap(&slot); a new
- * slab's free list is in random order; freeing the object at the head of the
+ * New slabs build no free list: never-used objects are carved on demand in a
+ * random order (a permutation (a * i + b) mod n; see carve), so a slab's
+ * pages are touched only as its objects are handed out.
+ *
+ * Hardening: free pointers are stored as next ^ secret ^ bswap(&slot); new
+ * objects come out in random order; freeing the object at the head of the
  * remote list (the most recent free) is reported as a double free at once;
  * every free checks that the pointer is an object boundary of a slab of that
  * cache (a multiply, a rotate and a compare: kslab_obj_valid).
@@ -137,18 +141,8 @@ static inline void *slab_obj(const struct kmem_cache *c, const struct page *s, u
 	return (char *)kpage_address(s) + (size_t)i * c->size;
 }
 
-static uint64_t rng_next(uint64_t *state)
-{
-	uint64_t x = *state;
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	*state = x;
-	return x;
-}
-
 /* Builds a new slab (no lock held).  Returns its head page or NULL. */
-static struct page *new_slab(struct kmem_cache *c, gfp_t gfp, uint64_t seed)
+static struct page *new_slab(struct kmem_cache *c, gfp_t gfp)
 {
 	struct page *s = kpage_alloc(gfp & ~__GFP_ZERO, c->order);
 	if (!s)
@@ -166,37 +160,41 @@ static struct page *new_slab(struct kmem_cache *c, gfp_t gfp, uint64_t seed)
 	if (c->ctor)
 		for (unsigned i = 0; i < n; i++)
 			c->ctor(slab_obj(c, s, i));
-
-	/* Random order: Fisher-Yates over the indices. */
-	uint16_t idx[1024];
-	void *head = NULL;
-	if (n <= 1024) {
-		for (unsigned i = 0; i < n; i++)
-			idx[i] = (uint16_t)i;
-		uint64_t r = seed | 1;
-		for (unsigned i = n - 1; i > 0; i--) {
-			unsigned j = (unsigned)(rng_next(&r) % (i + 1));
-			uint16_t t = idx[i];
-			idx[i] = idx[j];
-			idx[j] = t;
-		}
-		for (unsigned i = 0; i < n; i++) {
-			void *obj = slab_obj(c, s, idx[i]);
-			fp_set(c, obj, head);
-			head = obj;
-		}
-	} else {
-		for (unsigned i = n; i-- > 0;) {
-			void *obj = slab_obj(c, s, i);
-			fp_set(c, obj, head);
-			head = obj;
-		}
-	}
-	s->freelist = head;
+	/* No free list is built: objects are carved from the never-used part
+	 * on demand (carve), so a new slab's pages are touched only as its
+	 * objects are handed out. */
+	s->freelist = NULL;
+	s->carved = 0;
 	/* Publish the slab state before its info word lets frees find it. */
 	atomic_thread_fence(memory_order_release);
-	s->info = info;
+	kpage_set_info(s, info);
 	return s;
+}
+
+/* Hands out up to n never-used objects of s, in a random order: index
+ * (a * i + b) mod objects for the i-th carved object, with a coprime to the
+ * object count and a, b drawn from the cache secret and the slab address, so
+ * the order is a permutation that needs no memory.  Under c->lock. */
+static unsigned carve(struct kmem_cache *c, struct page *s, unsigned n, void **out)
+{
+	static const unsigned primes[] = { 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59 };
+	unsigned objs = c->objects, got = 0;
+	uint64_t h = (c->secret ^ (uint64_t)(uintptr_t)s) * 0x9e3779b97f4a7c15ull;
+	unsigned a = 1;
+	for (unsigned k = 0; k < 16; k++) {
+		unsigned p = primes[(h >> (4 * k)) & 15];
+		if (objs % p) {
+			a = p;
+			break;
+		}
+	}
+	unsigned b = (unsigned)((h >> 32) % objs);
+	while (got < n && s->carved < objs) {
+		unsigned i = (unsigned)(((uint64_t)a * s->carved + b) % objs);
+		out[got++] = slab_obj(c, s, i);
+		s->carved++;
+	}
+	return got;
 }
 
 /* Adopts the remote list of s into its (empty) freelist. Under c->lock. */
@@ -234,7 +232,7 @@ static struct page *empty_check_locked(struct kmem_cache *c, struct page *s)
 static void discard_slab(struct page *s)
 {
 	s->slab_cache = NULL;
-	s->info = KPG_LARGE;   /* kpage_free expects an allocated block head */
+	kpage_set_info(s, KPG_LARGE);   /* kpage_free expects an allocated block head */
 	s->npages = 1U << s->order;
 	kpage_free(s);
 }
@@ -251,9 +249,8 @@ unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **ou
 	while (got < n) {
 		struct page *s = c->partial;
 		if (!s) {
-			uint64_t seed = rng_next(&c->rng);
 			kunlock(&c->lock);
-			s = new_slab(c, gfp, seed);
+			s = new_slab(c, gfp);
 			klock(&c->lock);
 			if (!s)
 				break;
@@ -271,9 +268,14 @@ unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **ou
 			took++;
 		}
 		s->freelist = obj;
+		if (!obj && got < n) {
+			unsigned k = carve(c, s, n - got, out + got);
+			got += k;
+			took += k;
+		}
 		atomic_store_explicit(&s->inuse, atomic_load_explicit(&s->inuse, memory_order_relaxed) + took,
 		                      memory_order_relaxed);
-		if (!obj) {
+		if (!obj && s->carved == c->objects) {
 			adopt_remote(c, s);
 			if (!s->freelist) {
 				/* Unlink first, then mark FULL: a free that sees
@@ -512,7 +514,6 @@ int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t alig
 	c->partial = NULL;
 	atomic_store_explicit(&c->relist, NULL, memory_order_relaxed);
 	c->nr_partial = c->nr_slabs = 0;
-	c->rng = rnd[1] | 1;
 	c->dead = false;
 	atomic_store(&c->nr_alloc_total, 0);
 	atomic_store(&c->nr_free_total, 0);

@@ -73,9 +73,9 @@ static void one_size(size_t size)
 		CHECKF(ks >= size, "ksize(kmalloc(%zu)) = %zu", size, ks);
 		CHECKF(ks == csize, "kmalloc(%zu): ksize %zu, the smallest class that fits is %zu", size, ks, csize);
 		struct page *pg = virt_to_page(p[i]);
-		CHECKF(pg && kpage_kind(pg) == KPG_KSLAB && (pg->info >> 8) == cls,
+		CHECKF(pg && kpage_kind(pg) == KPG_KSLAB && (kpage_info(pg) >> 8) == cls,
 		       "kmalloc(%zu) = %p: page kind %u class %u, want KPG_KSLAB class %u", size, p[i],
-		       pg ? kpage_kind(pg) : 0, pg ? pg->info >> 8 : 0, cls);
+		       pg ? kpage_kind(pg) : 0, pg ? kpage_info(pg) >> 8 : 0, cls);
 		CHECKF(a % 8 == 0, "kmalloc(%zu) = %p not 8-aligned", size, p[i]);
 		if (size >= 16)
 			CHECKF(a % 16 == 0, "kmalloc(%zu) = %p not 16-aligned", size, p[i]);
