@@ -79,9 +79,10 @@ static const bool config_debug = false;
 /* ... or this fraction of the memory in use, when that is more. */
 #define KDIRTY_USED_FRACTION 8
 
-/* Slabs: at least this many objects each, at most this order. */
+/* Slabs: at least this many small objects each (fewer for big objects, see
+ * slab.c: choose_order), at most this order unless nothing smaller fits. */
 #define KSLAB_MIN_OBJECTS 8
-#define KSLAB_MAX_ORDER   6
+#define KSLAB_MAX_ORDER   4
 /* Empty slabs a cache keeps on its partial list before returning them. */
 #define KSLAB_MIN_PARTIAL 5
 
@@ -238,7 +239,8 @@ struct kchunk {
 enum { KZONE_DMA, KZONE_DMA32, KZONE_NORMAL, KNR_ZONES };
 
 struct kfree_area {
-	struct page *head;         /* doubly linked list of free block heads */
+	struct page *head;         /* doubly linked list of free block heads: */
+	struct page *tail;         /* dirty ones from the head, clean ones at the tail */
 	size_t nr_free;
 };
 

@@ -63,16 +63,28 @@ static const char *const zone_names[KNR_ZONES] = { "DMA", "DMA32", "Normal" };
 /* free lists                                                          */
 /* ------------------------------------------------------------------ */
 
+/* Adds a free block: dirty blocks at the head, where allocation looks
+ * first, clean (released) ones at the tail, so memory still backed is
+ * reused before released memory is faulted in again. */
 static void add_free(struct kzone *z, struct page *pg, unsigned order)
 {
 	struct kfree_area *a = &z->free_area[order];
 	kpage_set_info(pg, KPG_FREE_HEAD);
 	pg->order = (uint8_t)order;
-	pg->prev = NULL;
-	pg->next = a->head;
-	if (a->head)
-		a->head->prev = pg;
-	a->head = pg;
+	if (pg->dirty || !a->head) {
+		pg->prev = NULL;
+		pg->next = a->head;
+		if (a->head)
+			a->head->prev = pg;
+		else
+			a->tail = pg;
+		a->head = pg;
+	} else {
+		pg->next = NULL;
+		pg->prev = a->tail;
+		a->tail->next = pg;
+		a->tail = pg;
+	}
 	a->nr_free++;
 	z->nr_free_pages += 1UL << order;
 	z->nr_dirty_pages += pg->dirty;
@@ -87,6 +99,8 @@ static void del_free(struct kzone *z, struct page *pg, unsigned order)
 		a->head = pg->next;
 	if (pg->next)
 		pg->next->prev = pg->prev;
+	else
+		a->tail = pg->prev;
 	pg->next = pg->prev = NULL;
 	kpage_set_info(pg, KPG_NONE);
 	a->nr_free--;

@@ -441,26 +441,30 @@ static uint64_t inverse_odd(uint64_t d)
 	return x;
 }
 
+/* The slab order: the smallest order whose slab holds enough objects (8
+ * up to 512 bytes, 4 up to 4 KiB, 2 above: big slabs for big objects
+ * fragment the buddy allocator) with at most 1/8 of it wasted; failing
+ * that, up to KSLAB_MAX_ORDER, the order wasting the least. */
 static void choose_order(struct kmem_cache *c)
 {
+	size_t min_objs = c->size <= 512 ? KSLAB_MIN_OBJECTS : c->size <= 4096 ? 4 : 2;
 	unsigned best = 0;
-	size_t best_waste_frac = SIZE_MAX;
+	size_t best_frac = SIZE_MAX;
 	for (unsigned order = 0; order <= MAX_ORDER; order++) {
 		size_t slab = PAGE_SIZE << order;
 		size_t objs = slab / c->size;
 		if (objs == 0)
 			continue;
 		size_t waste = slab - objs * c->size;
-		if (objs >= KSLAB_MIN_OBJECTS && waste * 8 <= slab) {
+		if (objs >= min_objs && waste * 8 <= slab) {
 			best = order;
-			best_waste_frac = 0;
 			break;
 		}
-		if (order > KSLAB_MAX_ORDER && best_waste_frac != SIZE_MAX)
+		if (order > KSLAB_MAX_ORDER && best_frac != SIZE_MAX)
 			break;
-		size_t frac = (waste << 16) / slab + (objs < KSLAB_MIN_OBJECTS ? (1u << 16) : 0);
-		if (frac < best_waste_frac) {
-			best_waste_frac = frac;
+		size_t frac = (waste << 16) / slab + (objs < min_objs ? (1u << 16) : 0);
+		if (frac < best_frac) {
+			best_frac = frac;
 			best = order;
 		}
 	}
