@@ -518,7 +518,7 @@ enum { KF_NONE = 0, KF_RSEQ = 1, KF_THREAD = 2, KF_COUNT = 3 };
 
 #define KFRONT_CUSTOM   32
 #define KFRONT_NR       (KMALLOC_NR_CLASSES + KFRONT_CUSTOM)
-#define KPCPU_SHIFT     16
+#define KPCPU_SHIFT     18
 #define KPCPU_REGION    (1UL << KPCPU_SHIFT)
 #define KPCPU_HDR_WORDS 80            /* headers, then slots */
 #define KRSEQ_SIG       0x53053053

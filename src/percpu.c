@@ -29,8 +29,8 @@
  * stack starts with a quarter of its slots and grows by half on each miss,
  * within a per-CPU budget of object bytes (KALLOC_PCPU_BUDGET, 1 MiB by
  * default), taking unused capacity from other stacks of that CPU when the
- * budget is spent.  The slot arrays take about 52 KiB per CPU.  Per-thread
- * stacks keep the full reserved capacity.
+ * budget is spent.  The slot arrays take about 160 KiB of address space per
+ * CPU, touched as they fill.  Per-thread stacks keep their full capacity.
  */
 #include "internal.h"
 
@@ -239,14 +239,23 @@ static bool rseq_setup(void)
 	kpcpu_use_cid = kos_getauxval(AT_RSEQ_FEATURE_SIZE) >= 28;
 	if (kos_membarrier_rseq_register() != 0)
 		return false;
+	/* Per-CPU stacks may grow larger than per-thread ones (their total
+	 * is bounded by the byte budget, not by the number of threads):
+	 * 128 KiB worth of objects, clamped to [4, 2048] slots. */
+	unsigned cap[KFRONT_NR];
 	size_t words = KPCPU_HDR_WORDS;
 	for (unsigned i = 0; i < KFRONT_NR; i++) {
+		cap[i] = kfront_cap[i];
+		if (i < KMALLOC_NR_CLASSES)
+			cap[i] = (unsigned)KMIN(KMAX(131072u / kmalloc_class_size[i], 4u), 2048u);
 		words += 1;   /* NULL sentinel */
 		layout_begin[i] = (uint16_t)words;
-		words += kfront_cap[i];
+		words += cap[i];
 	}
 	if (words * sizeof(void *) > KPCPU_REGION)
 		return false;
+	for (unsigned i = 0; i < KFRONT_NR; i++)
+		kfront_cap[i] = cap[i];
 	char *base = kos_map((size_t)kpcpu_nr << KPCPU_SHIFT, PAGE_SIZE, true, 0, NULL);
 	if (!base)
 		return false;
