@@ -27,7 +27,7 @@
  * objects, clamped to [4, 256] (a 16-byte class 256 objects, a 32 KiB class
  * 4); a custom cache's 32 KiB worth, clamped to [4, 64].  In rseq mode a
  * stack starts with a quarter of its slots and grows by half on each miss,
- * within a per-CPU budget of object bytes (KALLOC_PCPU_BUDGET, 1 MiB by
+ * within a per-CPU budget of object bytes (KALLOC_PCPU_BUDGET, 4 MiB by
  * default), taking unused capacity from other stacks of that CPU when the
  * budget is spent.  The slot arrays take about 160 KiB of address space per
  * CPU, touched as they fill.  Per-thread stacks keep their full capacity.
@@ -75,7 +75,7 @@ static unsigned batch_of(unsigned idx)
 /* Per-CPU capacity starts small (8 KiB worth of objects, at least 2 and at
  * most a quarter of the reserved slots) and adapts (see rseq_grow) within
  * kpcpu_budget bytes of objects per CPU. */
-static size_t kpcpu_budget = 3UL << 19;   /* 1.5 MiB */
+static size_t kpcpu_budget = 4UL << 20;
 
 static unsigned initial_cap(unsigned idx)
 {
@@ -201,7 +201,7 @@ static void rseq_grow(unsigned idx)
 	if (atomic_fetch_add_explicit(used, bytes, memory_order_relaxed) + bytes > kpcpu_budget) {
 		atomic_fetch_sub_explicit(used, bytes, memory_order_relaxed);
 		/* Stealing scans every stack of the CPU: after a scan that found
-		 * nothing, skip the next 63 attempts on this CPU. */
+		 * nothing, skip the next 255 attempts on this CPU. */
 		_Atomic size_t *backoff = steal_backoff(cpu);
 		if (atomic_load_explicit(backoff, memory_order_relaxed)) {
 			atomic_fetch_sub_explicit(backoff, 1, memory_order_relaxed);
@@ -210,7 +210,7 @@ static void rseq_grow(unsigned idx)
 		size_t got = steal_capacity(cpu, idx, bytes);
 		if (got < bytes) {
 			if (!got)
-				atomic_store_explicit(backoff, 63, memory_order_relaxed);
+				atomic_store_explicit(backoff, 255, memory_order_relaxed);
 			grow = (unsigned)(got / size);
 			if (!grow)
 				return;
