@@ -23,14 +23,16 @@
  *    the slow path and is counted (hits and misses per front index).
  *  - alloc_percpu and the this_cpu operations.
  *
- * Capacities: the slots reserved for a kmalloc class hold 64 KiB worth of
- * objects, clamped to [4, 256] (a 16-byte class 256 objects, a 32 KiB class
- * 4); a custom cache's 32 KiB worth, clamped to [4, 64].  In rseq mode a
- * stack starts with a quarter of its slots and grows by half on each miss,
- * within a per-CPU budget of object bytes (KALLOC_PCPU_BUDGET, 4 MiB by
- * default), taking unused capacity from other stacks of that CPU when the
- * budget is spent.  The slot arrays take about 160 KiB of address space per
- * CPU, touched as they fill.  Per-thread stacks keep their full capacity.
+ * Capacities: per CPU, the slots reserved for a kmalloc class hold 128 KiB
+ * worth of objects, clamped to [4, 2048] (a 64-byte class 2048 objects, a
+ * 32 KiB class 4); per thread 64 KiB worth, clamped to [4, 256]; a custom
+ * cache's 32 KiB worth, clamped to [4, 64].  In rseq mode a stack starts
+ * with 8 KiB worth (at most a quarter of its slots) and grows by half on
+ * each miss, within a per-CPU budget of object bytes (KALLOC_PCPU_BUDGET,
+ * 4 MiB by default), taking unused capacity from other stacks of that CPU
+ * when the budget is spent.  The slot arrays take about 160 KiB of address
+ * space per CPU, touched as they fill.  Per-thread stacks keep their full
+ * capacity.
  */
 #include "internal.h"
 
