@@ -255,6 +255,7 @@ struct kzone {
 	size_t nr_released_total;  /* pages given back to the OS, ever */
 	size_t dirty_high;         /* release above this many dirty free pages */
 	uint64_t last_decay_ns;    /* last decay release (kos_now_ns) */
+	unsigned decay_tick;       /* frees since the clock was last read */
 	struct kchunk *chunks;
 	struct kchunk *spare;      /* mem_maps of unmapped chunks, for reuse */
 	unsigned nr_chunks;

@@ -387,11 +387,12 @@ static bool zone_lock(struct kzone *z, gfp_t gfp)
 	return ktrylock(&z->lock);
 }
 
-static struct page *alloc_block(gfp_t gfp, unsigned order, struct kzone **zp)
+/* Takes a block of 2^order pages and, in the same critical section, gives
+ * back the pages after the first `keep` (an exact allocation). */
+static struct page *alloc_block(gfp_t gfp, unsigned order, size_t keep)
 {
 	unsigned zi = gfp_zone(gfp);
 	struct kzone *z = &knode0.zones[zi];
-	*zp = z;
 	if (zi == KZONE_DMA && z->limit <= KCHUNK_SIZE) {
 		/* 16 MiB of address space cannot hold a 64 MiB chunk. */
 		return NULL;
@@ -400,6 +401,10 @@ static struct page *alloc_block(gfp_t gfp, unsigned order, struct kzone **zp)
 		if (!zone_lock(z, gfp))
 			return NULL;
 		struct page *pg = rmqueue(z, order);
+		if (pg && keep < (1UL << order)) {
+			struct kchunk *c = kpage_chunk(pg);
+			free_range(z, c, (size_t)(pg - c->pages) + keep, (1UL << order) - keep, pg->dirty);
+		}
 		kunlock(&z->lock);
 		if (pg)
 			return pg;
@@ -412,18 +417,23 @@ static struct page *alloc_block(gfp_t gfp, unsigned order, struct kzone **zp)
 
 void kpage_set_tails(struct page *head, size_t npages, uint32_t info)
 {
+	/* Only slab pages need their head (slab_of); a tail of a page block
+	 * only has to say what it is, for reports. */
+	bool slab = (info & 0xff) == KPG_SLAB || (info & 0xff) == KPG_KSLAB;
+	struct kchunk *c = kpage_chunk(head);
+	uint32_t *w = &c->info[head - c->pages];
 	for (size_t i = 1; i < npages; i++) {
-		kpage_set_info(&head[i], info);
-		head[i].head = head;
+		w[i] = info;
+		if (slab)
+			head[i].head = head;
 	}
 }
 
 struct page *kpage_alloc(gfp_t gfp, unsigned order)
 {
-	struct kzone *z;
 	if (order > MAX_ORDER)
 		return NULL;
-	struct page *pg = alloc_block(gfp, order, &z);
+	struct page *pg = alloc_block(gfp, order, 1UL << order);
 	if (!pg)
 		return NULL;
 	pg->flags = pg->dirty ? 0 : KPF_ZEROED;
@@ -440,21 +450,13 @@ static unsigned order_for(size_t npages)
 
 struct page *kpage_alloc_exact(gfp_t gfp, size_t npages, unsigned align_order)
 {
-	struct kzone *z;
 	unsigned order = KMAX(order_for(npages), align_order);
 	if (npages == 0 || order > MAX_ORDER)
 		return NULL;
-	struct page *pg = alloc_block(gfp, order, &z);
+	struct page *pg = alloc_block(gfp, order, npages);
 	if (!pg)
 		return NULL;
-	size_t dirty = pg->dirty;
-	if (npages < (1UL << order)) {
-		struct kchunk *c = kpage_chunk(pg);
-		klock(&z->lock);
-		free_range(z, c, (size_t)(pg - c->pages) + npages, (1UL << order) - npages, dirty);
-		kunlock(&z->lock);
-	}
-	pg->flags = dirty ? 0 : KPF_ZEROED;
+	pg->flags = pg->dirty ? 0 : KPF_ZEROED;
 	pg->npages = (uint32_t)npages;
 	kpage_set_info(pg, KPG_LARGE);
 	pg->head = pg;
@@ -485,7 +487,8 @@ static void maybe_release(struct kzone *z)
 		return;
 	}
 	size_t low = z->dirty_high / 8;
-	if (z->nr_dirty_pages > low) {
+	/* The clock is read on every 64th free only. */
+	if (z->nr_dirty_pages > low && (++z->decay_tick & 63) == 0) {
 		uint64_t now = kos_now_ns();
 		if (now - z->last_decay_ns >= KDECAY_NS) {
 			z->last_decay_ns = now;
