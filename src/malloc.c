@@ -121,6 +121,8 @@ KEXPORT void *malloc(size_t n)
 {
 	if (likely(n <= KMALLOC_SMALL_MAX))
 		return kfront_pop(kmalloc_small_index16[(n + 15) >> 4], MALLOC_GFP);
+	if (likely(n <= KMALLOC_MAX_CACHE_SIZE))
+		return kfront_pop(kmalloc_index(n), MALLOC_GFP);
 	return malloc_slow(n);
 }
 
