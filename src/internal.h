@@ -272,6 +272,11 @@ extern struct knode knode0;
  * published with release stores and never cleared (chunks are never
  * unmapped). */
 extern struct kchunk *_Atomic kchunk_registry[KREGISTRY_LEN];
+/* kinfo_map[addr >> KCHUNK_SHIFT]: the chunk's info array minus
+ * (base >> PAGE_SHIFT) words, or 0, so free() finds a page's info word with
+ * two dependent loads: kinfo_map[a >> 26] + (a >> 12) * 4.  Published with
+ * kchunk_registry. */
+extern _Atomic uintptr_t kinfo_map[KREGISTRY_LEN];
 
 void kpage_init(void);
 /* Allocates 2^order pages from `zone`; the head descriptor is returned with

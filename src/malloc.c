@@ -136,9 +136,9 @@ KEXPORT void free(void *p)
 {
 	uintptr_t a = (uintptr_t)p;
 	if (likely(!(a >> KADDR_BITS))) {
-		struct kchunk *c = atomic_load_explicit(&kchunk_registry[a >> KCHUNK_SHIFT], memory_order_acquire);
-		if (likely(c != NULL)) {
-			uint32_t info = kchunk_info(c, p);
+		uintptr_t map = atomic_load_explicit(&kinfo_map[a >> KCHUNK_SHIFT], memory_order_acquire);
+		if (likely(map != 0)) {
+			uint32_t info = *(const uint32_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t));
 			unsigned cls = info >> 8;
 			if (likely((info & 0xff) == KPG_KSLAB && kslab_obj_valid(&kmalloc_caches[cls], p))) {
 				kfront_push(cls, p);

@@ -56,6 +56,7 @@
 
 struct knode knode0;
 struct kchunk *_Atomic kchunk_registry[KREGISTRY_LEN];
+_Atomic uintptr_t kinfo_map[KREGISTRY_LEN];
 
 static const char *const zone_names[KNR_ZONES] = { "DMA", "DMA32", "Normal" };
 
@@ -227,6 +228,9 @@ static bool zone_grow(struct kzone *z, unsigned zi)
 	c->zone = (uint8_t)zi;
 
 	klock(&z->lock);
+	atomic_store_explicit(&kinfo_map[(uintptr_t)mem >> KCHUNK_SHIFT],
+	                      (uintptr_t)c->info - (((uintptr_t)mem >> PAGE_SHIFT) * sizeof(uint32_t)),
+	                      memory_order_release);
 	atomic_store_explicit(&kchunk_registry[(uintptr_t)mem >> KCHUNK_SHIFT], c, memory_order_release);
 	c->next = z->chunks;
 	z->chunks = c;
@@ -265,6 +269,7 @@ static size_t reclaim_zone_chunks(struct kzone *z)
 		z->nr_chunks--;
 		z->nr_present_pages -= KCHUNK_PAGES;
 		atomic_store_explicit(&kchunk_registry[c->base >> KCHUNK_SHIFT], NULL, memory_order_release);
+		atomic_store_explicit(&kinfo_map[c->base >> KCHUNK_SHIFT], 0, memory_order_release);
 		c->next = dead;
 		dead = c;
 	}
