@@ -116,6 +116,9 @@ void *kos_map(size_t size, size_t align, bool lazy, uintptr_t hint, int *err);
 void kos_set_reclaim(size_t (*fn)(void));
 /* Unmaps; returns 0 or an errno value.  errno is preserved. */
 int kos_unmap(void *addr, size_t size);
+/* Maps size bytes (lazily backed) exactly at addr, or returns NULL when
+ * anything is there. */
+void *kos_map_at(void *addr, size_t size);
 /* Gives pages back to the OS: afterwards they read as zero.  0 or errno. */
 int kos_release(void *addr, size_t size);
 /* Makes a range inaccessible (guard).  0 or errno. */
@@ -179,8 +182,10 @@ KINLINE void klock_reinit(klock_t *l) { pthread_mutex_t z = KLOCK_INIT; *l = z; 
  *   KPG_FREE_HEAD   head of a free buddy block of `order` (on a free list)
  *   KPG_SLAB        page of a slab of a cache created with kmem_cache_create;
  *                   `head` -> head page, whose slab_cache names the cache
- *   KPG_KSLAB       page of a slab of a kmalloc class; info >> 8 is the class
- *                   (free tests one byte and knows the class)
+ *   KPG_KSLAB       page of a slab of a kmalloc class: the whole word is
+ *                   KINFO_KSLAB_BASE + class, so free's one comparison,
+ *                   (info - base) < KMALLOC_NR_CLASSES, tests the kind and
+ *                   yields the class
  *   KPG_LARGE       head of a page block from alloc_pages / kmalloc large;
  *                   `npages` pages long
  *   KPG_TAIL        other pages of a KPG_LARGE block; `head` -> head page
@@ -198,6 +203,12 @@ enum {
 	KPG_RESERVED = 5,
 	KPG_KSLAB = 6,
 };
+#define KINFO_KSLAB_BASE 0x40u   /* info of a kmalloc slab page: base + class */
+KINLINE unsigned kinfo_kind(uint32_t info)
+{
+	unsigned k = info & 0xff;
+	return k >= KINFO_KSLAB_BASE ? KPG_KSLAB : k;
+}
 
 struct kmem_cache;
 
@@ -231,7 +242,7 @@ struct kchunk {
 	uintptr_t base;            /* start of the 64 MiB range */
 	struct kchunk *next;       /* zone's chunk list */
 	uint8_t zone;
-	uint32_t info[KCHUNK_PAGES];   /* kind | class << 8, per page */
+	uint32_t info[KCHUNK_PAGES];   /* kind | data << 8, per page */
 	struct page pages[KCHUNK_PAGES];
 };
 
@@ -343,7 +354,7 @@ KINLINE uint32_t kchunk_info(const struct kchunk *c, const void *p)
 {
 	return c->info[((uintptr_t)p - c->base) >> PAGE_SHIFT];
 }
-KINLINE unsigned kpage_kind(const struct page *pg) { return kpage_info(pg) & 0xff; }
+KINLINE unsigned kpage_kind(const struct page *pg) { return kinfo_kind(kpage_info(pg)); }
 KINLINE bool kpage_is_slab(const struct page *pg)
 {
 	return kpage_kind(pg) == KPG_SLAB || kpage_kind(pg) == KPG_KSLAB;
@@ -373,6 +384,8 @@ struct kmem_cache {
 	uint32_t pad;
 	uint64_t div_limit;
 	uintptr_t slab_mask;       /* slabs are aligned to their size: offset = p & mask */
+	uint32_t page_info;        /* info word of its slabs' pages: KPG_SLAB, or
+	                              KINFO_KSLAB_BASE + class (see kmalloc_init) */
 	uint8_t order;             /* slab order */
 	uint16_t objects;          /* objects per slab */
 	int16_t kmalloc_class;     /* -1 for caches that are not kmalloc classes */
@@ -442,6 +455,31 @@ extern const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES];
 extern const uint8_t kmalloc_small_index[KMALLOC_SMALL_MAX / 8 + 1];
 extern const uint8_t kmalloc_small_index16[KMALLOC_SMALL_MAX / 16 + 1];
 
+/*
+ * free()'s object-boundary check for the kmalloc classes: kslab_obj_valid's
+ * test in 32-bit arithmetic, from one 8-byte entry per class, so free loads
+ * it with the class as a scaled index.  Exact because a kmalloc slab is at
+ * most 64 KiB with at most 256 objects (kmalloc classes whose slabs are
+ * larger mark their pages KPG_SLAB, and free sends them to kfree_any): the
+ * offset fits 16 bits, the object index 8, and for any offset that is not
+ * an object boundary the rotated product exceeds 2^32 / 32 KiB.
+ */
+struct kfree_check {
+	uint32_t mul;      /* inverse of the odd part of the size, mod 2^32 */
+	uint16_t mask;     /* slab size - 1 */
+	uint8_t shift;     /* log2 of the size's power-of-two part */
+	uint8_t last;      /* objects per slab - 1 */
+};
+extern struct kfree_check kmalloc_check[KMALLOC_NR_CLASSES];
+KINLINE bool kmalloc_obj_valid(size_t cls, const void *p)
+{
+	const struct kfree_check *k = &kmalloc_check[cls];
+	uint32_t x = ((uint32_t)(uintptr_t)p & k->mask) * k->mul;
+	unsigned sh = k->shift;
+	x = (x >> sh) | (x << ((32 - sh) & 31));
+	return x <= k->last;
+}
+
 void kmalloc_init(void);
 /* Class index for a size <= KMALLOC_MAX_CACHE_SIZE. */
 KINLINE unsigned kmalloc_index(size_t size)
@@ -499,26 +537,38 @@ void kvm_totals(size_t *count, size_t *bytes);
 /*
  * Front caches hold object pointers in front of the slab caches, one stack
  * per "front index": 0..40 are the kmalloc classes, 41.. are slots given to
- * kmem_caches created by the program.  Two implementations, one interface:
+ * kmem_caches created by the program.  Stacks live in regions of
+ * KPCPU_REGION bytes, one per CPU or one per thread, with one layout and one
+ * fast path:
  *
- * KF_RSEQ (per-CPU, the default where glibc registered rseq): one region of
- * KPCPU_REGION bytes per CPU (indexed by the rseq mm_cid, else cpu_id).  Word
- * i < KFRONT_NR of a region is the header of front index i:
+ * Word i < KFRONT_NR of a region is the header of front index i:
  *     u16 current | u16 begin | u16 end | u16 unused
  * (offsets in 8-byte words from the region start); the slots
- * [begin, current) hold objects.  Pop and push are restartable sequences
- * whose only commit is the 16-bit store of `current`.  Pop misses when
- * current <= begin, push when current >= end, so begin = 0xffff, end = 0
- * "locks" a header (every operation misses) while another thread drains it
- * after a membarrier rseq fence.  The word before `begin` is a NULL
- * sentinel, so push can compare the top object (a double free) without a
- * bounds check.
+ * [begin, current) hold objects.  Pop and push find the region as
+ * base + (index << KPCPU_SHIFT), the index read at a thread-pointer offset,
+ * and are restartable sequences whose only commit is the 16-bit store of
+ * `current`.  Pop misses when current <= begin, push when current >= end,
+ * so begin = 0xffff, end = 0 "locks" a header (every operation misses).
+ * The word before `begin` is a NULL sentinel, so push can compare the top
+ * object (a double free) without a bounds check.
  *
- * KF_THREAD (the fallback): the same stacks per thread in TLS (struct
- * kfront_bin).  Zero-initialised bins are their own sentinel.
+ * KF_RSEQ (the default where glibc registered rseq): one region per CPU,
+ * indexed by the rseq area's mm_cid (else cpu_id); the sequence is armed in
+ * the rseq area, so preemption, migration or a signal restarts it.  A
+ * stack is drained from another CPU by locking its header and issuing the
+ * membarrier rseq fence.
  *
- * KF_NONE before initialisation and KF_COUNT with KALLOC_STATS: the fast
- * paths miss and the slow paths do the work (and count it).
+ * KF_THREAD (the fallback): one region per thread, indexed by
+ * kfront_thr.slot, and the sequence "armed" in kfront_thr.cs, which no
+ * kernel reads: the same instructions, and each stack has one user.
+ * Region 0 has every header locked: a thread without a region of its own
+ * (new, exiting, or beyond the reserved number) misses and takes the slow
+ * path.
+ *
+ * kfront_fast is 0 before initialisation and in the counting mode of
+ * KALLOC_STATS (KF_COUNT): the fast paths then go straight to the slow
+ * paths, which do the work (and count it).  That test is the fast paths'
+ * only one besides the stack's own bounds.
  */
 enum { KF_NONE = 0, KF_RSEQ = 1, KF_THREAD = 2, KF_COUNT = 3 };
 
@@ -529,24 +579,26 @@ enum { KF_NONE = 0, KF_RSEQ = 1, KF_THREAD = 2, KF_COUNT = 3 };
 #define KPCPU_HDR_WORDS 80            /* headers, then slots */
 #define KRSEQ_SIG       0x53053053
 
-struct kfront_bin {
-	void **cur;
-	void **begin;
-	void **end;
-};
-
 struct kpcpu_globals {
-	char *base;              /* region of CPU 0 */
-	intptr_t cs_off;         /* thread pointer offset of rseq->rseq_cs */
-	intptr_t cid_off;        /* ... of rseq->mm_cid or rseq->cpu_id */
+	char *base;              /* region 0 */
+	intptr_t cs_off;         /* thread pointer offset of rseq->rseq_cs (or kfront_thr.cs) */
+	intptr_t cid_off;        /* ... of rseq->mm_cid or rseq->cpu_id (or kfront_thr.slot) */
 };
 
-extern int kfront_mode;
+/* Per-thread state of the per-thread mode. */
+struct kfront_thread {
+	uint64_t cs;             /* the fast path arms here; nothing reads it */
+	uint32_t slot;           /* this thread's region; 0 (all locked) until it has one */
+	uint8_t state;           /* KT_NONE, KT_LIVE, KT_DEAD */
+};
+enum { KT_NONE = 0, KT_LIVE = 1, KT_DEAD = 2 };
+
+extern uint8_t kfront_fast;
 extern struct kpcpu_globals kpcpu;
-extern __thread struct kfront_bin kfront_bins[KMALLOC_NR_CLASSES];   /* per-thread mode fronts only kmalloc */
+extern __thread struct kfront_thread kfront_thr;
 extern struct kmem_cache *kfront_cache[KFRONT_NR];
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) && !defined(KALLOC_GENERIC_FRONT)
 #define KPCPU_HAVE_RSEQ 1
 /*
  * Every restartable sequence here has the same frame, with local labels:
@@ -557,7 +609,9 @@ extern struct kmem_cache *kfront_cache[KFRONT_NR];
  *      back to 0, re-arming (the kernel clears rseq_cs on abort) and
  *      starting over.
  * `reg` names a scratch operand used to arm; %[csoff] must hold the thread
- * pointer offset of rseq->rseq_cs.
+ * pointer offset of rseq->rseq_cs.  A miss leaves the section by a jump to
+ * a C label (asm goto): rseq_cs then still names this descriptor, which
+ * the kernel ignores once the instruction pointer is outside [1, 2).
  */
 #define KRSEQ_ARM(reg)                                                  \
 	".pushsection __rseq_cs, \"aw\"\n\t"                              \
@@ -575,21 +629,21 @@ extern struct kmem_cache *kfront_cache[KFRONT_NR];
 	"0:\n\t"                                                            \
 	"leaq 7b(%%rip), %[" reg "]\n\t"                                    \
 	"movq %[" reg "], %%fs:(%[csoff])\n\t"
-/* Pops an object from this CPU's stack `idx`; NULL when empty or locked. */
+/* Pops an object from this CPU's (thread's) stack `idx`; NULL when empty
+ * or locked. */
 KINLINE void *kpcpu_pop(size_t idx)
 {
 	void *obj;
 	uintptr_t region, cur;
-	__asm__ __volatile__(
+	__asm__ __volatile__ goto(
 		KRSEQ_ARM("region")
-		"xorl %k[obj], %k[obj]\n\t"
 		"1:\n\t"
 		"movl %%fs:(%[cidoff]), %k[region]\n\t"
 		"shlq %[shift], %[region]\n\t"
 		"addq %[base], %[region]\n\t"
 		"movzwl (%[region],%[idx],8), %k[cur]\n\t"
 		"cmpw 2(%[region],%[idx],8), %w[cur]\n\t"
-		"jbe 2f\n\t"
+		"jbe %l[miss]\n\t"
 		"movq -8(%[region],%[cur],8), %[obj]\n\t"
 		"subl $1, %k[cur]\n\t"
 		"movw %w[cur], (%[region],%[idx],8)\n\t"
@@ -597,43 +651,72 @@ KINLINE void *kpcpu_pop(size_t idx)
 		: [obj] "=&r"(obj), [region] "=&r"(region), [cur] "=&r"(cur)
 		: [csoff] "r"(kpcpu.cs_off), [cidoff] "r"(kpcpu.cid_off), [base] "m"(kpcpu.base),
 		  [idx] "r"(idx), [shift] "i"(KPCPU_SHIFT)
-		: "memory", "cc");
+		: "memory", "cc"
+		: miss);
+	if (!obj)
+		__builtin_unreachable();   /* stacks never hold NULL */
 	return obj;
+miss:
+	return NULL;
 }
 
-/* Pushes obj on this CPU's stack `idx`; false when full, locked, or obj is
- * already on top (the caller's slow path sorts these out). */
+/* Pushes obj on this CPU's (thread's) stack `idx`; false when full, locked,
+ * or obj is already on top (the caller's slow path sorts these out). */
 KINLINE bool kpcpu_push(size_t idx, void *obj)
 {
 	uintptr_t region, cur;
-	unsigned ok;
-	__asm__ __volatile__(
+	__asm__ __volatile__ goto(
 		KRSEQ_ARM("region")
-		"xorl %k[ok], %k[ok]\n\t"
 		"1:\n\t"
 		"movl %%fs:(%[cidoff]), %k[region]\n\t"
 		"shlq %[shift], %[region]\n\t"
 		"addq %[base], %[region]\n\t"
 		"movzwl (%[region],%[idx],8), %k[cur]\n\t"
 		"cmpw 4(%[region],%[idx],8), %w[cur]\n\t"
-		"jae 2f\n\t"
+		"jae %l[miss]\n\t"
 		"cmpq -8(%[region],%[cur],8), %[obj]\n\t"
-		"je 2f\n\t"
+		"je %l[miss]\n\t"
 		"movq %[obj], (%[region],%[cur],8)\n\t"
 		"addl $1, %k[cur]\n\t"
-		"movl $1, %k[ok]\n\t"
 		"movw %w[cur], (%[region],%[idx],8)\n\t"
 		"2:\n\t"
-		: [ok] "=&r"(ok), [region] "=&r"(region), [cur] "=&r"(cur)
+		: [region] "=&r"(region), [cur] "=&r"(cur)
 		: [csoff] "r"(kpcpu.cs_off), [cidoff] "r"(kpcpu.cid_off), [base] "m"(kpcpu.base),
 		  [idx] "r"(idx), [obj] "r"(obj), [shift] "i"(KPCPU_SHIFT)
-		: "memory", "cc");
-	return ok != 0;
+		: "memory", "cc"
+		: miss);
+	return true;
+miss:
+	return false;
 }
 #else
+/* Other architectures: the per-thread mode only, in plain C. */
 #define KPCPU_HAVE_RSEQ 0
-KINLINE void *kpcpu_pop(size_t idx) { (void)idx; return NULL; }
-KINLINE bool kpcpu_push(size_t idx, void *obj) { (void)idx; (void)obj; return false; }
+KINLINE uint16_t *kpcpu_hdr_this(size_t idx)
+{
+	return (uint16_t *)(void *)(kpcpu.base + ((size_t)kfront_thr.slot << KPCPU_SHIFT) + idx * 8);
+}
+KINLINE void *kpcpu_pop(size_t idx)
+{
+	uint16_t *h = kpcpu_hdr_this(idx);
+	unsigned cur = h[0];
+	if (cur <= h[1])
+		return NULL;
+	void **slots = (void **)(void *)(h - idx * 4);
+	h[0] = (uint16_t)(cur - 1);
+	return slots[cur - 1];
+}
+KINLINE bool kpcpu_push(size_t idx, void *obj)
+{
+	uint16_t *h = kpcpu_hdr_this(idx);
+	unsigned cur = h[0];
+	void **slots = (void **)(void *)(h - idx * 4);
+	if (cur >= h[2] || slots[cur - 1] == obj)
+		return false;
+	slots[cur] = obj;
+	h[0] = (uint16_t)(cur + 1);
+	return true;
+}
 #endif
 
 void kfront_init(void);
@@ -658,39 +741,21 @@ const char *kfront_mode_name(void);
  * mode, the calling thread otherwise); a racy snapshot. */
 size_t kfront_cached(unsigned idx);
 
-KINLINE void *kfront_pop(unsigned idx, gfp_t gfp)
+KINLINE void *kfront_pop(size_t idx, gfp_t gfp)
 {
-	if (likely(kfront_mode == KF_RSEQ)) {
+	if (likely(kfront_fast)) {
 		void *p = kpcpu_pop(idx);
 		if (likely(p != NULL))
 			return p;
-	} else if (kfront_mode == KF_THREAD) {
-		struct kfront_bin *b = &kfront_bins[idx];
-		void **p = b->cur;
-		if (likely(p != b->begin)) {
-			p--;
-			b->cur = p;
-			return *p;
-		}
 	}
-	return kfront_alloc_slow(idx, gfp);
+	return kfront_alloc_slow((unsigned)idx, gfp);
 }
 
-KINLINE void kfront_push(unsigned idx, void *obj)
+KINLINE void kfront_push(size_t idx, void *obj)
 {
-	if (likely(kfront_mode == KF_RSEQ)) {
-		if (likely(kpcpu_push(idx, obj)))
-			return;
-	} else if (kfront_mode == KF_THREAD) {
-		struct kfront_bin *b = &kfront_bins[idx];
-		void **q = b->cur;
-		if (likely(q != b->end && q[-1] != obj)) {
-			*q = obj;
-			b->cur = q + 1;
-			return;
-		}
-	}
-	kfront_free_slow(idx, obj);
+	if (likely(kfront_fast) && likely(kpcpu_push(idx, obj)))
+		return;
+	kfront_free_slow((unsigned)idx, obj);
 }
 
 /* ================================================================== */

@@ -15,7 +15,7 @@
  * (vmalloc.c).
  *
  * Classifying a pointer: the chunk registry gives the page descriptor; its
- * kind says slab (class + 1 in info >> 8, or 0 for other caches), large
+ * kind says slab (a kmalloc class, or another cache), large
  * (must be the block's first byte) or anything else (invalid).  A pointer in
  * no chunk is either the start of a huge area or invalid.
  */
@@ -25,6 +25,7 @@
 #include <string.h>
 
 struct kmem_cache kmalloc_caches[KMALLOC_NR_CLASSES];
+struct kfree_check kmalloc_check[KMALLOC_NR_CLASSES] __attribute__((aligned(64)));
 
 const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES] = {
 	8, 16, 32, 48, 64, 80, 96, 112, 128,
@@ -69,8 +70,22 @@ void kmalloc_init(void)
 		/* Power-of-two classes are naturally aligned (to a page at
 		 * most): aligned allocations rely on it. */
 		size_t align = KIS_POW2(sz) ? KMIN(sz, PAGE_SIZE) : 0;
-		if (kcache_init(&kmalloc_caches[i], name, sz, align, 0, NULL, (int)i) != 0)
+		struct kmem_cache *c = &kmalloc_caches[i];
+		if (kcache_init(c, name, sz, align, 0, NULL, (int)i) != 0)
 			kpanic("cannot set up cache %s", name);
+		/* Slabs free's check can handle are marked as the class's own
+		 * (KINFO_KSLAB_BASE + class); the others (kmalloc-8's, with
+		 * more than 256 objects, and slabs over 64 KiB) as plain slabs,
+		 * which free sends to kfree_any. */
+		if (c->slab_mask <= 0xffff && c->objects <= 256) {
+			c->page_info = KINFO_KSLAB_BASE + i;
+			kmalloc_check[i] = (struct kfree_check){
+				.mul = (uint32_t)c->div_mul,
+				.mask = (uint16_t)c->slab_mask,
+				.shift = (uint8_t)c->div_shift,
+				.last = (uint8_t)(c->objects - 1),
+			};
+		}
 	}
 }
 
@@ -193,7 +208,7 @@ static void classify(const void *p, const char *op, bool huge_size, struct kbloc
 		case KPG_KSLAB:
 			bi->kind = KB_SLAB;
 			bi->pg = pg->head;
-			bi->cache = kpage_kind(pg) == KPG_KSLAB ? &kmalloc_caches[kpage_info(pg) >> 8] : pg->head->slab_cache;
+			bi->cache = kpage_kind(pg) == KPG_KSLAB ? &kmalloc_caches[kpage_info(pg) - KINFO_KSLAB_BASE] : pg->head->slab_cache;
 			kslab_check_object(bi->cache, bi->pg, p, op);
 			bi->usable = bi->cache->object_size;
 			return;

@@ -134,13 +134,12 @@ static KNOINLINE void free_slow(void *p)
 
 KEXPORT void free(void *p)
 {
-	uintptr_t a = (uintptr_t)p;
-	if (likely(!(a >> KADDR_BITS))) {
-		uintptr_t map = atomic_load_explicit(&kinfo_map[a >> KCHUNK_SHIFT], memory_order_acquire);
+	uintptr_t a = (uintptr_t)p, ci = a >> KCHUNK_SHIFT;
+	if (likely(ci < KREGISTRY_LEN)) {
+		uintptr_t map = atomic_load_explicit(&kinfo_map[ci], memory_order_acquire);
 		if (likely(map != 0)) {
-			uint32_t info = *(const uint32_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t));
-			unsigned cls = info >> 8;
-			if (likely((info & 0xff) == KPG_KSLAB && kslab_obj_valid(&kmalloc_caches[cls], p))) {
+			size_t cls = *(const uint32_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t)) - KINFO_KSLAB_BASE;
+			if (likely(cls < KMALLOC_NR_CLASSES && kmalloc_obj_valid(cls, p))) {
 				kfront_push(cls, p);
 				return;
 			}

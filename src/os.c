@@ -98,6 +98,23 @@ static void *map_once(size_t size, size_t align, bool lazy, uintptr_t hint, int 
 	return ret;
 }
 
+void *kos_map_at(void *addr, size_t size)
+{
+	int saved = errno;
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+	/* Kernels before 4.17 take MAP_FIXED_NOREPLACE as a hint: check. */
+	void *p = mmap(addr, size, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p != MAP_FAILED && p != addr) {
+		munmap(p, size);
+		p = MAP_FAILED;
+	}
+	errno = saved;
+	return p == MAP_FAILED ? NULL : p;
+}
+
 int kos_unmap(void *addr, size_t size)
 {
 	int saved = errno, rc = 0;

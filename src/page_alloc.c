@@ -424,7 +424,7 @@ void kpage_set_tails(struct page *head, size_t npages, uint32_t info)
 {
 	/* Only slab pages need their head (slab_of); a tail of a page block
 	 * only has to say what it is, for reports. */
-	bool slab = (info & 0xff) == KPG_SLAB || (info & 0xff) == KPG_KSLAB;
+	bool slab = kinfo_kind(info) == KPG_SLAB || kinfo_kind(info) == KPG_KSLAB;
 	struct kchunk *c = kpage_chunk(head);
 	uint32_t *w = &c->info[head - c->pages];
 	for (size_t i = 1; i < npages; i++) {

@@ -10,15 +10,19 @@
  *    rseq for every thread (__rseq_size != 0, the area's cpu_id valid) and
  *    the membarrier rseq fence can be registered, unless KALLOC_RSEQ=0;
  *    per-thread otherwise.  kalloc never registers a second rseq area.
- *  - the slow paths: a miss on pop refills half a stack from the slab layer
- *    (one lock round trip for the batch) and pushes it one restartable push
- *    at a time; a miss on push pops half the stack and returns it to the
- *    slabs.  A locked stack (being drained) makes both go straight to the
- *    slab layer.
+ *  - the slow paths, the same in both modes: a miss on pop refills half a
+ *    stack from the slab layer (one lock round trip for the batch) and
+ *    pushes it one push at a time; a miss on push pops half the stack and
+ *    returns it to the slabs.  A locked stack (being drained, or the
+ *    per-thread mode's region 0) makes both go straight to the slab layer.
  *  - draining another CPU's stacks: lock their headers (begin = 0xffff,
  *    end = 0), issue MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, which restarts
  *    every critical section in flight, so afterwards `current` is stable
  *    and nobody else can commit; take the objects, reset and unlock.
+ *  - the per-thread regions: handed out lowest first from a bitmap when a
+ *    thread first misses, flushed and given back by a thread-specific-data
+ *    destructor at thread exit; in a forked child the regions of the
+ *    threads that did not survive the fork are flushed and given back.
  *  - KALLOC_STATS: the counting mode, in which every operation goes through
  *    the slow path and is counted (hits and misses per front index).
  *  - alloc_percpu and the this_cpu operations.
@@ -31,8 +35,8 @@
  * each miss, within a per-CPU budget of object bytes (KALLOC_PCPU_BUDGET,
  * 4 MiB by default), taking unused capacity from other stacks of that CPU
  * when the budget is spent.  The slot arrays take about 160 KiB of address
- * space per CPU, touched as they fill.  Per-thread stacks keep their full
- * capacity.
+ * space per region, touched as they fill.  Per-thread stacks keep their
+ * full capacity.
  */
 #include "internal.h"
 
@@ -46,20 +50,23 @@
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
 
-int kfront_mode;
-static int kfront_base_mode;   /* RSEQ or THREAD: what KF_COUNT counts over */
+uint8_t kfront_fast;
+static int kfront_mode;        /* KF_*: what the slow paths do */
+static int kfront_base_mode;   /* RSEQ, THREAD or NONE: what KF_COUNT counts over */
 struct kpcpu_globals kpcpu;
-__thread struct kfront_bin kfront_bins[KMALLOC_NR_CLASSES];
+__thread struct kfront_thread kfront_thr;
 struct kmem_cache *kfront_cache[KFRONT_NR];
 
-static unsigned kfront_cap[KFRONT_NR];
-static uint16_t layout_begin[KFRONT_NR];   /* word offsets in a region */
-static size_t kfront_thread_slots;         /* slots (with sentinels) per thread */
-static unsigned kpcpu_nr;                  /* regions (possible CPUs) */
+static unsigned kfront_cap[KFRONT_NR];          /* slots reserved per region */
+static unsigned thread_cap[KMALLOC_NR_CLASSES]; /* per-thread capacity */
+static uint16_t layout_begin[KFRONT_NR];        /* word offsets in a region */
+static size_t layout_words;                     /* words of a region in use */
+static unsigned kpcpu_nr;                       /* regions: CPUs, or thread slots */
 static bool kpcpu_use_cid;
 
 static klock_t drain_lock = KLOCK_INIT;
 static klock_t pc_lock = KLOCK_INIT;    /* alloc_percpu space */
+static klock_t thr_lock = KLOCK_INIT;   /* per-thread regions */
 static pthread_key_t kfront_key;
 
 #define KFRONT_BATCH_MAX 128
@@ -67,12 +74,6 @@ static pthread_key_t kfront_key;
 /* KALLOC_STATS counters: [idx][0] allocs, [1] alloc misses, [2] frees,
  * [3] free misses. */
 static _Atomic uint64_t kf_stat[KFRONT_NR][4];
-
-static unsigned batch_of(unsigned idx)
-{
-	unsigned b = (kfront_cap[idx] + 1) / 2;
-	return KMIN(b, KFRONT_BATCH_MAX);
-}
 
 /* Per-CPU capacity starts small (8 KiB worth of objects, at least 2 and at
  * most a quarter of the reserved slots) and adapts (see rseq_grow) within
@@ -87,21 +88,21 @@ static unsigned initial_cap(unsigned idx)
 }
 
 /* ------------------------------------------------------------------ */
-/* per-CPU regions                                                     */
+/* regions                                                             */
 /* ------------------------------------------------------------------ */
 
 struct kpcpu_hdr {
 	uint16_t cur, begin, end, unused;
 };
 
-static inline struct kpcpu_hdr *region_hdr(unsigned cpu, unsigned idx)
+static inline struct kpcpu_hdr *region_hdr(unsigned r, unsigned idx)
 {
-	return (struct kpcpu_hdr *)(kpcpu.base + ((size_t)cpu << KPCPU_SHIFT)) + idx;
+	return (struct kpcpu_hdr *)(kpcpu.base + ((size_t)r << KPCPU_SHIFT)) + idx;
 }
 
-static inline void **region_slots(unsigned cpu)
+static inline void **region_slots(unsigned r)
 {
-	return (void **)(kpcpu.base + ((size_t)cpu << KPCPU_SHIFT));
+	return (void **)(kpcpu.base + ((size_t)r << KPCPU_SHIFT));
 }
 
 /* begin = 0xffff, end = 0 in one 32-bit store (little endian). */
@@ -137,7 +138,8 @@ static inline _Atomic size_t *steal_backoff(unsigned cpu)
 	                                  (KPCPU_HDR_WORDS - 2) * sizeof(void *));
 }
 
-static inline unsigned this_cpu_index(void)
+/* The calling thread's region: its CPU's (rseq) or its own (per-thread). */
+static inline unsigned this_region(void)
 {
 	return *(volatile uint32_t *)((char *)__builtin_thread_pointer() + kpcpu.cid_off);
 }
@@ -150,6 +152,31 @@ static unsigned hdr_cap(struct kpcpu_hdr *h)
 		return 0;
 	return (w >> 16) - (w & 0xffff);
 }
+
+/* Reserved slots per stack and where each starts: the same in every
+ * region, in both modes.  Returns false when they do not fit a region. */
+static bool layout_setup(void)
+{
+	size_t words = KPCPU_HDR_WORDS;
+	for (unsigned i = 0; i < KFRONT_NR; i++) {
+		unsigned cap = 64;
+		if (i < KMALLOC_NR_CLASSES) {
+			kfront_cache[i] = &kmalloc_caches[i];
+			cap = (unsigned)KMIN(KMAX(131072u / kmalloc_class_size[i], 4u), 2048u);
+			thread_cap[i] = (unsigned)KMIN(KMAX(65536u / kmalloc_class_size[i], 4u), 256u);
+		}
+		kfront_cap[i] = cap;
+		words += 1;   /* NULL sentinel */
+		layout_begin[i] = (uint16_t)words;
+		words += cap;
+	}
+	layout_words = words;
+	return words * sizeof(void *) <= KPCPU_REGION;
+}
+
+/* ------------------------------------------------------------------ */
+/* per-CPU mode                                                        */
+/* ------------------------------------------------------------------ */
 
 /* Takes up to `want` bytes of unused capacity from other stacks of `cpu`
  * (never below their initial capacity).  Returns the bytes taken. */
@@ -189,7 +216,7 @@ static size_t steal_capacity(unsigned cpu, unsigned except, size_t want)
  * drains; no stack ever exceeds its reserved slots. */
 static void rseq_grow(unsigned idx)
 {
-	unsigned cpu = this_cpu_index();
+	unsigned cpu = this_region();
 	if (cpu >= kpcpu_nr)
 		return;
 	struct kpcpu_hdr *h = region_hdr(cpu, idx);
@@ -225,6 +252,25 @@ static void rseq_grow(unsigned idx)
 		atomic_fetch_sub_explicit(used, bytes, memory_order_relaxed);
 }
 
+static void budget_from_env(void)
+{
+	const char *bud = kos_getenv("KALLOC_PCPU_BUDGET");
+	if (!bud || !*bud)
+		return;
+	size_t v = 0;
+	const char *q = bud;
+	for (; *q >= '0' && *q <= '9'; q++)
+		v = v * 10 + (size_t)(*q - '0');
+	if (*q == 'k' || *q == 'K')
+		v <<= 10, q++;
+	else if (*q == 'm' || *q == 'M')
+		v <<= 20, q++;
+	if (*q || v < 4096)
+		kreport("KALLOC_PCPU_BUDGET=%s: expected a size such as 512K or 2M; using the default", bud);
+	else
+		kpcpu_budget = v;
+}
+
 static bool rseq_setup(void)
 {
 	if (!KPCPU_HAVE_RSEQ)
@@ -235,50 +281,21 @@ static bool rseq_setup(void)
 	uint32_t cpu = *(const volatile uint32_t *)(rs + 4);
 	if (cpu >= 0xfffffff0u)
 		return false;   /* registration failed or absent */
-	kpcpu_nr = kos_ncpus();
-	if (cpu >= kpcpu_nr)
+	unsigned nr = kos_ncpus();
+	if (cpu >= nr)
 		return false;
-	kpcpu_use_cid = kos_getauxval(AT_RSEQ_FEATURE_SIZE) >= 28;
+	bool use_cid = kos_getauxval(AT_RSEQ_FEATURE_SIZE) >= 28;
 	if (kos_membarrier_rseq_register() != 0)
 		return false;
-	/* Per-CPU stacks may grow larger than per-thread ones (their total
-	 * is bounded by the byte budget, not by the number of threads):
-	 * 128 KiB worth of objects, clamped to [4, 2048] slots. */
-	unsigned cap[KFRONT_NR];
-	size_t words = KPCPU_HDR_WORDS;
-	for (unsigned i = 0; i < KFRONT_NR; i++) {
-		cap[i] = kfront_cap[i];
-		if (i < KMALLOC_NR_CLASSES)
-			cap[i] = (unsigned)KMIN(KMAX(131072u / kmalloc_class_size[i], 4u), 2048u);
-		words += 1;   /* NULL sentinel */
-		layout_begin[i] = (uint16_t)words;
-		words += cap[i];
-	}
-	if (words * sizeof(void *) > KPCPU_REGION)
-		return false;
-	for (unsigned i = 0; i < KFRONT_NR; i++)
-		kfront_cap[i] = cap[i];
-	char *base = kos_map((size_t)kpcpu_nr << KPCPU_SHIFT, PAGE_SIZE, true, 0, NULL);
+	char *base = kos_map((size_t)nr << KPCPU_SHIFT, PAGE_SIZE, true, 0, NULL);
 	if (!base)
 		return false;
+	kpcpu_nr = nr;
+	kpcpu_use_cid = use_cid;
 	kpcpu.base = base;
 	kpcpu.cs_off = __rseq_offset + 8;
-	kpcpu.cid_off = __rseq_offset + (kpcpu_use_cid ? 24 : 4);
-	const char *bud = kos_getenv("KALLOC_PCPU_BUDGET");
-	if (bud && *bud) {
-		size_t v = 0;
-		const char *q = bud;
-		for (; *q >= '0' && *q <= '9'; q++)
-			v = v * 10 + (size_t)(*q - '0');
-		if (*q == 'k' || *q == 'K')
-			v <<= 10, q++;
-		else if (*q == 'm' || *q == 'M')
-			v <<= 20, q++;
-		if (*q || v < 4096)
-			kreport("KALLOC_PCPU_BUDGET=%s: expected a size such as 512K or 2M; using the default", bud);
-		else
-			kpcpu_budget = v;
-	}
+	kpcpu.cid_off = __rseq_offset + (use_cid ? 24 : 4);
+	budget_from_env();
 	for (unsigned c = 0; c < kpcpu_nr; c++) {
 		size_t bytes = 0;
 		for (unsigned i = 0; i < KFRONT_NR; i++) {
@@ -326,20 +343,186 @@ static void rseq_drain(const bool *sel)
 	kunlock(&drain_lock);
 }
 
-/* Half the current capacity of this CPU's stack idx (1 when locked). */
-static unsigned rseq_batch(unsigned idx)
+/* ------------------------------------------------------------------ */
+/* per-thread mode                                                     */
+/* ------------------------------------------------------------------ */
+
+/* Regions for threads: address space for KTHR_REGIONS_FIRST at first
+ * (touched as used), extended in place up to KTHR_REGIONS_MAX when threads
+ * need more; a thread that finds none runs without a front cache. */
+#define KTHR_REGIONS_FIRST 64
+#define KTHR_REGIONS_MAX 8192
+static uint64_t thr_used[KTHR_REGIONS_MAX / 64];   /* bit r: region r taken */
+static unsigned thr_hint;   /* no free region below this one */
+static unsigned thr_high;   /* regions ever handed out are below this one */
+
+static void thread_exit(void *arg);
+
+static bool thread_mode_setup(void)
 {
-	unsigned cpu = this_cpu_index();
-	unsigned cap = cpu < kpcpu_nr ? hdr_cap(region_hdr(cpu, idx)) : 0;
+	char *base = kos_map((size_t)KTHR_REGIONS_FIRST << KPCPU_SHIFT, PAGE_SIZE, true, 0, NULL);
+	if (!base)
+		return false;
+	if (pthread_key_create(&kfront_key, thread_exit) != 0) {
+		kos_unmap(base, (size_t)KTHR_REGIONS_FIRST << KPCPU_SHIFT);
+		return false;
+	}
+	kpcpu_nr = KTHR_REGIONS_FIRST;
+	kpcpu.base = base;
+	char *tp = __builtin_thread_pointer();
+	kpcpu.cs_off = (char *)&kfront_thr.cs - tp;
+	kpcpu.cid_off = (char *)&kfront_thr.slot - tp;
+	/* Region 0: every header locked, for threads without a region. */
+	for (unsigned i = 0; i < KFRONT_NR; i++)
+		hdr_lock(region_hdr(0, i));
+	thr_used[0] = 1;
+	thr_hint = thr_high = 1;
+	return true;
+}
+
+/* Doubles the regions, mapping the next ones right after the last.
+ * thr_lock held. */
+static bool thread_regions_grow(void)
+{
+	unsigned n = kpcpu_nr * 2;
+	if (n > KTHR_REGIONS_MAX)
+		return false;
+	char *end = kpcpu.base + ((size_t)kpcpu_nr << KPCPU_SHIFT);
+	if (!kos_map_at(end, (size_t)(n - kpcpu_nr) << KPCPU_SHIFT))
+		return false;
+	kpcpu_nr = n;
+	return true;
+}
+
+/* Takes the lowest free region, or 0 when none is left.  thr_lock held. */
+static unsigned region_take(void)
+{
+	for (unsigned w = thr_hint / 64; w < kpcpu_nr / 64; w++) {
+		uint64_t free_bits = ~thr_used[w];
+		if (!free_bits)
+			continue;
+		unsigned r = w * 64 + (unsigned)__builtin_ctzll(free_bits);
+		thr_used[w] |= 1ULL << (r % 64);
+		thr_hint = r + 1;
+		thr_high = KMAX(thr_high, r + 1);
+		return r;
+	}
+	thr_hint = kpcpu_nr;
+	if (thread_regions_grow())
+		return region_take();
+	return 0;
+}
+
+static void region_give_back(unsigned r)
+{
+	thr_used[r / 64] &= ~(1ULL << (r % 64));
+	thr_hint = KMIN(thr_hint, r);
+}
+
+/* Gives a thread region to the calling thread: after this its pushes and
+ * pops hit.  False when none is left (the thread runs uncached). */
+static bool thread_setup(void)
+{
+	klock(&thr_lock);
+	unsigned r = region_take();
+	kunlock(&thr_lock);
+	if (!r)
+		return false;
+	for (unsigned i = 0; i < KFRONT_NR; i++) {
+		struct kpcpu_hdr *h = region_hdr(r, i);
+		h->cur = layout_begin[i];
+		if (i < KMALLOC_NR_CLASSES)
+			hdr_set_cap(h, i, thread_cap[i]);
+		else
+			hdr_lock(h);   /* custom caches are fronted in rseq mode only */
+	}
+	kfront_thr.slot = r;
+	kfront_thr.state = KT_LIVE;
+	/* A non-NULL value makes the destructor run at thread exit. */
+	pthread_setspecific(kfront_key, (void *)1);
+	return true;
+}
+
+/* Returns the objects of stack idx of region r to the slabs (the region's
+ * thread, or one that cannot run any more). */
+static void region_flush(unsigned r, unsigned idx)
+{
+	struct kpcpu_hdr *h = region_hdr(r, idx);
+	unsigned cur = h->cur, b = layout_begin[idx];
+	if (cur > b && kfront_cache[idx])
+		kslab_free_bulk(kfront_cache[idx], cur - b, region_slots(r) + b);
+	h->cur = (uint16_t)b;
+}
+
+static void thread_flush(void)
+{
+	if (kfront_thr.state != KT_LIVE)
+		return;
+	for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++)
+		region_flush(kfront_thr.slot, i);
+}
+
+static void thread_exit(void *arg)
+{
+	(void)arg;
+	if (kfront_thr.state != KT_LIVE)
+		return;
+	thread_flush();
+	unsigned r = kfront_thr.slot;
+	/* From here on every push and pop of this thread misses, and the
+	 * slow paths go to the slabs. */
+	kfront_thr.slot = 0;
+	kfront_thr.state = KT_DEAD;
+	klock(&thr_lock);
+	region_give_back(r);
+	kunlock(&thr_lock);
+}
+
+/* Gives the memory of regions no thread holds back to the OS. */
+static void thread_release_idle(void)
+{
+	size_t bytes = KALIGN_UP(layout_words * sizeof(void *), PAGE_SIZE);
+	klock(&thr_lock);
+	for (unsigned r = 1; r < thr_high; r++)
+		if (!((thr_used[r / 64] >> (r % 64)) & 1))
+			kos_release(kpcpu.base + ((size_t)r << KPCPU_SHIFT), bytes);
+	kunlock(&thr_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* slow paths                                                          */
+/* ------------------------------------------------------------------ */
+
+/* One object straight from / to the slab layer. */
+static void *slab_alloc_one(unsigned idx, gfp_t gfp)
+{
+	void *obj;
+	struct kmem_cache *c = kfront_cache[idx] ? kfront_cache[idx] : &kmalloc_caches[idx];
+	return kslab_alloc_bulk(c, gfp, 1, &obj) == 1 ? obj : NULL;
+}
+
+static void slab_free_one(unsigned idx, void *obj)
+{
+	kslab_free_bulk(kfront_cache[idx] ? kfront_cache[idx] : &kmalloc_caches[idx], 1, &obj);
+}
+
+/* Half the current capacity of the calling thread's stack idx (1 when
+ * locked). */
+static unsigned front_batch(unsigned idx)
+{
+	unsigned r = this_region();
+	unsigned cap = r < kpcpu_nr ? hdr_cap(region_hdr(r, idx)) : 0;
 	return KMIN(KMAX((cap + 1) / 2, 1u), (unsigned)KFRONT_BATCH_MAX);
 }
 
-static void *rseq_alloc_slow(unsigned idx, gfp_t gfp)
+/* A miss on pop: a batch from the slabs, all but one pushed. */
+static void *front_refill(unsigned idx, gfp_t gfp)
 {
 	struct kmem_cache *c = kfront_cache[idx];
 	void *tmp[KFRONT_BATCH_MAX];
-	rseq_grow(idx);
-	unsigned n = kslab_alloc_bulk(c, gfp, rseq_batch(idx), tmp);
+	if (kfront_base_mode == KF_RSEQ)
+		rseq_grow(idx);
+	unsigned n = kslab_alloc_bulk(c, gfp, front_batch(idx), tmp);
 	if (!n)
 		return NULL;
 	void *obj = tmp[--n];
@@ -351,12 +534,15 @@ static void *rseq_alloc_slow(unsigned idx, gfp_t gfp)
 	return obj;
 }
 
-static void rseq_free_slow(unsigned idx, void *obj)
+/* A miss on push: half the stack back to the slabs, then obj pushed (or
+ * freed to its slab when the stack is locked). */
+static void front_spill(unsigned idx, void *obj)
 {
 	struct kmem_cache *c = kfront_cache[idx];
 	void *tmp[KFRONT_BATCH_MAX];
-	rseq_grow(idx);
-	unsigned n = 0, want = rseq_batch(idx);
+	if (kfront_base_mode == KF_RSEQ)
+		rseq_grow(idx);
+	unsigned n = 0, want = front_batch(idx);
 	while (n < want) {
 		void *p = kpcpu_pop(idx);
 		if (!p)
@@ -371,125 +557,28 @@ static void rseq_free_slow(unsigned idx, void *obj)
 		kslab_free_bulk(c, 1, &obj);
 }
 
-/* ------------------------------------------------------------------ */
-/* per-thread fallback                                                 */
-/* ------------------------------------------------------------------ */
-
-enum { KT_NONE = 0, KT_LIVE = 1, KT_DEAD = 2 };
-static __thread uint8_t kthread_state;
-static __thread void **kthread_slots;
-
-static void thread_exit(void *arg);
-
-static bool thread_setup(void)
+/* The per-thread mode gives a thread its region on its first miss. */
+static inline void thread_ready(gfp_t gfp)
 {
-	size_t bytes = KALIGN_UP(kfront_thread_slots * sizeof(void *), PAGE_SIZE);
-	struct page *pg = kpage_alloc_exact(GFP_KERNEL, bytes >> PAGE_SHIFT, 0);
-	if (!pg)
-		return false;
-	kpage_set_tails(pg, bytes >> PAGE_SHIFT, KPG_TAIL);
-	void **slots = kpage_address(pg);
-	if (!(pg->flags & KPF_ZEROED))
-		memset(slots, 0, bytes);
-	void **s = slots;
-	for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++) {
-		s[0] = NULL;
-		struct kfront_bin *b = &kfront_bins[i];
-		b->begin = b->cur = s + 1;
-		b->end = s + 1 + kfront_cap[i];
-		s = b->end;
-	}
-	kthread_slots = slots;
-	kthread_state = KT_LIVE;
-	/* A non-NULL value makes the destructor run at thread exit. */
-	pthread_setspecific(kfront_key, slots);
-	return true;
+	if (kfront_base_mode == KF_THREAD && unlikely(kfront_thr.state == KT_NONE) &&
+	    (gfp & __GFP_DIRECT_RECLAIM) && !thread_setup())
+		kfront_thr.state = KT_DEAD;
 }
 
-/* Returns the n oldest objects (bottom of the stack) of a bin. */
-static void flush_bin(unsigned idx, struct kfront_bin *b, size_t n)
+static void *alloc_slow(unsigned idx, gfp_t gfp)
 {
-	size_t have = (size_t)(b->cur - b->begin);
-	n = KMIN(n, have);
-	if (!n)
-		return;
-	kslab_free_bulk(kfront_cache[idx], (unsigned)n, b->begin);
-	memmove(b->begin, b->begin + n, (have - n) * sizeof(void *));
-	b->cur -= n;
-}
-
-static void thread_flush(void)
-{
-	if (kthread_state != KT_LIVE)
-		return;
-	for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++) {
-		struct kfront_bin *b = &kfront_bins[i];
-		flush_bin(i, b, (size_t)(b->cur - b->begin));
-	}
-}
-
-static void thread_exit(void *arg)
-{
-	(void)arg;
-	if (kthread_state != KT_LIVE)
-		return;
-	thread_flush();
-	void **slots = kthread_slots;
-	memset(kfront_bins, 0, sizeof kfront_bins);
-	kthread_state = KT_DEAD;
-	kthread_slots = NULL;
-	kpage_free(kchunk_page(kchunk_of(slots), slots));
-}
-
-static void *thread_alloc_slow(unsigned idx, gfp_t gfp)
-{
-	struct kmem_cache *c = kfront_cache[idx];
-	void *obj;
-	if (kthread_state != KT_LIVE) {
-		if (kthread_state == KT_DEAD || !(gfp & __GFP_DIRECT_RECLAIM) || !thread_setup())
-			return kslab_alloc_bulk(c, gfp, 1, &obj) == 1 ? obj : NULL;
-	}
-	struct kfront_bin *b = &kfront_bins[idx];
-	if (b->cur != b->begin)
-		return *--b->cur;
-	unsigned got = kslab_alloc_bulk(c, gfp, batch_of(idx), b->begin);
-	if (!got)
-		return NULL;
-	b->cur = b->begin + got - 1;
-	return *b->cur;
-}
-
-static void thread_free_slow(unsigned idx, void *obj)
-{
-	struct kmem_cache *c = kfront_cache[idx];
-	if (kthread_state != KT_LIVE) {
-		if (kthread_state == KT_DEAD || !thread_setup()) {
-			kslab_free_bulk(c, 1, &obj);
-			return;
-		}
-	}
-	struct kfront_bin *b = &kfront_bins[idx];
-	if (b->cur != b->begin && b->cur[-1] == obj)
-		kpanic("free(): double free of object %p (cache %s)", obj, c->name);
-	if (b->cur == b->end)
-		flush_bin(idx, b, (size_t)(b->end - b->begin + 1) / 2);
-	*b->cur++ = obj;
-}
-
-/* ------------------------------------------------------------------ */
-/* dispatch                                                            */
-/* ------------------------------------------------------------------ */
-
-static void *base_alloc(unsigned idx, gfp_t gfp)
-{
-	if (kfront_base_mode == KF_RSEQ) {
+	if (kfront_base_mode == KF_NONE)
+		return slab_alloc_one(idx, gfp);   /* initialising, or no regions */
+	thread_ready(gfp);
+	if (kfront_mode == KF_COUNT) {
+		atomic_fetch_add_explicit(&kf_stat[idx][0], 1, memory_order_relaxed);
 		void *p = kpcpu_pop(idx);
-		return p ? p : rseq_alloc_slow(idx, gfp);
+		if (p)
+			return p;
+		atomic_fetch_add_explicit(&kf_stat[idx][1], 1, memory_order_relaxed);
 	}
-	return thread_alloc_slow(idx, gfp);
+	return front_refill(idx, gfp);
 }
-
-static void *alloc_slow(unsigned idx, gfp_t gfp);
 
 void *kfront_alloc_slow(unsigned idx, gfp_t gfp)
 {
@@ -500,67 +589,20 @@ void *kfront_alloc_slow(unsigned idx, gfp_t gfp)
 	return p;
 }
 
-static void *alloc_slow(unsigned idx, gfp_t gfp)
-{
-	switch (kfront_mode) {
-	case KF_RSEQ:
-		return rseq_alloc_slow(idx, gfp);
-	case KF_THREAD:
-		return thread_alloc_slow(idx, gfp);
-	case KF_COUNT: {
-		atomic_fetch_add_explicit(&kf_stat[idx][0], 1, memory_order_relaxed);
-		if (kfront_base_mode == KF_RSEQ) {
-			void *p = kpcpu_pop(idx);
-			if (p)
-				return p;
-		} else {
-			struct kfront_bin *b = &kfront_bins[idx];
-			if (b->cur != b->begin)
-				return *--b->cur;
-		}
-		atomic_fetch_add_explicit(&kf_stat[idx][1], 1, memory_order_relaxed);
-		return base_alloc(idx, gfp);
-	}
-	default: {
-		/* Initialisation is running in this thread: no caches yet. */
-		void *obj;
-		return kslab_alloc_bulk(kfront_cache[idx] ? kfront_cache[idx] : &kmalloc_caches[idx], gfp, 1, &obj) == 1
-		           ? obj
-		           : NULL;
-	}
-	}
-}
-
 void kfront_free_slow(unsigned idx, void *obj)
 {
-	switch (kfront_mode) {
-	case KF_RSEQ:
-		rseq_free_slow(idx, obj);
-		return;
-	case KF_THREAD:
-		thread_free_slow(idx, obj);
-		return;
-	case KF_COUNT:
-		atomic_fetch_add_explicit(&kf_stat[idx][2], 1, memory_order_relaxed);
-		if (kfront_base_mode == KF_RSEQ) {
-			if (kpcpu_push(idx, obj))
-				return;
-			atomic_fetch_add_explicit(&kf_stat[idx][3], 1, memory_order_relaxed);
-			rseq_free_slow(idx, obj);
-		} else {
-			struct kfront_bin *b = &kfront_bins[idx];
-			if (b->cur != b->end && b->cur[-1] != obj) {
-				*b->cur++ = obj;
-				return;
-			}
-			atomic_fetch_add_explicit(&kf_stat[idx][3], 1, memory_order_relaxed);
-			thread_free_slow(idx, obj);
-		}
-		return;
-	default:
-		kslab_free_bulk(kfront_cache[idx] ? kfront_cache[idx] : &kmalloc_caches[idx], 1, &obj);
+	if (kfront_base_mode == KF_NONE) {
+		slab_free_one(idx, obj);
 		return;
 	}
+	thread_ready(GFP_KERNEL);
+	if (kfront_mode == KF_COUNT) {
+		atomic_fetch_add_explicit(&kf_stat[idx][2], 1, memory_order_relaxed);
+		if (kpcpu_push(idx, obj))
+			return;
+		atomic_fetch_add_explicit(&kf_stat[idx][3], 1, memory_order_relaxed);
+	}
+	front_spill(idx, obj);
 }
 
 void kfront_drain_index(unsigned idx)
@@ -569,9 +611,8 @@ void kfront_drain_index(unsigned idx)
 		bool sel[KFRONT_NR] = { false };
 		sel[idx] = true;
 		rseq_drain(sel);
-	} else if (kthread_state == KT_LIVE && idx < KMALLOC_NR_CLASSES) {
-		struct kfront_bin *b = &kfront_bins[idx];
-		flush_bin(idx, b, (size_t)(b->cur - b->begin));
+	} else if (kfront_base_mode == KF_THREAD && kfront_thr.state == KT_LIVE) {
+		region_flush(kfront_thr.slot, idx);
 	}
 }
 
@@ -582,8 +623,9 @@ void kfront_flush_all(void)
 		for (unsigned i = 0; i < KFRONT_NR; i++)
 			sel[i] = kfront_cache[i] != NULL;
 		rseq_drain(sel);
-	} else {
+	} else if (kfront_base_mode == KF_THREAD) {
 		thread_flush();
+		thread_release_idle();
 	}
 }
 
@@ -638,24 +680,45 @@ void kfront_fork_prepare(void)
 {
 	klock(&drain_lock);
 	klock(&pc_lock);
+	klock(&thr_lock);
 }
 
 void kfront_fork_parent(void)
 {
+	kunlock(&thr_lock);
 	kunlock(&pc_lock);
 	kunlock(&drain_lock);
 }
 
+/* After the slab layer's own fork handler: the child has one thread, so
+ * the regions of all the others are flushed and given back. */
 void kfront_fork_child(void)
 {
+	klock_reinit(&thr_lock);
 	klock_reinit(&pc_lock);
 	klock_reinit(&drain_lock);
+	if (kfront_base_mode != KF_THREAD)
+		return;
+	unsigned mine = kfront_thr.state == KT_LIVE ? kfront_thr.slot : 0;
+	for (unsigned r = 1; r < thr_high; r++) {
+		if (r == mine || !((thr_used[r / 64] >> (r % 64)) & 1))
+			continue;
+		for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++)
+			region_flush(r, i);
+		region_give_back(r);
+	}
 }
 
 const char *kfront_mode_name(void)
 {
-	return kfront_base_mode == KF_RSEQ ? (kpcpu_use_cid ? "rseq (per-CPU, mm_cid)" : "rseq (per-CPU, cpu_id)")
-	                                   : "per-thread";
+	switch (kfront_base_mode) {
+	case KF_RSEQ:
+		return kpcpu_use_cid ? "rseq (per-CPU, mm_cid)" : "rseq (per-CPU, cpu_id)";
+	case KF_THREAD:
+		return "per-thread";
+	default:
+		return "none";
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -664,21 +727,8 @@ const char *kfront_mode_name(void)
 
 void kfront_init(void)
 {
-	size_t slots = 0;
-	for (unsigned i = 0; i < KFRONT_NR; i++) {
-		size_t cap;
-		if (i < KMALLOC_NR_CLASSES) {
-			kfront_cache[i] = &kmalloc_caches[i];
-			cap = 65536 / kmalloc_class_size[i];
-			cap = KMIN(KMAX(cap, 4), 256);
-			slots += cap + 1;
-		} else {
-			cap = 64;
-		}
-		kfront_cap[i] = (unsigned)cap;
-	}
-	kfront_thread_slots = slots;
-
+	if (!layout_setup())
+		kpanic("front cache layout exceeds its %lu-byte region", (unsigned long)KPCPU_REGION);
 	const char *env = kos_getenv("KALLOC_RSEQ");
 	bool want_rseq = true;
 	if (env) {
@@ -687,33 +737,51 @@ void kfront_init(void)
 		else if (!(env[0] == '1' && env[1] == '\0'))
 			kreport("KALLOC_RSEQ=%s: expected 0 or 1; using the default", env);
 	}
-	int mode = (want_rseq && rseq_setup()) ? KF_RSEQ : KF_THREAD;
-	if (mode == KF_THREAD)
-		pthread_key_create(&kfront_key, thread_exit);
+	int mode = KF_NONE;
+	if (want_rseq && rseq_setup())
+		mode = KF_RSEQ;
+	else if (thread_mode_setup())
+		mode = KF_THREAD;
 	kfront_base_mode = mode;
 	const char *st = kos_getenv("KALLOC_STATS");
-	if (st && *st && !(st[0] == '0' && st[1] == '\0'))
+	if (mode != KF_NONE && st && *st && !(st[0] == '0' && st[1] == '\0'))
 		mode = KF_COUNT;
 	kfront_mode = mode;
+	/* Last: the fast paths may run from here on. */
+	atomic_thread_fence(memory_order_release);
+	kfront_fast = mode == KF_RSEQ || mode == KF_THREAD;
 }
 
 /* ------------------------------------------------------------------ */
 /* introspection                                                       */
 /* ------------------------------------------------------------------ */
 
+/* Objects cached in stack idx: over all CPUs, or the calling thread's. */
+static size_t cached_in(unsigned idx, size_t *regions)
+{
+	size_t n = 0, used = 0;
+	unsigned first = 0, last = 0;
+	if (kfront_base_mode == KF_RSEQ) {
+		last = kpcpu_nr;
+	} else if (kfront_base_mode == KF_THREAD && kfront_thr.state == KT_LIVE) {
+		first = kfront_thr.slot;
+		last = first + 1;
+	}
+	for (unsigned r = first; r < last; r++) {
+		unsigned cur = __atomic_load_n(&region_hdr(r, idx)->cur, __ATOMIC_RELAXED);
+		if (cur > layout_begin[idx]) {
+			n += cur - layout_begin[idx];
+			used++;
+		}
+	}
+	if (regions)
+		*regions = used;
+	return n;
+}
+
 size_t kfront_cached(unsigned idx)
 {
-	size_t n = 0;
-	if (kfront_base_mode == KF_RSEQ) {
-		for (unsigned cpu = 0; cpu < kpcpu_nr; cpu++) {
-			unsigned cur = __atomic_load_n(&region_hdr(cpu, idx)->cur, __ATOMIC_RELAXED);
-			if (cur > layout_begin[idx])
-				n += cur - layout_begin[idx];
-		}
-	} else if (kthread_state == KT_LIVE && idx < KMALLOC_NR_CLASSES) {
-		n = (size_t)(kfront_bins[idx].cur - kfront_bins[idx].begin);
-	}
-	return n;
+	return cached_in(idx, NULL);
 }
 
 size_t kfront_print(int fd)
@@ -721,38 +789,25 @@ size_t kfront_print(int fd)
 	char line[256];
 	size_t n = kformat(line, sizeof line, "front caches: %s\n", kfront_mode_name());
 	kwrite_all(fd, line, n);
+	bool rseq = kfront_base_mode == KF_RSEQ;
 	for (unsigned i = 0; i < KFRONT_NR; i++) {
 		struct kmem_cache *c = kfront_cache[i];
 		if (!c)
 			continue;
-		size_t fill = 0, cpus = 0;
-		if (kfront_base_mode == KF_RSEQ) {
-			for (unsigned cpu = 0; cpu < kpcpu_nr; cpu++) {
-				struct kpcpu_hdr *h = region_hdr(cpu, i);
-				unsigned cur = __atomic_load_n(&h->cur, __ATOMIC_RELAXED);
-				if (cur > layout_begin[i]) {
-					fill += cur - layout_begin[i];
-					cpus++;
-				}
-			}
-		} else if (kthread_state == KT_LIVE && i < KMALLOC_NR_CLASSES) {
-			fill = (size_t)(kfront_bins[i].cur - kfront_bins[i].begin);
-			cpus = 1;
-		}
+		size_t cpus = 0, fill = cached_in(i, &cpus);
 		uint64_t a = atomic_load(&kf_stat[i][0]), am = atomic_load(&kf_stat[i][1]);
 		uint64_t f = atomic_load(&kf_stat[i][2]), fm = atomic_load(&kf_stat[i][3]);
 		if (!fill && !a && !f)
 			continue;
 		unsigned capsum = 0;
-		if (kfront_base_mode == KF_RSEQ)
+		if (rseq)
 			for (unsigned cpu = 0; cpu < kpcpu_nr; cpu++)
 				capsum += hdr_cap(region_hdr(cpu, i));
 		else
-			capsum = kfront_cap[i];
+			capsum = i < KMALLOC_NR_CLASSES ? thread_cap[i] : 0;
 		n = kformat(line, sizeof line, "front cache %s: capacity %u (max %u per %s), cached %lu objects on %lu %s",
-		            c->name, capsum, kfront_cap[i], kfront_base_mode == KF_RSEQ ? "CPU" : "thread",
-		            (unsigned long)fill, (unsigned long)cpus,
-		            kfront_base_mode == KF_RSEQ ? "CPUs" : "threads (this one)");
+		            c->name, capsum, rseq ? kfront_cap[i] : capsum, rseq ? "CPU" : "thread",
+		            (unsigned long)fill, (unsigned long)cpus, rseq ? "CPUs" : "threads (this one)");
 		if (a || f) {
 			unsigned long ah = a ? (unsigned long)((a - am) * 1000 / a) : 0;
 			unsigned long fh = f ? (unsigned long)((f - fm) * 1000 / f) : 0;

@@ -147,7 +147,7 @@ static struct page *new_slab(struct kmem_cache *c, gfp_t gfp)
 	struct page *s = kpage_alloc(gfp & ~__GFP_ZERO, c->order);
 	if (!s)
 		return NULL;
-	uint32_t info = c->kmalloc_class >= 0 ? KPG_KSLAB | (uint32_t)c->kmalloc_class << 8 : KPG_SLAB;
+	uint32_t info = c->page_info;
 	size_t npages = 1UL << c->order;
 	s->head = s;
 	kpage_set_tails(s, npages, info);
@@ -527,6 +527,7 @@ int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t alig
 	c->div_mul = inverse_odd(stride >> k);
 	c->div_limit = (uint64_t)c->objects - 1;
 	c->slab_mask = (PAGE_SIZE << c->order) - 1;
+	c->page_info = KPG_SLAB;
 
 	klock(&kcache_list_lock);
 	c->prev = NULL;

@@ -100,7 +100,7 @@ static size_t bc_foreign_len(const struct page *pg)
 	unsigned kind = kpage_kind(pg);
 	if ((kind == KPG_SLAB || kind == KPG_KSLAB) && pg->head == pg) {
 		const struct kmem_cache *c =
-			kind == KPG_KSLAB ? &kmalloc_caches[kpage_info(pg) >> 8] : pg->slab_cache;
+			kind == KPG_KSLAB ? &kmalloc_caches[kpage_info(pg) - KINFO_KSLAB_BASE] : pg->slab_cache;
 		return c ? 1UL << c->order : 0;
 	}
 	if (kind == KPG_LARGE && pg->head == pg)

@@ -73,9 +73,16 @@ static void one_size(size_t size)
 		CHECKF(ks >= size, "ksize(kmalloc(%zu)) = %zu", size, ks);
 		CHECKF(ks == csize, "kmalloc(%zu): ksize %zu, the smallest class that fits is %zu", size, ks, csize);
 		struct page *pg = virt_to_page(p[i]);
-		CHECKF(pg && kpage_kind(pg) == KPG_KSLAB && (kpage_info(pg) >> 8) == cls,
-		       "kmalloc(%zu) = %p: page kind %u class %u, want KPG_KSLAB class %u", size, p[i],
-		       pg ? kpage_kind(pg) : 0, pg ? kpage_info(pg) >> 8 : 0, cls);
+		/* A slab page of the class: marked with the class when free's
+		 * fast check covers its slabs, else a plain slab of the cache. */
+		const struct kmem_cache *kc = &kmalloc_caches[cls];
+		bool fast = kc->page_info != KPG_SLAB;
+		CHECKF(pg && (fast ? kpage_info(pg) == KINFO_KSLAB_BASE + cls
+		                   : kpage_kind(pg) == KPG_SLAB && pg->head->slab_cache == kc),
+		       "kmalloc(%zu) = %p: page info %#x, want a slab page of class %u", size, p[i],
+		       pg ? kpage_info(pg) : 0, cls);
+		if (size >= 16 && size <= 16384)
+			CHECKF(fast, "class %u (%zu bytes): free's fast check does not cover it", cls, csize);
 		CHECKF(a % 8 == 0, "kmalloc(%zu) = %p not 8-aligned", size, p[i]);
 		if (size >= 16)
 			CHECKF(a % 16 == 0, "kmalloc(%zu) = %p not 16-aligned", size, p[i]);
