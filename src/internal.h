@@ -431,6 +431,18 @@ void kslab_fork_prepare(void);
 void kslab_fork_parent(void);
 void kslab_fork_child(void);
 
+/* Asks for the line at p in a writable state.  x86-64: PREFETCHW, which
+ * processors without it execute as a no-op (GCC emits it only with
+ * -mprfchw, hence the asm). */
+KINLINE void kprefetch_write(const void *p)
+{
+#if defined(__x86_64__)
+	__asm__ __volatile__("prefetchw (%0)" : : "r"(p));
+#else
+	__builtin_prefetch(p, 1, 3);
+#endif
+}
+
 /* Cheap object-boundary test: (p - slab base) is a multiple of size and the
  * object is inside the slab.  Odd part by multiplicative inverse, even part by
  * rotation: off * inv rotated right by shift <= limit iff size | off. */
