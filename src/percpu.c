@@ -984,7 +984,8 @@ static inline void rseq_add32(char *p, int32_t v)
 KEXPORT void kalloc_this_cpu_add(void *p, long v, size_t size)
 {
 	kalloc_ensure_init();
-	if (KPCPU_HAVE_RSEQ && kfront_base_mode == KF_RSEQ) {
+#if KPCPU_HAVE_RSEQ
+	if (kfront_base_mode == KF_RSEQ) {
 		if (size == 8) {
 			rseq_add64(p, v);
 			return;
@@ -994,6 +995,7 @@ KEXPORT void kalloc_this_cpu_add(void *p, long v, size_t size)
 			return;
 		}
 	}
+#endif
 	char *q = (char *)p + (size_t)kos_getcpu() * KALLOC_PERCPU_UNIT;
 	switch (size) {
 	case 1: __atomic_fetch_add((uint8_t *)q, (uint8_t)v, __ATOMIC_RELAXED); break;
