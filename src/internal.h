@@ -578,11 +578,11 @@ void kvm_totals(size_t *count, size_t *bytes);
  * path.
  *
  * kfront_fast is 0 before initialisation and in the counting mode of
- * KALLOC_STATS (KF_COUNT): the fast paths then go straight to the slow
+ * KALLOC_STATS: the fast paths then go straight to the slow
  * paths, which do the work (and count it).  That test is the fast paths'
  * only one besides the stack's own bounds.
  */
-enum { KF_NONE = 0, KF_RSEQ = 1, KF_THREAD = 2, KF_COUNT = 3 };
+enum { KF_NONE = 0, KF_RSEQ = 1, KF_THREAD = 2 };
 
 #define KFRONT_CUSTOM   32
 #define KFRONT_NR       (KMALLOC_NR_CLASSES + KFRONT_CUSTOM)

@@ -51,8 +51,8 @@ extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
 
 uint8_t kfront_fast;
-static int kfront_mode;        /* KF_*: what the slow paths do */
-static int kfront_base_mode;   /* RSEQ, THREAD or NONE: what KF_COUNT counts over */
+static int kfront_base_mode;   /* KF_RSEQ, KF_THREAD or KF_NONE (no front caches) */
+static bool kfront_counting;   /* KALLOC_STATS: every operation takes the slow path, counted */
 struct kpcpu_globals kpcpu;
 __thread struct kfront_thread kfront_thr;
 struct kmem_cache *kfront_cache[KFRONT_NR];
@@ -570,7 +570,7 @@ static void *alloc_slow(unsigned idx, gfp_t gfp)
 	if (kfront_base_mode == KF_NONE)
 		return slab_alloc_one(idx, gfp);   /* initialising, or no regions */
 	thread_ready(gfp);
-	if (kfront_mode == KF_COUNT) {
+	if (kfront_counting) {
 		atomic_fetch_add_explicit(&kf_stat[idx][0], 1, memory_order_relaxed);
 		void *p = kpcpu_pop(idx);
 		if (p)
@@ -596,7 +596,7 @@ void kfront_free_slow(unsigned idx, void *obj)
 		return;
 	}
 	thread_ready(GFP_KERNEL);
-	if (kfront_mode == KF_COUNT) {
+	if (kfront_counting) {
 		atomic_fetch_add_explicit(&kf_stat[idx][2], 1, memory_order_relaxed);
 		if (kpcpu_push(idx, obj))
 			return;
@@ -744,12 +744,10 @@ void kfront_init(void)
 		mode = KF_THREAD;
 	kfront_base_mode = mode;
 	const char *st = kos_getenv("KALLOC_STATS");
-	if (mode != KF_NONE && st && *st && !(st[0] == '0' && st[1] == '\0'))
-		mode = KF_COUNT;
-	kfront_mode = mode;
+	kfront_counting = mode != KF_NONE && st && *st && !(st[0] == '0' && st[1] == '\0');
 	/* Last: the fast paths may run from here on. */
 	atomic_thread_fence(memory_order_release);
-	kfront_fast = mode == KF_RSEQ || mode == KF_THREAD;
+	kfront_fast = mode != KF_NONE && !kfront_counting;
 }
 
 /* ------------------------------------------------------------------ */
