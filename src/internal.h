@@ -465,7 +465,8 @@ extern struct kmem_cache kmalloc_caches[KMALLOC_NR_CLASSES];
 extern const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES];
 /* class of size (8-byte granularity) for sizes <= KMALLOC_SMALL_MAX */
 extern const uint8_t kmalloc_small_index[KMALLOC_SMALL_MAX / 8 + 1];
-extern const uint8_t kmalloc_small_index16[KMALLOC_SMALL_MAX / 16 + 1];
+#define KMALLOC_TABLE_MAX 8192  /* malloc's table lookup up to here */
+extern const uint8_t kmalloc_index16[KMALLOC_TABLE_MAX / 16 + 1];
 
 /*
  * free()'s object-boundary check for the kmalloc classes: kslab_obj_valid's

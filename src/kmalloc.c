@@ -48,14 +48,29 @@ const uint8_t kmalloc_small_index[KMALLOC_SMALL_MAX / 8 + 1] = {
 	20,
 };
 
-/* kmalloc_small_index16[(size + 15) >> 4]: class of size <= 1024 for malloc,
- * whose smallest block is 16 bytes (16-byte alignment for every block). */
-const uint8_t kmalloc_small_index16[KMALLOC_SMALL_MAX / 16 + 1] = {
+/* kmalloc_index16[(size + 15) >> 4]: class of size <= KMALLOC_TABLE_MAX for
+ * malloc, whose smallest block is 16 bytes (16-byte alignment for every
+ * block).  One table up to 8 KiB, so malloc's size test does not split
+ * sizes around 1 KiB (a mispredicted branch for programs that mix them).
+ * Above 1 KiB, four classes per power of two, as kmalloc_index computes. */
+const uint8_t kmalloc_index16[KMALLOC_TABLE_MAX / 16 + 1] = {
 	1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 10, 10, 11, 11, 12,
 	12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16,
 	16, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18,
 	18, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20,
 	20,
+	[65 ... 80] = 21,     /* 1280 */
+	[81 ... 96] = 22,     /* 1536 */
+	[97 ... 112] = 23,    /* 1792 */
+	[113 ... 128] = 24,   /* 2048 */
+	[129 ... 160] = 25,   /* 2560 */
+	[161 ... 192] = 26,   /* 3072 */
+	[193 ... 224] = 27,   /* 3584 */
+	[225 ... 256] = 28,   /* 4096 */
+	[257 ... 320] = 29,   /* 5120 */
+	[321 ... 384] = 30,   /* 6144 */
+	[385 ... 448] = 31,   /* 7168 */
+	[449 ... 512] = 32,   /* 8192 */
 };
 
 void kmalloc_init(void)

@@ -14,7 +14,7 @@
  *    two multiple of sizeof(void *) and leaves *memptr alone on failure;
  *  - a pointer kalloc never returned is reported and the process aborts.
  *
- * Fast paths: malloc of up to 1 KiB is a table lookup and a pop from the
+ * Fast paths: malloc of up to 8 KiB is a table lookup and a pop from the
  * CPU's (or thread's) stack; free is an info-map lookup, the page's info
  * word, the object-boundary check and a push.  Everything else goes to the slow paths
  * in kmalloc.c.
@@ -110,7 +110,7 @@ static KNOINLINE void *malloc_slow(size_t n)
 /*
  * Fast path, x86-64, gcc 12 -O2 (objdump of libkalloc-preload.so, every
  * instruction from entry to ret executed, no branch taken): malloc of up to
- * 1 KiB is 23 instructions (size test, class table, the fast-path flag,
+ * 8 KiB is 23 instructions (size test, class table, the fast-path flag,
  * restartable pop); free is 43 (range test, info map and info word, one
  * comparison for kind and class, object-boundary check, prefetch, flag,
  * restartable push with the double-free test).  Both modes run these same
@@ -121,8 +121,8 @@ static KNOINLINE void *malloc_slow(size_t n)
  */
 KEXPORT void *malloc(size_t n)
 {
-	if (likely(n <= KMALLOC_SMALL_MAX))
-		return kfront_pop(kmalloc_small_index16[(n + 15) >> 4], MALLOC_GFP);
+	if (likely(n <= KMALLOC_TABLE_MAX))
+		return kfront_pop(kmalloc_index16[(n + 15) >> 4], MALLOC_GFP);
 	if (likely(n <= KMALLOC_MAX_CACHE_SIZE))
 		return kfront_pop(kmalloc_index(n), MALLOC_GFP);
 	return malloc_slow(n);

@@ -104,6 +104,16 @@ static void one_size(size_t size)
 		kfree(p[i]);
 }
 
+/* malloc's table agrees with kmalloc_index for every size it covers. */
+static void malloc_table(void)
+{
+	for (size_t size = 1; size <= KMALLOC_TABLE_MAX; size++) {
+		unsigned want = kmalloc_index(size < 16 ? 16 : size);
+		unsigned got = kmalloc_index16[(size + 15) >> 4];
+		CHECKF(got == want, "malloc table: size %zu -> class %u, kmalloc_index says %u", size, got, want);
+	}
+}
+
 static void slab_sizes(void)
 {
 	for (size_t size = 1; size <= KMALLOC_SMALL_MAX; size++)
@@ -160,6 +170,7 @@ int main(void)
 	CHECK(first != NULL);
 	kfree(first);
 	table();
+	malloc_table();
 	slab_sizes();
 	page_sizes();
 	return unit_done("kmalloc_classes");
