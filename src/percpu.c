@@ -314,6 +314,26 @@ static bool rseq_setup(void)
 	return true;
 }
 
+/* Returns the objects of stack idx of region r to the slabs.  The stack
+ * must have no other user: its thread's own, one that cannot run any more,
+ * or one locked and fenced (rseq_drain). */
+static void region_flush(unsigned r, unsigned idx)
+{
+	struct kpcpu_hdr *h = region_hdr(r, idx);
+	unsigned cur = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE), b = layout_begin[idx];
+	if (cur > b && kfront_cache[idx])
+		kslab_free_bulk(kfront_cache[idx], cur - b, region_slots(r) + b);
+	__atomic_store_n(&h->cur, (uint16_t)b, __ATOMIC_RELAXED);
+}
+
+/* The kmalloc stacks of region r (a per-thread region: custom caches have
+ * none there). */
+static void region_flush_kmalloc(unsigned r)
+{
+	for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++)
+		region_flush(r, i);
+}
+
 /* Drains the stacks of the selected indices on every CPU. */
 static void rseq_drain(const bool *sel)
 {
@@ -332,11 +352,8 @@ static void rseq_drain(const bool *sel)
 		for (unsigned i = 0; i < KFRONT_NR; i++) {
 			if (!sel[i])
 				continue;
+			region_flush(c, i);
 			struct kpcpu_hdr *h = region_hdr(c, i);
-			unsigned cur = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE), b = layout_begin[i];
-			if (cur > b && kfront_cache[i])
-				kslab_free_bulk(kfront_cache[i], cur - b, region_slots(c) + b);
-			__atomic_store_n(&h->cur, (uint16_t)b, __ATOMIC_RELAXED);
 			if (kfront_cache[i] && h->unused)
 				hdr_set_cap(h, i, h->unused);
 		}
@@ -443,23 +460,11 @@ static bool thread_setup(void)
 	return true;
 }
 
-/* Returns the objects of stack idx of region r to the slabs (the region's
- * thread, or one that cannot run any more). */
-static void region_flush(unsigned r, unsigned idx)
-{
-	struct kpcpu_hdr *h = region_hdr(r, idx);
-	unsigned cur = h->cur, b = layout_begin[idx];
-	if (cur > b && kfront_cache[idx])
-		kslab_free_bulk(kfront_cache[idx], cur - b, region_slots(r) + b);
-	h->cur = (uint16_t)b;
-}
-
 static void thread_flush(void)
 {
 	if (kfront_thr.state != KT_LIVE)
 		return;
-	for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++)
-		region_flush(kfront_thr.slot, i);
+	region_flush_kmalloc(kfront_thr.slot);
 }
 
 static void thread_exit(void *arg)
@@ -703,8 +708,7 @@ void kfront_fork_child(void)
 	for (unsigned r = 1; r < thr_high; r++) {
 		if (r == mine || !((thr_used[r / 64] >> (r % 64)) & 1))
 			continue;
-		for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++)
-			region_flush(r, i);
+		region_flush_kmalloc(r);
 		region_give_back(r);
 	}
 }
