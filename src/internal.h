@@ -574,14 +574,21 @@ void kvm_totals(size_t *count, size_t *bytes);
  * KF_THREAD (the fallback): one region per thread, indexed by
  * kfront_thr.slot, and the sequence "armed" in kfront_thr.cs, which no
  * kernel reads: the same instructions, and each stack has one user.
- * Region 0 has every header locked: a thread without a region of its own
- * (new, exiting, or beyond the reserved number) misses and takes the slow
- * path.
  *
- * kfront_fast is 0 before initialisation and in the counting mode of
- * KALLOC_STATS: the fast paths then go straight to the slow
- * paths, which do the work (and count it).  That test is the fast paths'
- * only one besides the stack's own bounds.
+ * Region -1 (just below base) has every header zero, so every operation on
+ * it misses (0 <= begin, 0 >= end).  That is the sentinel which replaces an
+ * "initialised?" test: until kfront_init publishes the real view, kpcpu
+ * names kfront_thr.none (always -1) as the index and a static zeroed block
+ * as region -1, so the first calls take the slow paths, which initialise.
+ * A thread without a region of its own (per-thread mode: new, exiting, or
+ * beyond the reserved number) has slot -1; the counting mode of
+ * KALLOC_STATS keeps the initial view, so its fast paths always miss, and
+ * its slow paths use kpcpu_slow, the real view.
+ *
+ * The view is published in the order base, cs_rel, cid_rel, and the fast
+ * paths load it in the reverse order (x86 keeps loads in order): a fast
+ * path that sees the new index sees the new area to arm and the new base;
+ * one that sees the old index (-1) misses on region -1 of either base.
  */
 enum { KF_NONE = 0, KF_RSEQ = 1, KF_THREAD = 2 };
 
@@ -592,22 +599,29 @@ enum { KF_NONE = 0, KF_RSEQ = 1, KF_THREAD = 2 };
 #define KPCPU_HDR_WORDS 80            /* headers, then slots */
 #define KRSEQ_SIG       0x53053053
 
-struct kpcpu_globals {
+/* Where the stacks are, as seen from a thread: the region index is the
+ * 32-bit signed word at &kfront_thr + cid_rel, the sequence is armed at
+ * &kfront_thr + cs_rel, and region r is at base + (r << KPCPU_SHIFT).
+ * The offsets are relative to kfront_thr, whose own offset from the thread
+ * pointer the fast path takes from the GOT (initial-exec TLS): that makes
+ * the initial view a link-time constant. */
+struct kpcpu_view {
+	intptr_t cid_rel;        /* rseq->mm_cid or rseq->cpu_id, or kfront_thr.slot / .none */
+	intptr_t cs_rel;         /* rseq->rseq_cs, or kfront_thr.cs */
 	char *base;              /* region 0 */
-	intptr_t cs_off;         /* thread pointer offset of rseq->rseq_cs (or kfront_thr.cs) */
-	intptr_t cid_off;        /* ... of rseq->mm_cid or rseq->cpu_id (or kfront_thr.slot) */
 };
 
-/* Per-thread state of the per-thread mode. */
+/* Per-thread state of the front caches. */
 struct kfront_thread {
-	uint64_t cs;             /* the fast path arms here; nothing reads it */
-	uint32_t slot;           /* this thread's region; 0 (all locked) until it has one */
+	uint64_t cs;             /* the per-thread mode arms here; nothing reads it */
+	int32_t slot;            /* this thread's region (per-thread mode), -1 until it has one */
+	int32_t none;            /* always -1: the index of the initial view */
 	uint8_t state;           /* KT_NONE, KT_LIVE, KT_DEAD */
 };
 enum { KT_NONE = 0, KT_LIVE = 1, KT_DEAD = 2 };
 
-extern uint8_t kfront_fast;
-extern struct kpcpu_globals kpcpu;
+extern struct kpcpu_view kpcpu;        /* the fast paths' view */
+extern struct kpcpu_view kpcpu_slow;   /* the slow paths' view */
 extern __thread struct kfront_thread kfront_thr;
 extern struct kmem_cache *kfront_cache[KFRONT_NR];
 
@@ -621,10 +635,10 @@ extern struct kmem_cache *kfront_cache[KFRONT_NR];
  *      (as the operand of a ud1, so disassemblers stay in step): it jumps
  *      back to 0, re-arming (the kernel clears rseq_cs on abort) and
  *      starting over.
- * `reg` names a scratch operand used to arm; %[csoff] must hold the thread
- * pointer offset of rseq->rseq_cs.  A miss leaves the section by a jump to
- * a C label (asm goto): rseq_cs then still names this descriptor, which
- * the kernel ignores once the instruction pointer is outside [1, 2).
+ * `reg` names a scratch operand used to arm; %[tp] + %[cs] must be the
+ * thread pointer offset of rseq->rseq_cs.  A miss leaves the section by a
+ * jump to a C label (asm goto): rseq_cs then still names this descriptor,
+ * which the kernel ignores once the instruction pointer is outside [1, 2).
  */
 #define KRSEQ_ARM(reg)                                                  \
 	".pushsection __rseq_cs, \"aw\"\n\t"                              \
@@ -641,17 +655,27 @@ extern struct kmem_cache *kfront_cache[KFRONT_NR];
 	".popsection\n\t"                                                   \
 	"0:\n\t"                                                            \
 	"leaq 7b(%%rip), %[" reg "]\n\t"                                    \
-	"movq %[" reg "], %%fs:(%[csoff])\n\t"
-/* Pops an object from this CPU's (thread's) stack `idx`; NULL when empty
- * or locked. */
-KINLINE void *kpcpu_pop(size_t idx)
+	"movq %[" reg "], %%fs:(%[tp],%[cs])\n\t"
+/* Loads a view, index first (see the publication order above), and the
+ * thread pointer offset of kfront_thr. */
+#define KPCPU_VIEW_LOAD                                                 \
+	"movq %[cidrel], %[cid]\n\t"                                        \
+	"movq %[csrel], %[cs]\n\t"                                          \
+	"movq kfront_thr@gottpoff(%%rip), %[tp]\n\t"
+#define KPCPU_VIEW_OUT [cid] "=&r"(cid), [cs] "=&r"(cs), [tp] "=&r"(tp)
+#define KPCPU_VIEW_IN(v) [cidrel] "m"((v)->cid_rel), [csrel] "m"((v)->cs_rel), [base] "m"((v)->base)
+
+/* Pops an object from this CPU's (thread's) stack `idx` in view v; NULL
+ * when empty or locked. */
+KINLINE void *kpcpu_pop(const struct kpcpu_view *v, size_t idx)
 {
 	void *obj;
-	uintptr_t region, cur;
+	uintptr_t region, cur, cid, cs, tp;
 	__asm__ __volatile__ goto(
+		KPCPU_VIEW_LOAD
 		KRSEQ_ARM("region")
 		"1:\n\t"
-		"movl %%fs:(%[cidoff]), %k[region]\n\t"
+		"movslq %%fs:(%[tp],%[cid]), %[region]\n\t"
 		"shlq %[shift], %[region]\n\t"
 		"addq %[base], %[region]\n\t"
 		"movzwl (%[region],%[idx],8), %k[cur]\n\t"
@@ -661,9 +685,8 @@ KINLINE void *kpcpu_pop(size_t idx)
 		"subl $1, %k[cur]\n\t"
 		"movw %w[cur], (%[region],%[idx],8)\n\t"
 		"2:\n\t"
-		: [obj] "=&r"(obj), [region] "=&r"(region), [cur] "=&r"(cur)
-		: [csoff] "r"(kpcpu.cs_off), [cidoff] "r"(kpcpu.cid_off), [base] "m"(kpcpu.base),
-		  [idx] "r"(idx), [shift] "i"(KPCPU_SHIFT)
+		: [obj] "=&r"(obj), [region] "=&r"(region), [cur] "=&r"(cur), KPCPU_VIEW_OUT
+		: KPCPU_VIEW_IN(v), [idx] "r"(idx), [shift] "i"(KPCPU_SHIFT)
 		: "memory", "cc"
 		: miss);
 	if (!obj)
@@ -673,15 +696,17 @@ miss:
 	return NULL;
 }
 
-/* Pushes obj on this CPU's (thread's) stack `idx`; false when full, locked,
- * or obj is already on top (the caller's slow path sorts these out). */
-KINLINE bool kpcpu_push(size_t idx, void *obj)
+/* Pushes obj on this CPU's (thread's) stack `idx` in view v; false when
+ * full, locked, or obj is already on top (the caller's slow path sorts
+ * these out). */
+KINLINE bool kpcpu_push(const struct kpcpu_view *v, size_t idx, void *obj)
 {
-	uintptr_t region, cur;
+	uintptr_t region, cur, cid, cs, tp;
 	__asm__ __volatile__ goto(
+		KPCPU_VIEW_LOAD
 		KRSEQ_ARM("region")
 		"1:\n\t"
-		"movl %%fs:(%[cidoff]), %k[region]\n\t"
+		"movslq %%fs:(%[tp],%[cid]), %[region]\n\t"
 		"shlq %[shift], %[region]\n\t"
 		"addq %[base], %[region]\n\t"
 		"movzwl (%[region],%[idx],8), %k[cur]\n\t"
@@ -693,9 +718,8 @@ KINLINE bool kpcpu_push(size_t idx, void *obj)
 		"addl $1, %k[cur]\n\t"
 		"movw %w[cur], (%[region],%[idx],8)\n\t"
 		"2:\n\t"
-		: [region] "=&r"(region), [cur] "=&r"(cur)
-		: [csoff] "r"(kpcpu.cs_off), [cidoff] "r"(kpcpu.cid_off), [base] "m"(kpcpu.base),
-		  [idx] "r"(idx), [obj] "r"(obj), [shift] "i"(KPCPU_SHIFT)
+		: [region] "=&r"(region), [cur] "=&r"(cur), KPCPU_VIEW_OUT
+		: KPCPU_VIEW_IN(v), [idx] "r"(idx), [obj] "r"(obj), [shift] "i"(KPCPU_SHIFT)
 		: "memory", "cc"
 		: miss);
 	return true;
@@ -703,15 +727,18 @@ miss:
 	return false;
 }
 #else
-/* Other architectures: the per-thread mode only, in plain C. */
+/* Other architectures: the per-thread mode only, in plain C.  The acquire
+ * load of the index orders the load of base after it. */
 #define KPCPU_HAVE_RSEQ 0
-KINLINE uint16_t *kpcpu_hdr_this(size_t idx)
+KINLINE uint16_t *kpcpu_hdr_this(const struct kpcpu_view *v, size_t idx)
 {
-	return (uint16_t *)(void *)(kpcpu.base + ((size_t)kfront_thr.slot << KPCPU_SHIFT) + idx * 8);
+	intptr_t rel = __atomic_load_n(&v->cid_rel, __ATOMIC_ACQUIRE);
+	intptr_t r = *(const int32_t *)(const void *)((const char *)&kfront_thr + rel);
+	return (uint16_t *)(void *)(v->base + r * (intptr_t)KPCPU_REGION + (intptr_t)idx * 8);
 }
-KINLINE void *kpcpu_pop(size_t idx)
+KINLINE void *kpcpu_pop(const struct kpcpu_view *v, size_t idx)
 {
-	uint16_t *h = kpcpu_hdr_this(idx);
+	uint16_t *h = kpcpu_hdr_this(v, idx);
 	unsigned cur = h[0];
 	if (cur <= h[1])
 		return NULL;
@@ -719,9 +746,9 @@ KINLINE void *kpcpu_pop(size_t idx)
 	h[0] = (uint16_t)(cur - 1);
 	return slots[cur - 1];
 }
-KINLINE bool kpcpu_push(size_t idx, void *obj)
+KINLINE bool kpcpu_push(const struct kpcpu_view *v, size_t idx, void *obj)
 {
-	uint16_t *h = kpcpu_hdr_this(idx);
+	uint16_t *h = kpcpu_hdr_this(v, idx);
 	unsigned cur = h[0];
 	void **slots = (void **)(void *)(h - idx * 4);
 	if (cur >= h[2] || slots[cur - 1] == obj)
@@ -756,17 +783,15 @@ size_t kfront_cached(unsigned idx);
 
 KINLINE void *kfront_pop(size_t idx, gfp_t gfp)
 {
-	if (likely(kfront_fast)) {
-		void *p = kpcpu_pop(idx);
-		if (likely(p != NULL))
-			return p;
-	}
+	void *p = kpcpu_pop(&kpcpu, idx);
+	if (likely(p != NULL))
+		return p;
 	return kfront_alloc_slow((unsigned)idx, gfp);
 }
 
 KINLINE void kfront_push(size_t idx, void *obj)
 {
-	if (likely(kfront_fast) && likely(kpcpu_push(idx, obj)))
+	if (likely(kpcpu_push(&kpcpu, idx, obj)))
 		return;
 	kfront_free_slow((unsigned)idx, obj);
 }

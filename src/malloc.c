@@ -110,12 +110,14 @@ static KNOINLINE void *malloc_slow(size_t n)
 /*
  * Fast path, x86-64, gcc 12 -O2 (objdump of libkalloc-preload.so, every
  * instruction from entry to ret executed, no branch taken): malloc of up to
- * 8 KiB is 23 instructions (size test, class table, the fast-path flag,
- * restartable pop); free is 43 (range test, info map and info word, one
- * comparison for kind and class, object-boundary check, prefetch, flag,
- * restartable push with the double-free test).  Both modes run these same
+ * 8 KiB is 22 instructions (size test, class table, the front-cache view,
+ * restartable pop); free is 41 (range test, info map and info word, one
+ * comparison for kind and class, object-boundary check, prefetch, view,
+ * restartable push with the double-free test).  Neither tests whether
+ * kalloc is initialised: before it is, the view names a sentinel region
+ * on which both miss (internal.h).  Both modes run these same
  * instructions, so callgrind (which has no rseq and runs the per-thread
- * mode) counts them: a malloc(32) + free loop is 76 instructions per
+ * mode) counts them: a malloc(32) + free loop is 73 instructions per
  * iteration with the loop itself (bench/fastpath.sh; mimalloc 2.0: 115,
  * jemalloc 5.3: 77, tcmalloc 2.10: 77, glibc 2.36: 139).
  */

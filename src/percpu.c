@@ -14,7 +14,7 @@
  *    stack from the slab layer (one lock round trip for the batch) and
  *    pushes it one push at a time; a miss on push pops half the stack and
  *    returns it to the slabs.  A locked stack (being drained, or the
- *    per-thread mode's region 0) makes both go straight to the slab layer.
+ *    sentinel region -1) makes both go straight to the slab layer.
  *  - draining another CPU's stacks: lock their headers (begin = 0xffff,
  *    end = 0), issue MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, which restarts
  *    every critical section in flight, so afterwards `current` is stable
@@ -50,11 +50,21 @@
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
 
-uint8_t kfront_fast;
 static int kfront_base_mode;   /* KF_RSEQ, KF_THREAD or KF_NONE (no front caches) */
 static bool kfront_counting;   /* KALLOC_STATS: every operation takes the slow path, counted */
-struct kpcpu_globals kpcpu;
-__thread struct kfront_thread kfront_thr;
+
+/* Region -1 of the initial view: zeroed headers, on which every pop and
+ * push misses. */
+static uint64_t ksentinel[KFRONT_NR];
+#define KPCPU_VIEW_INIT                                               \
+	{                                                               \
+		.cid_rel = offsetof(struct kfront_thread, none),          \
+		.cs_rel = offsetof(struct kfront_thread, cs),             \
+		.base = (char *)ksentinel + KPCPU_REGION,                 \
+	}
+struct kpcpu_view kpcpu __attribute__((aligned(32))) = KPCPU_VIEW_INIT;
+struct kpcpu_view kpcpu_slow = KPCPU_VIEW_INIT;
+__thread struct kfront_thread kfront_thr = { .slot = -1, .none = -1 };
 struct kmem_cache *kfront_cache[KFRONT_NR];
 
 static unsigned kfront_cap[KFRONT_NR];          /* slots reserved per region */
@@ -97,12 +107,12 @@ struct kpcpu_hdr {
 
 static inline struct kpcpu_hdr *region_hdr(unsigned r, unsigned idx)
 {
-	return (struct kpcpu_hdr *)(kpcpu.base + ((size_t)r << KPCPU_SHIFT)) + idx;
+	return (struct kpcpu_hdr *)(kpcpu_slow.base + ((size_t)r << KPCPU_SHIFT)) + idx;
 }
 
 static inline void **region_slots(unsigned r)
 {
-	return (void **)(kpcpu.base + ((size_t)r << KPCPU_SHIFT));
+	return (void **)(kpcpu_slow.base + ((size_t)r << KPCPU_SHIFT));
 }
 
 /* begin = 0xffff, end = 0 in one 32-bit store (little endian). */
@@ -127,21 +137,36 @@ static void hdr_set_cap(struct kpcpu_hdr *h, unsigned idx, unsigned cap)
  * region (headers use fewer than KPCPU_HDR_WORDS - 1 words). */
 static inline _Atomic size_t *cap_bytes(unsigned cpu)
 {
-	return (_Atomic size_t *)(void *)(kpcpu.base + ((size_t)cpu << KPCPU_SHIFT) +
+	return (_Atomic size_t *)(void *)(kpcpu_slow.base + ((size_t)cpu << KPCPU_SHIFT) +
 	                                  (KPCPU_HDR_WORDS - 1) * sizeof(void *));
 }
 
 /* The word before it: how many grow attempts skip stealing (a backoff). */
 static inline _Atomic size_t *steal_backoff(unsigned cpu)
 {
-	return (_Atomic size_t *)(void *)(kpcpu.base + ((size_t)cpu << KPCPU_SHIFT) +
+	return (_Atomic size_t *)(void *)(kpcpu_slow.base + ((size_t)cpu << KPCPU_SHIFT) +
 	                                  (KPCPU_HDR_WORDS - 2) * sizeof(void *));
 }
 
-/* The calling thread's region: its CPU's (rseq) or its own (per-thread). */
+/* The calling thread's region: its CPU's (rseq) or its own (per-thread);
+ * -1 (as unsigned, so above any region) for none. */
 static inline unsigned this_region(void)
 {
-	return *(volatile uint32_t *)((char *)__builtin_thread_pointer() + kpcpu.cid_off);
+	return (unsigned)*(volatile int32_t *)(void *)((char *)&kfront_thr + kpcpu_slow.cid_rel);
+}
+
+/* Offset of kfront_thr from the thread pointer: the same in every thread. */
+static intptr_t kthr_tpoff(void)
+{
+	return (char *)&kfront_thr - (char *)__builtin_thread_pointer();
+}
+
+/* Maps n regions and region -1 below them (left zeroed: the sentinel);
+ * returns region 0. */
+static char *regions_map(unsigned n)
+{
+	char *m = kos_map((size_t)(n + 1) << KPCPU_SHIFT, PAGE_SIZE, true, 0, NULL);
+	return m ? m + KPCPU_REGION : NULL;
 }
 
 /* Capacity of a header now, 0 when locked. */
@@ -287,14 +312,14 @@ static bool rseq_setup(void)
 	bool use_cid = kos_getauxval(AT_RSEQ_FEATURE_SIZE) >= 28;
 	if (kos_membarrier_rseq_register() != 0)
 		return false;
-	char *base = kos_map((size_t)nr << KPCPU_SHIFT, PAGE_SIZE, true, 0, NULL);
+	char *base = regions_map(nr);
 	if (!base)
 		return false;
 	kpcpu_nr = nr;
 	kpcpu_use_cid = use_cid;
-	kpcpu.base = base;
-	kpcpu.cs_off = __rseq_offset + 8;
-	kpcpu.cid_off = __rseq_offset + (use_cid ? 24 : 4);
+	kpcpu_slow.base = base;
+	kpcpu_slow.cs_rel = __rseq_offset + 8 - kthr_tpoff();
+	kpcpu_slow.cid_rel = __rseq_offset + (use_cid ? 24 : 4) - kthr_tpoff();
 	budget_from_env();
 	for (unsigned c = 0; c < kpcpu_nr; c++) {
 		size_t bytes = 0;
@@ -377,23 +402,17 @@ static void thread_exit(void *arg);
 
 static bool thread_mode_setup(void)
 {
-	char *base = kos_map((size_t)KTHR_REGIONS_FIRST << KPCPU_SHIFT, PAGE_SIZE, true, 0, NULL);
+	char *base = regions_map(KTHR_REGIONS_FIRST);
 	if (!base)
 		return false;
 	if (pthread_key_create(&kfront_key, thread_exit) != 0) {
-		kos_unmap(base, (size_t)KTHR_REGIONS_FIRST << KPCPU_SHIFT);
+		kos_unmap(base - KPCPU_REGION, (size_t)(KTHR_REGIONS_FIRST + 1) << KPCPU_SHIFT);
 		return false;
 	}
 	kpcpu_nr = KTHR_REGIONS_FIRST;
-	kpcpu.base = base;
-	char *tp = __builtin_thread_pointer();
-	kpcpu.cs_off = (char *)&kfront_thr.cs - tp;
-	kpcpu.cid_off = (char *)&kfront_thr.slot - tp;
-	/* Region 0: every header locked, for threads without a region. */
-	for (unsigned i = 0; i < KFRONT_NR; i++)
-		hdr_lock(region_hdr(0, i));
-	thr_used[0] = 1;
-	thr_hint = thr_high = 1;
+	kpcpu_slow.base = base;
+	kpcpu_slow.cs_rel = offsetof(struct kfront_thread, cs);
+	kpcpu_slow.cid_rel = offsetof(struct kfront_thread, slot);
 	return true;
 }
 
@@ -404,15 +423,15 @@ static bool thread_regions_grow(void)
 	unsigned n = kpcpu_nr * 2;
 	if (n > KTHR_REGIONS_MAX)
 		return false;
-	char *end = kpcpu.base + ((size_t)kpcpu_nr << KPCPU_SHIFT);
+	char *end = kpcpu_slow.base + ((size_t)kpcpu_nr << KPCPU_SHIFT);
 	if (!kos_map_at(end, (size_t)(n - kpcpu_nr) << KPCPU_SHIFT))
 		return false;
 	kpcpu_nr = n;
 	return true;
 }
 
-/* Takes the lowest free region, or 0 when none is left.  thr_lock held. */
-static unsigned region_take(void)
+/* Takes the lowest free region, or -1 when none is left.  thr_lock held. */
+static int region_take(void)
 {
 	for (unsigned w = thr_hint / 64; w < kpcpu_nr / 64; w++) {
 		uint64_t free_bits = ~thr_used[w];
@@ -422,12 +441,12 @@ static unsigned region_take(void)
 		thr_used[w] |= 1ULL << (r % 64);
 		thr_hint = r + 1;
 		thr_high = KMAX(thr_high, r + 1);
-		return r;
+		return (int)r;
 	}
 	thr_hint = kpcpu_nr;
 	if (thread_regions_grow())
 		return region_take();
-	return 0;
+	return -1;
 }
 
 static void region_give_back(unsigned r)
@@ -441,12 +460,12 @@ static void region_give_back(unsigned r)
 static bool thread_setup(void)
 {
 	klock(&thr_lock);
-	unsigned r = region_take();
+	int r = region_take();
 	kunlock(&thr_lock);
-	if (!r)
+	if (r < 0)
 		return false;
 	for (unsigned i = 0; i < KFRONT_NR; i++) {
-		struct kpcpu_hdr *h = region_hdr(r, i);
+		struct kpcpu_hdr *h = region_hdr((unsigned)r, i);
 		h->cur = layout_begin[i];
 		if (i < KMALLOC_NR_CLASSES)
 			hdr_set_cap(h, i, thread_cap[i]);
@@ -464,7 +483,7 @@ static void thread_flush(void)
 {
 	if (kfront_thr.state != KT_LIVE)
 		return;
-	region_flush_kmalloc(kfront_thr.slot);
+	region_flush_kmalloc((unsigned)kfront_thr.slot);
 }
 
 static void thread_exit(void *arg)
@@ -473,10 +492,10 @@ static void thread_exit(void *arg)
 	if (kfront_thr.state != KT_LIVE)
 		return;
 	thread_flush();
-	unsigned r = kfront_thr.slot;
+	unsigned r = (unsigned)kfront_thr.slot;
 	/* From here on every push and pop of this thread misses, and the
 	 * slow paths go to the slabs. */
-	kfront_thr.slot = 0;
+	kfront_thr.slot = -1;
 	kfront_thr.state = KT_DEAD;
 	klock(&thr_lock);
 	region_give_back(r);
@@ -488,9 +507,9 @@ static void thread_release_idle(void)
 {
 	size_t bytes = KALIGN_UP(layout_words * sizeof(void *), PAGE_SIZE);
 	klock(&thr_lock);
-	for (unsigned r = 1; r < thr_high; r++)
+	for (unsigned r = 0; r < thr_high; r++)
 		if (!((thr_used[r / 64] >> (r % 64)) & 1))
-			kos_release(kpcpu.base + ((size_t)r << KPCPU_SHIFT), bytes);
+			kos_release(kpcpu_slow.base + ((size_t)r << KPCPU_SHIFT), bytes);
 	kunlock(&thr_lock);
 }
 
@@ -532,7 +551,7 @@ static void *front_refill(unsigned idx, gfp_t gfp)
 		return NULL;
 	void *obj = tmp[--n];
 	unsigned i = 0;
-	while (i < n && kpcpu_push(idx, tmp[i]))
+	while (i < n && kpcpu_push(&kpcpu_slow, idx, tmp[i]))
 		i++;
 	if (i < n)
 		kslab_free_bulk(c, n - i, tmp + i);
@@ -549,7 +568,7 @@ static void front_spill(unsigned idx, void *obj)
 		rseq_grow(idx);
 	unsigned n = 0, want = front_batch(idx);
 	while (n < want) {
-		void *p = kpcpu_pop(idx);
+		void *p = kpcpu_pop(&kpcpu_slow, idx);
 		if (!p)
 			break;
 		if (unlikely(p == obj))
@@ -558,7 +577,7 @@ static void front_spill(unsigned idx, void *obj)
 	}
 	if (n)
 		kslab_free_bulk(c, n, tmp);
-	if (!kpcpu_push(idx, obj))
+	if (!kpcpu_push(&kpcpu_slow, idx, obj))
 		kslab_free_bulk(c, 1, &obj);
 }
 
@@ -577,7 +596,7 @@ static void *alloc_slow(unsigned idx, gfp_t gfp)
 	thread_ready(gfp);
 	if (kfront_counting) {
 		atomic_fetch_add_explicit(&kf_stat[idx][0], 1, memory_order_relaxed);
-		void *p = kpcpu_pop(idx);
+		void *p = kpcpu_pop(&kpcpu_slow, idx);
 		if (p)
 			return p;
 		atomic_fetch_add_explicit(&kf_stat[idx][1], 1, memory_order_relaxed);
@@ -603,7 +622,7 @@ void kfront_free_slow(unsigned idx, void *obj)
 	thread_ready(GFP_KERNEL);
 	if (kfront_counting) {
 		atomic_fetch_add_explicit(&kf_stat[idx][2], 1, memory_order_relaxed);
-		if (kpcpu_push(idx, obj))
+		if (kpcpu_push(&kpcpu_slow, idx, obj))
 			return;
 		atomic_fetch_add_explicit(&kf_stat[idx][3], 1, memory_order_relaxed);
 	}
@@ -617,7 +636,7 @@ void kfront_drain_index(unsigned idx)
 		sel[idx] = true;
 		rseq_drain(sel);
 	} else if (kfront_base_mode == KF_THREAD && kfront_thr.state == KT_LIVE) {
-		region_flush(kfront_thr.slot, idx);
+		region_flush((unsigned)kfront_thr.slot, idx);
 	}
 }
 
@@ -704,8 +723,8 @@ void kfront_fork_child(void)
 	klock_reinit(&drain_lock);
 	if (kfront_base_mode != KF_THREAD)
 		return;
-	unsigned mine = kfront_thr.state == KT_LIVE ? kfront_thr.slot : 0;
-	for (unsigned r = 1; r < thr_high; r++) {
+	unsigned mine = kfront_thr.state == KT_LIVE ? (unsigned)kfront_thr.slot : ~0u;
+	for (unsigned r = 0; r < thr_high; r++) {
 		if (r == mine || !((thr_used[r / 64] >> (r % 64)) & 1))
 			continue;
 		region_flush_kmalloc(r);
@@ -749,9 +768,13 @@ void kfront_init(void)
 	kfront_base_mode = mode;
 	const char *st = kos_getenv("KALLOC_STATS");
 	kfront_counting = mode != KF_NONE && st && *st && !(st[0] == '0' && st[1] == '\0');
-	/* Last: the fast paths may run from here on. */
-	atomic_thread_fence(memory_order_release);
-	kfront_fast = mode != KF_NONE && !kfront_counting;
+	/* Last, publish the view to the fast paths, in the order they rely
+	 * on (internal.h): from here on they may hit. */
+	if (mode != KF_NONE && !kfront_counting) {
+		__atomic_store_n(&kpcpu.base, kpcpu_slow.base, __ATOMIC_RELEASE);
+		__atomic_store_n(&kpcpu.cs_rel, kpcpu_slow.cs_rel, __ATOMIC_RELEASE);
+		__atomic_store_n(&kpcpu.cid_rel, kpcpu_slow.cid_rel, __ATOMIC_RELEASE);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -766,7 +789,7 @@ static size_t cached_in(unsigned idx, size_t *regions)
 	if (kfront_base_mode == KF_RSEQ) {
 		last = kpcpu_nr;
 	} else if (kfront_base_mode == KF_THREAD && kfront_thr.state == KT_LIVE) {
-		first = kfront_thr.slot;
+		first = (unsigned)kfront_thr.slot;
 		last = first + 1;
 	}
 	for (unsigned r = first; r < last; r++) {
@@ -934,10 +957,8 @@ KEXPORT unsigned int kalloc_nr_cpu_ids(void)
 KEXPORT unsigned int kalloc_this_cpu(void)
 {
 	kalloc_ensure_init();
-	if (kfront_base_mode == KF_RSEQ) {
-		uint32_t v = *(volatile uint32_t *)((char *)__builtin_thread_pointer() + kpcpu.cid_off);
-		return v;
-	}
+	if (kfront_base_mode == KF_RSEQ)
+		return this_region();
 	return (unsigned)kos_getcpu();
 }
 
@@ -949,7 +970,7 @@ static inline void rseq_add64(char *p, int64_t v)
 	__asm__ __volatile__(
 		KRSEQ_ARM("t1")
 		"1:\n\t"
-		"movl %%fs:(%[cidoff]), %k[t1]\n\t"
+		"movl %%fs:(%[tp],%[cid]), %k[t1]\n\t"
 		"shlq %[shift], %[t1]\n\t"
 		"addq %[p], %[t1]\n\t"
 		"movq (%[t1]), %[t2]\n\t"
@@ -957,7 +978,7 @@ static inline void rseq_add64(char *p, int64_t v)
 		"movq %[t2], (%[t1])\n\t"
 		"2:\n\t"
 		: [t1] "=&r"(t1), [t2] "=&r"(t2)
-		: [csoff] "r"(kpcpu.cs_off), [cidoff] "r"(kpcpu.cid_off), [p] "r"(p), [v] "r"(v),
+		: [tp] "r"(kthr_tpoff()), [cs] "r"(kpcpu_slow.cs_rel), [cid] "r"(kpcpu_slow.cid_rel), [p] "r"(p), [v] "r"(v),
 		  [shift] "i"(KALLOC_PERCPU_UNIT_SHIFT)
 		: "memory", "cc");
 }
@@ -969,7 +990,7 @@ static inline void rseq_add32(char *p, int32_t v)
 	__asm__ __volatile__(
 		KRSEQ_ARM("t1")
 		"1:\n\t"
-		"movl %%fs:(%[cidoff]), %k[t1]\n\t"
+		"movl %%fs:(%[tp],%[cid]), %k[t1]\n\t"
 		"shlq %[shift], %[t1]\n\t"
 		"addq %[p], %[t1]\n\t"
 		"movl (%[t1]), %[t2]\n\t"
@@ -977,7 +998,7 @@ static inline void rseq_add32(char *p, int32_t v)
 		"movl %[t2], (%[t1])\n\t"
 		"2:\n\t"
 		: [t1] "=&r"(t1), [t2] "=&r"(t2)
-		: [csoff] "r"(kpcpu.cs_off), [cidoff] "r"(kpcpu.cid_off), [p] "r"(p), [v] "r"(v),
+		: [tp] "r"(kthr_tpoff()), [cs] "r"(kpcpu_slow.cs_rel), [cid] "r"(kpcpu_slow.cid_rel), [p] "r"(p), [v] "r"(v),
 		  [shift] "i"(KALLOC_PERCPU_UNIT_SHIFT)
 		: "memory", "cc");
 }
