@@ -136,13 +136,32 @@ static KNOINLINE void free_slow(void *p)
 		kfree_any(p, "free");
 }
 
-KEXPORT void free(void *p)
+/* True, with *cls set, when p is an object of a front-cached kmalloc slab
+ * (its page's info word is KINFO_KSLAB_BASE + class and p is on an object
+ * boundary): free's and realloc's test. */
+static inline bool kmalloc_object(const void *p, size_t *cls)
 {
 	uintptr_t a = (uintptr_t)p, ci = a >> KCHUNK_SHIFT;
 	if (likely(ci < KREGISTRY_LEN)) {
 		uintptr_t map = atomic_load_explicit(&kinfo_map[ci], memory_order_acquire);
 		if (likely(map != 0)) {
-			size_t cls = *(const uint32_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t)) - KINFO_KSLAB_BASE;
+			size_t c = *(const uint32_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t)) - KINFO_KSLAB_BASE;
+			*cls = c;
+			return likely(c < KMALLOC_NR_CLASSES && kmalloc_obj_valid(c, p));
+		}
+	}
+	return false;
+}
+
+KEXPORT void free(void *p)
+{
+	size_t cls;
+	/* (kmalloc_object, spelled out: gcc 12 allocates registers better) */
+	uintptr_t a = (uintptr_t)p, ci = a >> KCHUNK_SHIFT;
+	if (likely(ci < KREGISTRY_LEN)) {
+		uintptr_t map = atomic_load_explicit(&kinfo_map[ci], memory_order_acquire);
+		if (likely(map != 0)) {
+			cls = *(const uint32_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t)) - KINFO_KSLAB_BASE;
 			if (likely(cls < KMALLOC_NR_CLASSES && kmalloc_obj_valid(cls, p))) {
 				/* p goes on top of its stack: the next malloc of
 				 * the class returns it and the program writes it.
@@ -172,6 +191,9 @@ KEXPORT void *calloc(size_t n, size_t m)
 	return p;
 }
 
+/* Small blocks take a path of their own, with free's lookup: the block
+ * stays while the new size maps to its class (as krealloc_any decides),
+ * else it moves through the front caches. */
 KEXPORT void *realloc(void *p, size_t n)
 {
 	if (!p)
@@ -179,6 +201,18 @@ KEXPORT void *realloc(void *p, size_t n)
 	if (n == 0) {
 		free(p);
 		return NULL;
+	}
+	size_t cls;
+	if (likely(kmalloc_object(p, &cls)) && likely(n <= KMALLOC_TABLE_MAX)) {
+		size_t old = kmalloc_class_size[cls];
+		if (n <= old && (n > old / 2 || n <= 16))
+			return p;
+		void *q = kfront_pop(kmalloc_index16[(n + 15) >> 4], MALLOC_GFP);
+		if (unlikely(!q))
+			return NULL;   /* reported, errno set; p stays */
+		memcpy(q, p, KMIN(old, n));
+		kfront_push(cls, p);
+		return q;
 	}
 	return krealloc_any(p, n < 16 ? 16 : n, MALLOC_GFP, "realloc");
 }
