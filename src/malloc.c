@@ -184,8 +184,15 @@ KEXPORT void *calloc(size_t n, size_t m)
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (likely(bytes <= KMALLOC_TABLE_MAX)) {
+		/* malloc's path; front-cached objects are never known zero */
+		void *p = kfront_pop(kmalloc_index16[(bytes + 15) >> 4], MALLOC_GFP);
+		if (likely(p != NULL))
+			memset(p, 0, bytes);
+		return p;
+	}
 	bool zeroed = false;
-	void *p = kalloc_any(bytes < 16 ? 16 : bytes, 0, MALLOC_GFP, &zeroed);
+	void *p = kalloc_any(bytes, 0, MALLOC_GFP, &zeroed);
 	if (p && !zeroed)
 		memset(p, 0, bytes);
 	return p;
