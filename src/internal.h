@@ -733,7 +733,7 @@ miss:
 KINLINE uint16_t *kpcpu_hdr_this(const struct kpcpu_view *v, size_t idx)
 {
 	intptr_t rel = __atomic_load_n(&v->cid_rel, __ATOMIC_ACQUIRE);
-	intptr_t r = *(const int32_t *)(const void *)((const char *)&kfront_thr + rel);
+	intptr_t r = *(const int32_t *)((uintptr_t)&kfront_thr + (uintptr_t)rel);
 	return (uint16_t *)(void *)(v->base + r * (intptr_t)KPCPU_REGION + (intptr_t)idx * 8);
 }
 KINLINE void *kpcpu_pop(const struct kpcpu_view *v, size_t idx)

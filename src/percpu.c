@@ -152,7 +152,9 @@ static inline _Atomic size_t *steal_backoff(unsigned cpu)
  * -1 (as unsigned, so above any region) for none. */
 static inline unsigned this_region(void)
 {
-	return (unsigned)*(volatile int32_t *)(void *)((char *)&kfront_thr + kpcpu_slow.cid_rel);
+	/* integer arithmetic: the word is not inside kfront_thr in rseq mode */
+	uintptr_t a = (uintptr_t)&kfront_thr + (uintptr_t)kpcpu_slow.cid_rel;
+	return (unsigned)*(volatile int32_t *)a;
 }
 
 /* Offset of kfront_thr from the thread pointer: the same in every thread. */
