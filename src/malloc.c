@@ -107,6 +107,12 @@ static KNOINLINE void *malloc_slow(size_t n)
 	return kalloc_any(n < 16 ? 16 : n, 0, MALLOC_GFP, NULL);
 }
 
+/* A block of n <= KMALLOC_TABLE_MAX bytes from its class's front cache. */
+static inline void *table_pop(size_t n)
+{
+	return kfront_pop(kmalloc_index16[(n + 15) >> 4], MALLOC_GFP);
+}
+
 /*
  * Fast path, x86-64, gcc 12 -O2 (objdump of libkalloc-preload.so, every
  * instruction from entry to ret executed, no branch taken): malloc of up to
@@ -124,7 +130,7 @@ static KNOINLINE void *malloc_slow(size_t n)
 KEXPORT void *malloc(size_t n)
 {
 	if (likely(n <= KMALLOC_TABLE_MAX))
-		return kfront_pop(kmalloc_index16[(n + 15) >> 4], MALLOC_GFP);
+		return table_pop(n);
 	if (likely(n <= KMALLOC_MAX_CACHE_SIZE))
 		return kfront_pop(kmalloc_index(n), MALLOC_GFP);
 	return malloc_slow(n);
@@ -186,7 +192,7 @@ KEXPORT void *calloc(size_t n, size_t m)
 	}
 	if (likely(bytes <= KMALLOC_TABLE_MAX)) {
 		/* malloc's path; front-cached objects are never known zero */
-		void *p = kfront_pop(kmalloc_index16[(bytes + 15) >> 4], MALLOC_GFP);
+		void *p = table_pop(bytes);
 		if (likely(p != NULL))
 			memset(p, 0, bytes);
 		return p;
@@ -214,7 +220,7 @@ KEXPORT void *realloc(void *p, size_t n)
 		size_t old = kmalloc_class_size[cls];
 		if (n <= old && (n > old / 2 || n <= 16))
 			return p;
-		void *q = kfront_pop(kmalloc_index16[(n + 15) >> 4], MALLOC_GFP);
+		void *q = table_pop(n);
 		if (unlikely(!q))
 			return NULL;   /* reported, errno set; p stays */
 		memcpy(q, p, KMIN(old, n));
