@@ -18,8 +18,12 @@
  * kind says slab (a kmalloc class, or another cache), large
  * (must be the block's first byte) or anything else (invalid).  A pointer in
  * no chunk is either the start of a huge area or invalid.
+ *
+ * Small blocks go through the front caches: the classes are front indices
+ * 0 .. KMALLOC_NR_CLASSES - 1 (init.c registers kmalloc_caches with the
+ * front layer after kmalloc_init).
  */
-#include "internal.h"
+#include "kmalloc.h"
 
 #include <errno.h>
 #include <string.h>
@@ -105,24 +109,6 @@ void kmalloc_init(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* failures and bad pointers                                           */
-/* ------------------------------------------------------------------ */
-
-void kalloc_fail(size_t size, gfp_t gfp, const char *what)
-{
-	if (gfp & __GFP_NOFAIL)
-		kpanic("%s: cannot allocate %lu bytes with __GFP_NOFAIL", what, (unsigned long)size);
-	if (!(gfp & __GFP_NOWARN))
-		kreport("%s: out of memory allocating %lu bytes", what, (unsigned long)size);
-	errno = ENOMEM;
-}
-
-void kbad_pointer(const void *p, const char *op, const char *why)
-{
-	kpanic("%s(): invalid pointer %p (%s)", op, p, why);
-}
-
-/* ------------------------------------------------------------------ */
 /* allocation                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -158,7 +144,6 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 {
 	void *p = NULL;
 	bool z = false;
-	kalloc_ensure_init();
 	if (unlikely(size > (size_t)PTRDIFF_MAX || align > ((size_t)PTRDIFF_MAX >> 1) + 1))
 		goto fail;
 	if (align <= 16)
@@ -319,96 +304,4 @@ void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 	memcpy(n, p, KMIN(old, size));
 	kfree_any(p, op);
 	return n;
-}
-
-/* ------------------------------------------------------------------ */
-/* public kmalloc API                                                  */
-/* ------------------------------------------------------------------ */
-
-static void *zero_if(void *p, size_t size, gfp_t gfp, bool zeroed)
-{
-	if (p && (gfp & __GFP_ZERO) && !zeroed)
-		memset(p, 0, size);
-	return p;
-}
-
-KEXPORT void *kmalloc(size_t size, gfp_t gfp)
-{
-	bool z = false;
-	void *p = kalloc_any(size, 0, gfp, &z);
-	return zero_if(p, size, gfp, z);
-}
-
-KEXPORT void *kzalloc(size_t size, gfp_t gfp)
-{
-	return kmalloc(size, gfp | __GFP_ZERO);
-}
-
-KEXPORT void *kmalloc_array(size_t n, size_t size, gfp_t gfp)
-{
-	size_t bytes;
-	if (__builtin_mul_overflow(n, size, &bytes)) {
-		kalloc_fail(SIZE_MAX, gfp, "kmalloc_array: size overflow");
-		return NULL;
-	}
-	return kmalloc(bytes, gfp);
-}
-
-KEXPORT void *kcalloc(size_t n, size_t size, gfp_t gfp)
-{
-	return kmalloc_array(n, size, gfp | __GFP_ZERO);
-}
-
-KEXPORT void *krealloc(const void *p, size_t new_size, gfp_t gfp)
-{
-	if (!p)
-		return kmalloc(new_size, gfp);
-	if (new_size == 0) {
-		kfree_any(p, "krealloc");
-		return NULL;
-	}
-	size_t old = (gfp & __GFP_ZERO) ? kusable_any(p, "krealloc") : 0;
-	void *n = krealloc_any((void *)p, new_size, gfp, "krealloc");
-	if (n && (gfp & __GFP_ZERO) && new_size > old)
-		memset((char *)n + old, 0, new_size - old);
-	return n;
-}
-
-KEXPORT void kfree(const void *p)
-{
-	kfree_any(p, "kfree");
-}
-
-KEXPORT size_t ksize(const void *p)
-{
-	return p ? kusable_any(p, "ksize") : 0;
-}
-
-KEXPORT char *kstrdup(const char *s, gfp_t gfp)
-{
-	if (!s)
-		return NULL;
-	size_t len = strlen(s) + 1;
-	char *p = kmalloc(len, gfp);
-	if (p)
-		memcpy(p, s, len);
-	return p;
-}
-
-KEXPORT void *kmemdup(const void *src, size_t len, gfp_t gfp)
-{
-	void *p = kmalloc(len, gfp);
-	if (p)
-		memcpy(p, src, len);
-	return p;
-}
-
-KEXPORT void *kvmalloc(size_t size, gfp_t gfp)
-{
-	return kmalloc(size, gfp);
-}
-
-KEXPORT void kvfree(const void *addr)
-{
-	kfree_any(addr, "kvfree");
 }

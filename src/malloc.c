@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * malloc.c - the glibc malloc API, initialisation and fork handling.
+ * malloc.c - the glibc malloc API: the top of the stack, with kapi.c.
  *
  * Semantics follow glibc 2.36 exactly where a program can tell:
  *  - every block is 16-byte aligned (the smallest block is 16 bytes);
@@ -16,11 +16,12 @@
  *
  * Fast paths: malloc of up to 8 KiB is a table lookup and a pop from the
  * CPU's (or thread's) stack; free is an info-map lookup, the page's info
- * word, the object-boundary check and a push.  Everything else goes to the slow paths
- * in kmalloc.c.
+ * word, the object-boundary check and a push.  Everything else goes to the
+ * slow paths in kmalloc.c.
  *
- * Initialisation is lazy, on the first slow path (malloc runs before
- * constructors); it makes no stdio call, no dlsym and starts no thread.
+ * Initialisation (init.c) is lazy: the first call of a thread misses on the
+ * front caches' sentinel view (front.h) and its slow path here starts it;
+ * the other entry points that may come first start it themselves.
  */
 #include "internal.h"
 
@@ -33,84 +34,35 @@
 #define MALLOC_GFP (GFP_KERNEL | __GFP_NOWARN)
 
 /* ------------------------------------------------------------------ */
-/* initialisation and fork                                             */
-/* ------------------------------------------------------------------ */
-
-_Atomic int kalloc_init_state;
-static klock_t init_lock = KLOCK_INIT;
-static __thread bool in_init;
-
-/* Called by the OS layer when a mapping fails: give back what can be given
- * (front caches, empty slabs, then whole free chunks) so it can retry. */
-static size_t reclaim(void)
-{
-	kfront_flush_all();
-	klock(&kcache_list_lock);
-	struct kmem_cache *list = kcache_list;
-	kunlock(&kcache_list_lock);
-	for (struct kmem_cache *c = list; c; c = c->next)
-		kslab_shrink(c);
-	return kpage_reclaim_chunks();
-}
-
-static void fork_prepare(void)
-{
-	kfront_fork_prepare();
-	kslab_fork_prepare();
-	kpage_fork_prepare();
-	kvm_fork_prepare();
-}
-
-static void fork_parent(void)
-{
-	kvm_fork_parent();
-	kpage_fork_parent();
-	kslab_fork_parent();
-	kfront_fork_parent();
-}
-
-static void fork_child(void)
-{
-	kvm_fork_child();
-	kpage_fork_child();
-	kslab_fork_child();
-	kfront_fork_child();
-}
-
-void kalloc_init_slow(void)
-{
-	if (atomic_load_explicit(&kalloc_init_state, memory_order_acquire) == 2 || in_init)
-		return;
-	klock(&init_lock);
-	if (atomic_load(&kalloc_init_state) == 0) {
-		in_init = true;
-		atomic_store(&kalloc_init_state, 1);
-		kpage_init();
-		kslab_init();
-		kmalloc_init();
-		kfront_init();
-		kos_set_reclaim(reclaim);
-		atomic_store_explicit(&kalloc_init_state, 2, memory_order_release);
-		/* May allocate: we are initialised by now. */
-		pthread_atfork(fork_prepare, fork_parent, fork_child);
-		in_init = false;
-	}
-	kunlock(&init_lock);
-}
-
-/* ------------------------------------------------------------------ */
 /* malloc / free                                                       */
 /* ------------------------------------------------------------------ */
 
 static KNOINLINE void *malloc_slow(size_t n)
 {
+	kalloc_ensure_init();
 	return kalloc_any(n < 16 ? 16 : n, 0, MALLOC_GFP, NULL);
+}
+
+/* The miss of front_pop: the first call of the process lands here. */
+static KNOINLINE void *front_pop_slow(size_t cls)
+{
+	kalloc_ensure_init();
+	return kfront_alloc_slow((unsigned)cls, MALLOC_GFP);
+}
+
+/* kfront_pop, whose miss also starts the initialisation. */
+static inline void *front_pop(size_t cls)
+{
+	void *p = kpcpu_pop(&kpcpu, cls);
+	if (likely(p != NULL))
+		return p;
+	return front_pop_slow(cls);
 }
 
 /* A block of n <= KMALLOC_TABLE_MAX bytes from its class's front cache. */
 static inline void *table_pop(size_t n)
 {
-	return kfront_pop(kmalloc_index16[(n + 15) >> 4], MALLOC_GFP);
+	return front_pop(kmalloc_index16[(n + 15) >> 4]);
 }
 
 /*
@@ -132,7 +84,7 @@ KEXPORT void *malloc(size_t n)
 	if (likely(n <= KMALLOC_TABLE_MAX))
 		return table_pop(n);
 	if (likely(n <= KMALLOC_MAX_CACHE_SIZE))
-		return kfront_pop(kmalloc_index(n), MALLOC_GFP);
+		return front_pop(kmalloc_index(n));
 	return malloc_slow(n);
 }
 
@@ -198,6 +150,7 @@ KEXPORT void *calloc(size_t n, size_t m)
 		return p;
 	}
 	bool zeroed = false;
+	kalloc_ensure_init();
 	void *p = kalloc_any(bytes, 0, MALLOC_GFP, &zeroed);
 	if (p && !zeroed)
 		memset(p, 0, bytes);
@@ -258,6 +211,7 @@ static void *aligned(size_t align, size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
+	kalloc_ensure_init();
 	return kalloc_any(n < 16 ? 16 : n, align, MALLOC_GFP, NULL);
 }
 
@@ -313,14 +267,7 @@ KEXPORT int malloc_trim(size_t pad)
 	(void)pad;
 	kalloc_ensure_init();
 	kfront_flush_all();
-	size_t slabs = 0;
-	klock(&kcache_list_lock);
-	struct kmem_cache *list = kcache_list;
-	kunlock(&kcache_list_lock);
-	/* Caches are never unlinked except by kmem_cache_destroy, which
-	 * the program cannot race with a trim of its own caches. */
-	for (struct kmem_cache *c = list; c; c = c->next)
-		slabs += kslab_shrink(c);
+	size_t slabs = kslab_shrink_all();
 	size_t bytes = kpage_release_all();
 	bytes += kpage_reclaim_chunks();
 	return (slabs || bytes) ? 1 : 0;

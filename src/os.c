@@ -2,26 +2,24 @@
 /*
  * os.c - the OS layer: the only file that calls the kernel.
  *
- * Every wrapper returns a value (an address or 0 / an errno number) and never
- * prints or aborts; errno is saved and restored, so the malloc front end
- * decides alone what errno the caller sees.  All mapping of memory goes
- * through kos_map(), the single accounting point where a memory cap can hook
- * in.
+ * Every wrapper returns a value (an address or NULL, 0 or an errno number)
+ * and never prints or aborts; errno is saved and restored, so the API files
+ * on top decide alone what errno the caller sees.  All mapping of memory
+ * goes through kos_map(), the single accounting point where a memory cap can
+ * hook in, and where the reclaim hook (registered by init.c) runs when the
+ * OS refuses.
  */
-#include "internal.h"
+#include "os.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-extern char **environ;
 
 /* Reclaim hook: called when the OS refuses memory, to give address space
  * back (unmap free chunks, drain caches) before one retry. */
@@ -35,7 +33,7 @@ void kos_set_reclaim(size_t (*fn)(void))
 
 static void *map_once(size_t size, size_t align, bool lazy, uintptr_t hint, int *err);
 
-void *kos_map(size_t size, size_t align, bool lazy, uintptr_t hint, int *err)
+void *kos_map(size_t size, size_t align, bool lazy, uintptr_t hint)
 {
 	int e = 0;
 	void *p = map_once(size, align, lazy, hint, &e);
@@ -46,8 +44,6 @@ void *kos_map(size_t size, size_t align, bool lazy, uintptr_t hint, int *err)
 		if (got)
 			p = map_once(size, align, lazy, hint, &e);
 	}
-	if (!p && err)
-		*err = e;
 	return p;
 }
 
@@ -61,8 +57,7 @@ static void *map_once(size_t size, size_t align, bool lazy, uintptr_t hint, int 
 		align = PAGE_SIZE;
 	size = KALIGN_UP(size, PAGE_SIZE);
 	if (size == 0 || size > (SIZE_MAX >> 2) || align > (SIZE_MAX >> 2)) {
-		if (err)
-			*err = ENOMEM;
+		*err = ENOMEM;
 		return NULL;
 	}
 	if (align == PAGE_SIZE) {
@@ -92,7 +87,7 @@ static void *map_once(size_t size, size_t align, bool lazy, uintptr_t hint, int 
 			}
 		}
 	}
-	if (!ret && err)
+	if (!ret)
 		*err = errno ? errno : ENOMEM;
 	errno = saved;
 	return ret;
@@ -142,30 +137,12 @@ int kos_protect_none(void *addr, size_t size)
 	return rc;
 }
 
-int kos_protect_rw(void *addr, size_t size)
-{
-	int saved = errno, rc = 0;
-	if (mprotect(addr, size, PROT_READ | PROT_WRITE) != 0)
-		rc = errno;
-	errno = saved;
-	return rc;
-}
-
-void *kos_remap(void *old, size_t old_size, size_t new_size, void *fixed_to, int *err)
+void *kos_remap(void *old, size_t old_size, size_t new_size, void *fixed_to)
 {
 	int saved = errno;
-	void *p;
-	if (fixed_to)
-		p = mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, fixed_to);
-	else
-		p = mremap(old, old_size, new_size, MREMAP_MAYMOVE);
-	if (p == MAP_FAILED) {
-		if (err)
-			*err = errno;
-		p = NULL;
-	}
+	void *p = mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, fixed_to);
 	errno = saved;
-	return p;
+	return p == MAP_FAILED ? NULL : p;
 }
 
 void kos_random(void *buf, size_t len)
@@ -195,8 +172,7 @@ void kos_random(void *buf, size_t len)
 	errno = saved;
 }
 
-/* Parses a CPU list such as "0-3,8-11" and returns the highest CPU + 1. */
-static unsigned parse_cpu_list(const char *s)
+unsigned kos_parse_cpu_list(const char *s)
 {
 	unsigned max = 0, cur = 0;
 	bool have = false;
@@ -227,7 +203,7 @@ unsigned kos_ncpus(void)
 		close(fd);
 		if (r > 0) {
 			buf[r] = '\0';
-			n = parse_cpu_list(buf);
+			n = kos_parse_cpu_list(buf);
 		}
 	}
 	if (n == 0) {
@@ -244,22 +220,6 @@ uint64_t kos_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-const char *kos_getenv(const char *name)
-{
-	size_t len = strlen(name);
-	if (!environ)
-		return NULL;
-	for (char **e = environ; *e; e++)
-		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
-			return *e + len + 1;
-	return NULL;
-}
-
-long kos_gettid(void)
-{
-	return syscall(SYS_gettid);
 }
 
 void kwrite_all(int fd, const char *buf, size_t len)
@@ -314,4 +274,19 @@ int kos_getcpu(void)
 	int cpu = sched_getcpu();
 	errno = saved;
 	return cpu < 0 ? 0 : cpu;
+}
+
+int kos_open_append(const char *path)
+{
+	int saved = errno;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	errno = saved;
+	return fd;
+}
+
+void kos_close(int fd)
+{
+	int saved = errno;
+	close(fd);
+	errno = saved;
 }

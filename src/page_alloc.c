@@ -13,8 +13,12 @@
  *
  * The registry is a flat table of 2^21 pointers covering the 47-bit address
  * space, in bss (only the touched pages cost memory), written under the
- * zone lock with release stores and read without a lock.  Chunks are never
- * unmapped, so an entry once published stays valid.
+ * zone lock with release stores and read without a lock.  A chunk whose
+ * pages are all free is unmapped by reclaim (kpage_reclaim_chunks: after a
+ * failed mapping, and by malloc_trim); its registry entry is cleared first
+ * and its mem_map stays mapped, released to zeros, for the next chunk, so a
+ * lookup racing with the unmap reads a zero kind and reports an invalid
+ * pointer, which it is.
  *
  * Buddy free lists: per zone, one doubly linked list per order 0..MAX_ORDER
  * (4 KiB .. 4 MiB).  A free block's head page has kind KPG_FREE_HEAD and its
@@ -46,10 +50,11 @@
  * limit and checked.
  *
  * Locking: one mutex per zone protects its free lists, counters, chunk list
- * and the descriptors of its free blocks.  No syscall is made with it held.
- * GFP flags without __GFP_DIRECT_RECLAIM only trylock and never map chunks.
+ * and the descriptors of its free blocks; it is the innermost lock but for
+ * the leaves (base.h).  No syscall is made with it held.  GFP flags without
+ * __GFP_DIRECT_RECLAIM only trylock and never map chunks.
  */
-#include "internal.h"
+#include "page.h"
 
 #include <errno.h>
 #include <string.h>
@@ -196,12 +201,12 @@ static bool zone_grow(struct kzone *z, unsigned zi)
 {
 	void *mem = NULL;
 	if (z->limit == 0) {
-		mem = kos_map(KCHUNK_SIZE, KCHUNK_SIZE, true, 0, NULL);
+		mem = kos_map(KCHUNK_SIZE, KCHUNK_SIZE, true, 0);
 	} else {
 		/* A low zone: try hints below the limit, keep what fits. */
 		for (uintptr_t hint = KALIGN_DOWN(z->limit / 2, KCHUNK_SIZE); hint >= KCHUNK_SIZE;
 		     hint -= KCHUNK_SIZE) {
-			void *p = kos_map(KCHUNK_SIZE, KCHUNK_SIZE, true, hint, NULL);
+			void *p = kos_map(KCHUNK_SIZE, KCHUNK_SIZE, true, hint);
 			if (!p)
 				break;
 			if ((uintptr_t)p + KCHUNK_SIZE <= z->limit) {
@@ -219,7 +224,7 @@ static bool zone_grow(struct kzone *z, unsigned zi)
 		z->spare = c->next;
 	kunlock(&z->lock);
 	if (!c)
-		c = kos_map(sizeof(struct kchunk), KMETA_ALIGN, true, 0, NULL);
+		c = kos_map(sizeof(struct kchunk), KMETA_ALIGN, true, 0);
 	if (!c) {
 		kos_unmap(mem, KCHUNK_SIZE);
 		return false;
@@ -299,8 +304,6 @@ size_t kpage_reclaim_chunks(void)
 /* ------------------------------------------------------------------ */
 /* returning memory to the OS                                          */
 /* ------------------------------------------------------------------ */
-
-#define KRELEASE_BATCH 256        /* blocks isolated per pass */
 
 /* Sorts isolated blocks by address (insertion sort: a batch is small and
  * often nearly sorted; no allocation). */
@@ -472,7 +475,6 @@ struct page *kpage_alloc_exact(gfp_t gfp, size_t npages, unsigned align_order)
  * dirty pages releases the excess, so memory a program stopped using goes
  * back to the OS within about a second of its next free, without a thread.
  * Above dirty_high, the excess goes at once. */
-#define KDECAY_NS 1000000000ull
 
 /* The pressure mark: dirty_high, or an eighth of the pages in use when that
  * is more, so a large heap that frees and refills in waves is not charged a
@@ -492,8 +494,8 @@ static void maybe_release(struct kzone *z)
 		return;
 	}
 	size_t low = z->dirty_high / 8;
-	/* The clock is read on every 64th free only. */
-	if (z->nr_dirty_pages > low && (++z->decay_tick & 63) == 0) {
+	/* The clock is read on one free in KDECAY_TICK only. */
+	if (z->nr_dirty_pages > low && (++z->decay_tick % KDECAY_TICK) == 0) {
 		uint64_t now = kos_now_ns();
 		if (now - z->last_decay_ns >= KDECAY_NS) {
 			z->last_decay_ns = now;
@@ -532,29 +534,9 @@ void kpage_shrink(struct page *head, size_t npages)
 /* init, fork, introspection                                           */
 /* ------------------------------------------------------------------ */
 
-static size_t parse_size(const char *s, size_t def)
-{
-	if (!s || !*s)
-		return def;
-	size_t v = 0;
-	for (; *s >= '0' && *s <= '9'; s++)
-		v = v * 10 + (size_t)(*s - '0');
-	switch (*s) {
-	case 'k': case 'K': v <<= 10; s++; break;
-	case 'm': case 'M': v <<= 20; s++; break;
-	case 'g': case 'G': v <<= 30; s++; break;
-	default: break;
-	}
-	if (*s) {
-		kreport("KALLOC_DIRTY_MAX: bad value, using the default");
-		return def;
-	}
-	return v;
-}
-
 void kpage_init(void)
 {
-	size_t high = parse_size(kos_getenv("KALLOC_DIRTY_MAX"), KDIRTY_HIGH_DEFAULT);
+	size_t high = ktune.dirty_max;
 	static const uintptr_t limits[KNR_ZONES] = { 16UL << 20, 4UL << 30, 0 };
 	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
 		struct kzone *z = &knode0.zones[zi];
@@ -583,42 +565,27 @@ void kpage_fork_child(void)
 		klock_reinit(&knode0.zones[zi].lock);
 }
 
-/* buddyinfo, as /proc/buddyinfo prints it, plus page counters. */
-size_t kpage_print(int fd)
+void kpage_zone_stats(unsigned zi, struct kzone_stats *st)
 {
-	char line[512];
-	size_t total = 0;
-	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
-		struct kzone *z = &knode0.zones[zi];
-		size_t counts[MAX_ORDER + 1];
-		klock(&z->lock);
-		for (unsigned o = 0; o <= MAX_ORDER; o++)
-			counts[o] = z->free_area[o].nr_free;
-		size_t present = z->nr_present_pages, nfree = z->nr_free_pages, dirty = z->nr_dirty_pages;
-		size_t released = z->nr_released_total;
-		kunlock(&z->lock);
-		if (!present)
-			continue;
-		size_t n = kformat(line, sizeof line, "buddyinfo: Node 0, zone %s", z->name);
-		for (unsigned o = 0; o <= MAX_ORDER; o++)
-			n += kformat(line + n, sizeof line - n, " %lu", (unsigned long)counts[o]);
-		n += kformat(line + n, sizeof line - n,
-		             "  (present %lu KiB, free %lu KiB, free backed <= %lu KiB, released %lu KiB)\n",
-		             (unsigned long)(present << 2), (unsigned long)(nfree << 2),
-		             (unsigned long)(dirty << 2), (unsigned long)(released << 2));
-		kwrite_all(fd, line, n);
-		total += present;
-	}
-	return total;
+	struct kzone *z = &knode0.zones[zi];
+	st->name = z->name;
+	klock(&z->lock);
+	for (unsigned o = 0; o <= MAX_ORDER; o++)
+		st->nr_free[o] = z->free_area[o].nr_free;
+	st->present = z->nr_present_pages;
+	st->free = z->nr_free_pages;
+	st->dirty = z->nr_dirty_pages;
+	st->released = z->nr_released_total;
+	st->chunks = z->nr_chunks;
+	kunlock(&z->lock);
 }
 
 /* ------------------------------------------------------------------ */
-/* public page API                                                     */
+/* the page API's work (exported by kapi.c)                            */
 /* ------------------------------------------------------------------ */
 
-static struct page *page_alloc_api(gfp_t gfp, unsigned order)
+struct page *kpage_api_alloc(gfp_t gfp, unsigned order)
 {
-	kalloc_ensure_init();
 	if (order > MAX_ORDER) {
 		if (gfp & __GFP_NOFAIL)
 			kpanic("alloc_pages: __GFP_NOFAIL with order %u above MAX_ORDER (%u)", order, (unsigned)MAX_ORDER);
@@ -638,35 +605,7 @@ static struct page *page_alloc_api(gfp_t gfp, unsigned order)
 	return pg;
 }
 
-KEXPORT struct page *alloc_pages(gfp_t gfp, unsigned int order)
-{
-	return page_alloc_api(gfp, order);
-}
-
-KEXPORT void *page_address(const struct page *page)
-{
-	return page ? kpage_address(page) : NULL;
-}
-
-KEXPORT struct page *virt_to_page(const void *addr)
-{
-	kalloc_ensure_init();
-	struct kchunk *c = kchunk_of(addr);
-	return c ? kchunk_page(c, addr) : NULL;
-}
-
-KEXPORT unsigned long __get_free_pages(gfp_t gfp, unsigned int order)
-{
-	struct page *pg = page_alloc_api(gfp, order);
-	return pg ? (unsigned long)kpage_address(pg) : 0;
-}
-
-KEXPORT unsigned long get_zeroed_page(gfp_t gfp)
-{
-	return __get_free_pages(gfp | __GFP_ZERO, 0);
-}
-
-static struct page *check_page_block(const void *addr, size_t npages, const char *op)
+void kpage_api_free(const void *addr, size_t npages, const char *op)
 {
 	struct kchunk *c = kchunk_of(addr);
 	struct page *pg = c ? kchunk_page(c, addr) : NULL;
@@ -675,32 +614,11 @@ static struct page *check_page_block(const void *addr, size_t npages, const char
 	if (pg->npages != npages)
 		kpanic("%s: %p is a block of %u pages, freed as %lu pages", op, addr, pg->npages,
 		       (unsigned long)npages);
-	return pg;
-}
-
-KEXPORT void __free_pages(struct page *page, unsigned int order)
-{
-	if (!page)
-		return;
-	if (order > MAX_ORDER)
-		kpanic("__free_pages: order %u is above MAX_ORDER", order);
-	struct page *pg = check_page_block(kpage_address(page), 1UL << order, "__free_pages");
 	kpage_free(pg);
 }
 
-KEXPORT void free_pages(unsigned long addr, unsigned int order)
+void *kpage_api_alloc_exact(size_t size, gfp_t gfp)
 {
-	if (!addr)
-		return;
-	if (order > MAX_ORDER)
-		kpanic("free_pages: order %u is above MAX_ORDER", order);
-	struct page *pg = check_page_block((void *)addr, 1UL << order, "free_pages");
-	kpage_free(pg);
-}
-
-KEXPORT void *alloc_pages_exact(size_t size, gfp_t gfp)
-{
-	kalloc_ensure_init();
 	size_t n = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
 	if (size == 0 || size > KMAX_ORDER_SIZE) {
 		if (gfp & __GFP_NOFAIL)
@@ -721,12 +639,4 @@ KEXPORT void *alloc_pages_exact(size_t size, gfp_t gfp)
 	if ((gfp & __GFP_ZERO) && !(pg->flags & KPF_ZEROED))
 		memset(kpage_address(pg), 0, n << PAGE_SHIFT);
 	return kpage_address(pg);
-}
-
-KEXPORT void free_pages_exact(void *addr, size_t size)
-{
-	if (!addr)
-		return;
-	struct page *pg = check_page_block(addr, (size + PAGE_SIZE - 1) >> PAGE_SHIFT, "free_pages_exact");
-	kpage_free(pg);
 }

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * report.c - one-line reports on stderr, without allocating.
+ * report.c - reports on stderr, without allocating.
  *
  * A tiny formatter (no stdio: the allocator may be reporting on the heap
- * stdio would use) and the panic path.  Every report is one line starting
- * "kalloc: ", written with a single write(2) where it fits the buffer.
+ * stdio would use), the panic path, the two failures every layer reports
+ * (an allocation that fails, a pointer kalloc never handed out), and the
+ * kout buffer for reports longer than a line (report.h).  Every one-line
+ * report starts "kalloc: " and is written with a single write(2) where it
+ * fits the buffer.
  */
-#include "internal.h"
+#include "report.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,4 +131,91 @@ void kpanic(const char *fmt, ...)
 	vreport(fmt, ap);
 	va_end(ap);
 	abort();
+}
+
+void kalloc_fail(size_t size, gfp_t gfp, const char *what)
+{
+	if (gfp & __GFP_NOFAIL)
+		kpanic("%s: cannot allocate %lu bytes with __GFP_NOFAIL", what, (unsigned long)size);
+	if (!(gfp & __GFP_NOWARN))
+		kreport("%s: out of memory allocating %lu bytes", what, (unsigned long)size);
+	errno = ENOMEM;
+}
+
+void kbad_pointer(const void *p, const char *op, const char *why)
+{
+	kpanic("%s(): invalid pointer %p (%s)", op, p, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* the report buffer                                                   */
+/* ------------------------------------------------------------------ */
+
+#define KOUT_FIRST (64UL << 10)
+
+void kout_init(struct kout *o)
+{
+	o->buf = kos_map(KOUT_FIRST, PAGE_SIZE, false, 0);
+	o->mapped = o->buf ? KOUT_FIRST : 0;
+	if (!o->buf)
+		o->buf = o->spare;
+	o->cap = o->mapped ? o->mapped : sizeof o->spare;
+	o->len = 0;
+	o->full = false;
+}
+
+void kout_printf(struct kout *o, const char *fmt, ...)
+{
+	if (o->full)
+		return;
+	size_t room = o->cap - o->len;
+	va_list ap;
+	va_start(ap, fmt);
+	size_t n = kvformat(o->buf + o->len, room, fmt, ap);
+	va_end(ap);
+	/* kvformat stops one byte short of the end: a text that filled it
+	 * may have been cut. */
+	if (n + 1 >= room)
+		o->full = true;
+	else
+		o->len += n;
+}
+
+bool kout_again(struct kout *o, size_t mark)
+{
+	if (!o->full)
+		return false;
+	size_t cap = KMAX(o->cap * 2, KOUT_FIRST);
+	char *nb = kos_map(cap, PAGE_SIZE, false, 0);
+	if (!nb)
+		return false;   /* the text stays cut short at the section */
+	memcpy(nb, o->buf, mark);
+	if (o->mapped)
+		kos_unmap(o->buf, o->mapped);
+	o->buf = nb;
+	o->cap = o->mapped = cap;
+	o->len = mark;
+	o->full = false;
+	return true;
+}
+
+void kout_flush(struct kout *o, int fd)
+{
+	kwrite_all(fd, o->buf, o->len);
+	if (o->full) {
+		static const char cut[] = "kalloc: (report cut short: no memory for its buffer)\n";
+		kwrite_all(fd, cut, sizeof cut - 1);
+	}
+	o->len = 0;
+	o->full = false;
+}
+
+void kout_done(struct kout *o)
+{
+	if (o->mapped)
+		kos_unmap(o->buf, o->mapped);
+	o->buf = o->spare;
+	o->cap = sizeof o->spare;
+	o->mapped = o->len = 0;
+	o->full = false;
 }

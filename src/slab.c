@@ -32,9 +32,12 @@
  *     to inuse (every object free), trylock the cache: if they get it, they
  *     move the relisted slabs onto the partial list and, if the slab is
  *     empty and the cache keeps KSLAB_MIN_PARTIAL other partial slabs,
- *     return it to the buddy allocator.  Only listed slabs are returned,
- *     never one on the relist stack.  Allocation, kmem_cache_shrink and
- *     malloc_trim catch what a failed trylock left.
+ *     return it to the buddy allocator ("settling").  Only listed slabs are
+ *     returned, never one on the relist stack.  Allocation, kmem_cache_shrink
+ *     and malloc_trim catch what a failed trylock left.  kslab_put_bulk
+ *     frees without settling, so it never calls the page layer (which may
+ *     release memory to the OS): the front caches' drain uses it under
+ *     drain_lock, and shrinks afterwards.
  * A detached (full) slab is reachable only by its objects, so its inuse is
  * stable until it is relisted.
  *
@@ -48,16 +51,22 @@
  * every free checks that the pointer is an object boundary of a slab of that
  * cache (a multiply, a rotate and a compare: kslab_obj_valid).
  *
- * Lock order: kcache_list_lock -> c->lock -> zone lock.  Pages are freed to
- * the buddy allocator after c->lock is dropped.
+ * Caches: kmalloc's classes and vmalloc's area cache are static structs set
+ * up with kcache_init; kmem_cache_create's come from the kmem_cache cache
+ * (kmem_cache_boot), as in the kernel.  All are on one list, under
+ * kcache_list_lock.
+ *
+ * Locks (the order is in base.h): kcache_list_lock -> c->lock -> zone lock.
+ * Pages are freed to the buddy allocator after c->lock is dropped, and
+ * after kcache_list_lock is dropped where a walk of the list freed them.
  */
-#include "internal.h"
+#include "slab.h"
 
 #include <errno.h>
 #include <string.h>
 
-klock_t kcache_list_lock = KLOCK_INIT;
-struct kmem_cache *kcache_list;
+static klock_t kcache_list_lock = KLOCK_INIT;
+static struct kmem_cache *kcache_list;
 
 #define REMOTE_FULL   1ull
 #define REMOTE_PTR    ((1ull << 48) - 1 - REMOTE_FULL)
@@ -311,8 +320,8 @@ void kslab_check_object(struct kmem_cache *c, struct page *s, const void *p, con
 
 /* Frees the chain first..last (k objects, already linked through their
  * free pointers, last's pointer not yet set) to slab s with one
- * compare-and-swap on its remote list. */
-static void free_chain(struct kmem_cache *c, struct page *s, void *first, void *last, unsigned k)
+ * compare-and-swap on its remote list; settles (see the top) if `settle`. */
+static void free_chain(struct kmem_cache *c, struct page *s, void *first, void *last, unsigned k, bool settle_ok)
 {
 	uint64_t w = atomic_load_explicit(&s->remote, memory_order_relaxed);
 	uint64_t nw;
@@ -338,7 +347,7 @@ static void free_chain(struct kmem_cache *c, struct page *s, void *first, void *
 	} else if (unlikely((nw >> 48) == atomic_load_explicit(&s->inuse, memory_order_relaxed))) {
 		settle = true;   /* every object of s looks free */
 	}
-	if (unlikely(settle) && ktrylock(&c->lock)) {
+	if (unlikely(settle) && settle_ok && ktrylock(&c->lock)) {
 		/* If the lock is free now: list what frees relisted and return
 		 * s if it is empty; otherwise allocation or a shrink does it. */
 		take_relisted(c);
@@ -351,29 +360,18 @@ static void free_chain(struct kmem_cache *c, struct page *s, void *first, void *
 
 void kslab_free_one(struct kmem_cache *c, struct page *s, void *obj)
 {
-	free_chain(c, s, obj, obj, 1);
+	free_chain(c, s, obj, obj, 1, true);
 	atomic_fetch_add_explicit(&c->nr_free_total, 1, memory_order_relaxed);
 }
 
-static struct page *slab_of(const void *p)
-{
-	struct kchunk *ch = kchunk_of(p);
-	if (!ch)
-		return NULL;
-	struct page *pg = kchunk_page(ch, p);
-	if (!kpage_is_slab(pg))
-		return NULL;
-	return pg->head;
-}
-
-void kslab_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs)
+static void free_bulk(struct kmem_cache *c, unsigned n, void *const *objs, bool settle)
 {
 	/* Runs of objects of the same slab (common: a batch returned by a
 	 * front cache came out of few slabs) go back as one chain. */
 	unsigned i = 0;
 	while (i < n) {
 		void *first = objs[i];
-		struct page *s = slab_of(first);
+		struct page *s = kslab_of(first);
 		if (!s)
 			kpanic("free: invalid pointer %p (cache %s)", first, c->name);
 		kslab_check_object(c, s, first, "free");
@@ -381,7 +379,7 @@ void kslab_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs)
 		unsigned k = 1;
 		while (i + k < n) {
 			void *o = objs[i + k];
-			struct page *s2 = slab_of(o);
+			struct page *s2 = kslab_of(o);
 			if (s2 != s)
 				break;
 			kslab_check_object(c, s, o, "free");
@@ -391,16 +389,27 @@ void kslab_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs)
 			last = o;
 			k++;
 		}
-		free_chain(c, s, first, last, k);
+		free_chain(c, s, first, last, k, settle);
 		i += k;
 	}
 	atomic_fetch_add_explicit(&c->nr_free_total, n, memory_order_relaxed);
 }
 
-size_t kslab_shrink(struct kmem_cache *c)
+void kslab_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs)
 {
-	struct page *dead = NULL;
-	size_t freed = 0;
+	free_bulk(c, n, objs, true);
+}
+
+void kslab_put_bulk(struct kmem_cache *c, unsigned n, void *const *objs)
+{
+	free_bulk(c, n, objs, false);
+}
+
+/* Unlinks the empty listed slabs of c and chains them on *dead (through
+ * `next`).  Returns how many. */
+static size_t shrink_locked(struct kmem_cache *c, struct page **dead)
+{
+	size_t found = 0;
 	klock(&c->lock);
 	take_relisted(c);
 	struct page *s = c->partial;
@@ -413,19 +422,53 @@ size_t kslab_shrink(struct kmem_cache *c)
 		if ((w >> 48) == atomic_load_explicit(&s->inuse, memory_order_relaxed)) {
 			partial_del(c, s);
 			c->nr_slabs--;
-			s->next = dead;
-			dead = s;
+			s->next = *dead;
+			*dead = s;
+			found++;
 		}
 		s = next;
 	}
 	kunlock(&c->lock);
+	return found;
+}
+
+static void discard_chain(struct page *dead)
+{
 	while (dead) {
 		struct page *next = dead->next;
 		discard_slab(dead);
 		dead = next;
-		freed++;
 	}
-	return freed;
+}
+
+size_t kslab_shrink(struct kmem_cache *c)
+{
+	struct page *dead = NULL;
+	size_t n = shrink_locked(c, &dead);
+	discard_chain(dead);
+	return n;
+}
+
+/* The list lock keeps every cache alive during the walk (kslab_destroy
+ * unlists first); the slabs go back once it is dropped. */
+size_t kslab_shrink_all(void)
+{
+	struct page *dead = NULL;
+	size_t n = 0;
+	klock(&kcache_list_lock);
+	for (struct kmem_cache *c = kcache_list; c; c = c->next)
+		n += shrink_locked(c, &dead);
+	kunlock(&kcache_list_lock);
+	discard_chain(dead);
+	return n;
+}
+
+void kslab_foreach(void (*fn)(struct kmem_cache *c, void *arg), void *arg)
+{
+	klock(&kcache_list_lock);
+	for (struct kmem_cache *c = kcache_list; c; c = c->next)
+		fn(c, arg);
+	kunlock(&kcache_list_lock);
 }
 
 /* ------------------------------------------------------------------ */
@@ -504,7 +547,7 @@ int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t alig
 	c->flags = flags;
 	c->ctor = ctor;
 	c->kmalloc_class = (int16_t)kmalloc_class;
-	c->front_idx = (int16_t)kmalloc_class;
+	c->front_idx = -1;
 	size_t i = 0;
 	for (; name && name[i] && i < KCACHE_NAME_LEN - 1; i++)
 		c->name[i] = name[i];
@@ -561,7 +604,7 @@ void kslab_fork_child(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* public API                                                          */
+/* caches made by the program                                          */
 /* ------------------------------------------------------------------ */
 
 /* The cache of struct kmem_cache, as in the kernel; set up by kslab_init. */
@@ -572,121 +615,53 @@ void kslab_init(void)
 	kcache_init(&kmem_cache_boot, "kmem_cache", sizeof(struct kmem_cache), 64, 0, NULL, -1);
 }
 
-static struct kmem_cache *cache_cache(void)
+struct kmem_cache *kslab_create(const char *name, size_t size, size_t align, slab_flags_t flags,
+                                void (*ctor)(void *), const char **why, int *err)
 {
-	return &kmem_cache_boot;
-}
-
-KEXPORT struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t align, slab_flags_t flags,
-                                             void (*ctor)(void *))
-{
-	kalloc_ensure_init();
-	const char *why = NULL;
+	*err = EINVAL;
+	*why = NULL;
 	if (!name)
-		why = "no name";
+		*why = "no name";
 	else if (size == 0)
-		why = "object size 0";
+		*why = "object size 0";
 	else if (align && !KIS_POW2(align))
-		why = "alignment not a power of two";
+		*why = "alignment not a power of two";
 	else if (align > PAGE_SIZE)
-		why = "alignment above the page size";
+		*why = "alignment above the page size";
 	else if (size > KMALLOC_MAX_CACHE_SIZE * 8)
-		why = "object size above 256 KiB";
-	struct kmem_cache *c = NULL;
-	int err = EINVAL;
-	if (!why) {
-		void *obj;
-		if (kslab_alloc_bulk(cache_cache(), GFP_KERNEL, 1, &obj) == 1) {
-			c = obj;
-			if (kcache_init(c, name, size, align, flags, ctor, -1) != 0) {
-				kslab_free_bulk(cache_cache(), 1, &obj);
-				c = NULL;
-				why = "bad parameters";
-			} else {
-				c->front_idx = (int16_t)kfront_attach(c);
-			}
-		} else {
-			why = "out of memory";
-			err = ENOMEM;
-		}
+		*why = "object size above 256 KiB";
+	if (*why)
+		return NULL;
+	void *obj;
+	if (kslab_alloc_bulk(&kmem_cache_boot, GFP_KERNEL, 1, &obj) != 1) {
+		*why = "out of memory";
+		*err = ENOMEM;
+		return NULL;
 	}
-	if (!c) {
-		if (flags & SLAB_PANIC)
-			kpanic("kmem_cache_create: cannot create cache %s (size %lu, align %lu): %s", name ? name : "(null)",
-			       (unsigned long)size, (unsigned long)align, why ? why : "unknown");
-		kreport("kmem_cache_create: cannot create cache %s (size %lu, align %lu): %s", name ? name : "(null)",
-		        (unsigned long)size, (unsigned long)align, why ? why : "unknown");
-		errno = err;
+	struct kmem_cache *c = obj;
+	if (kcache_init(c, name, size, align, flags, ctor, -1) != 0) {
+		kslab_free_bulk(&kmem_cache_boot, 1, &obj);
+		*why = "bad parameters";
+		return NULL;
 	}
 	return c;
 }
 
-KEXPORT void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
+/* The caches made by kslab_create are objects of kmem_cache_boot; the
+ * others are static. */
+bool kslab_is_builtin(const struct kmem_cache *c)
 {
-	void *obj;
-	if (unlikely(!c || c->dead))
-		kpanic("kmem_cache_alloc: %s cache %p", c ? "destroyed" : "NULL", (void *)c);
-	if (likely(c->front_idx >= 0)) {
-		obj = kfront_pop((unsigned)c->front_idx, gfp);   /* reports failures */
-		if (unlikely(!obj))
-			return NULL;
-	} else if (kslab_alloc_bulk(c, gfp, 1, &obj) != 1) {
-		kalloc_fail(c->object_size, gfp, c->name);
-		return NULL;
-	}
-	if (gfp & __GFP_ZERO)
-		memset(obj, 0, c->object_size);
-	return obj;
+	struct page *s = kslab_of(c);
+	return !s || s->slab_cache != &kmem_cache_boot;
 }
 
-KEXPORT void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t gfp)
+size_t kslab_live(const struct kmem_cache *c)
 {
-	return kmem_cache_alloc(c, gfp | __GFP_ZERO);
+	return atomic_load(&c->nr_alloc_total) - atomic_load(&c->nr_free_total);
 }
 
-KEXPORT void kmem_cache_free(struct kmem_cache *c, void *obj)
+void kslab_destroy(struct kmem_cache *c)
 {
-	if (!obj)
-		return;
-	if (unlikely(!c))
-		kpanic("kmem_cache_free: NULL cache for object %p", obj);
-	struct page *s = slab_of(obj);
-	if (!s)
-		kpanic("kmem_cache_free: invalid pointer %p (not a slab object; cache %s)", obj, c->name);
-	kslab_check_object(c, s, obj, "kmem_cache_free");
-	if (likely(c->front_idx >= 0))
-		kfront_push((unsigned)c->front_idx, obj);
-	else
-		kslab_free_one(c, s, obj);
-}
-
-KEXPORT int kmem_cache_shrink(struct kmem_cache *c)
-{
-	if (c) {
-		if (c->front_idx >= 0)
-			kfront_drain_index((unsigned)c->front_idx);
-		kslab_shrink(c);
-	}
-	return 0;
-}
-
-KEXPORT int kmem_cache_destroy(struct kmem_cache *c)
-{
-	if (!c)
-		return 0;
-	if (c->kmalloc_class >= 0 || c == &kmem_cache_boot) {
-		kreport("kmem_cache_destroy: cache %s is built in and cannot be destroyed", c->name);
-		return -EINVAL;
-	}
-	if (c->front_idx >= 0)
-		kfront_drain_index((unsigned)c->front_idx);
-	size_t live = atomic_load(&c->nr_alloc_total) - atomic_load(&c->nr_free_total);
-	if (live) {
-		kreport("kmem_cache_destroy: cache %s still has %lu object%s in use; not destroyed", c->name,
-		        (unsigned long)live, live == 1 ? "" : "s");
-		return -EBUSY;
-	}
-	kfront_detach(c);
 	klock(&kcache_list_lock);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -707,22 +682,7 @@ KEXPORT int kmem_cache_destroy(struct kmem_cache *c)
 	}
 	c->dead = true;
 	kunlock(&c->lock);
-	while (dead) {
-		struct page *next = dead->next;
-		discard_slab(dead);
-		dead = next;
-	}
+	discard_chain(dead);
 	void *obj = c;
-	kslab_free_bulk(cache_cache(), 1, &obj);
-	return 0;
-}
-
-KEXPORT unsigned int kmem_cache_size(struct kmem_cache *c)
-{
-	return c ? c->object_size : 0;
-}
-
-KEXPORT const char *kmem_cache_name(struct kmem_cache *c)
-{
-	return c ? c->name : NULL;
+	kslab_free_bulk(&kmem_cache_boot, 1, &obj);
 }

@@ -1,96 +1,154 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * stats.c - introspection: slabinfo, buddyinfo, vmallocinfo, front caches.
+ * stats.c - introspection: slabinfo, buddyinfo, vmallocinfo, front caches,
+ * and the totals mallinfo reports.
  *
- * Everything is formatted into stack buffers and written with write(2): the
- * report never allocates from the structures it describes.  KALLOC_STATS=1
- * prints it to stderr at exit, KALLOC_STATS=/path appends it to a file.
+ * Each layer gives its numbers (a snapshot taken under its own lock, or a
+ * walk under it with a callback that only formats); the text is formatted
+ * into a kout buffer, memory mapped from the OS, and written after every
+ * lock is dropped, so the report never allocates from the structures it
+ * describes and never writes with a lock held.
  */
-#include "internal.h"
+#include "stats.h"
 
-#include <fcntl.h>
-#include <unistd.h>
+/* ------------------------------------------------------------------ */
+/* totals                                                              */
+/* ------------------------------------------------------------------ */
+
+struct slab_totals {
+	size_t slab_bytes, obj_bytes;
+};
+
+static void add_cache(struct kmem_cache *c, void *arg)
+{
+	struct slab_totals *t = arg;
+	size_t live = kslab_live(c);
+	size_t cached = c->front_idx >= 0 ? kfront_cached((unsigned)c->front_idx) : 0;
+	t->slab_bytes += (c->nr_slabs * PAGE_SIZE) << c->order;
+	t->obj_bytes += (live - KMIN(cached, live)) * c->size;
+}
 
 void kstats_totals(size_t *present, size_t *in_use, size_t *free_blocks)
 {
 	size_t p = 0, f = 0, b = 0;
 	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
-		struct kzone *z = &knode0.zones[zi];
-		klock(&z->lock);
-		p += z->nr_present_pages;
-		f += z->nr_free_pages;
+		struct kzone_stats z;
+		kpage_zone_stats(zi, &z);
+		p += z.present;
+		f += z.free;
 		for (unsigned o = 0; o <= MAX_ORDER; o++)
-			b += z->free_area[o].nr_free;
-		kunlock(&z->lock);
+			b += z.nr_free[o];
 	}
 	/* Pages not free are slabs or page blocks; of the slabs only the
 	 * objects handed out (and not sitting in a front cache) are in use. */
-	size_t slab_bytes = 0, obj_bytes = 0;
-	klock(&kcache_list_lock);
-	for (struct kmem_cache *c = kcache_list; c; c = c->next) {
-		size_t live = atomic_load(&c->nr_alloc_total) - atomic_load(&c->nr_free_total);
-		size_t cached = c->front_idx >= 0 ? kfront_cached((unsigned)c->front_idx) : 0;
-		slab_bytes += (c->nr_slabs * PAGE_SIZE) << c->order;
-		obj_bytes += (live - KMIN(cached, live)) * c->size;
-	}
-	kunlock(&kcache_list_lock);
+	struct slab_totals t = { 0, 0 };
+	kslab_foreach(add_cache, &t);
 	size_t used_pages = (p - f) << PAGE_SHIFT;
 	*present = p << PAGE_SHIFT;
-	*in_use = used_pages - KMIN(slab_bytes, used_pages) + obj_bytes;
+	*in_use = used_pages - KMIN(t.slab_bytes, used_pages) + t.obj_bytes;
 	*free_blocks = b;
 }
 
-static void slabinfo(int fd)
+/* ------------------------------------------------------------------ */
+/* the report                                                          */
+/* ------------------------------------------------------------------ */
+
+static void slabinfo_line(struct kmem_cache *c, void *arg)
 {
-	char line[256];
-	size_t n = kformat(line, sizeof line,
-	                   "slabinfo: # name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>\n");
-	kwrite_all(fd, line, n);
-	klock(&kcache_list_lock);
-	for (struct kmem_cache *c = kcache_list; c; c = c->next) {
-		size_t alloc = atomic_load(&c->nr_alloc_total), freed = atomic_load(&c->nr_free_total);
-		size_t total = c->nr_slabs * c->objects;
-		if (!total && alloc == 0)
+	struct kout *o = arg;
+	size_t alloc = atomic_load(&c->nr_alloc_total), freed = atomic_load(&c->nr_free_total);
+	size_t total = c->nr_slabs * c->objects;
+	if (!total && alloc == 0)
+		return;
+	kout_printf(o, "slabinfo: %s %lu %lu %u %u %u\n", c->name, (unsigned long)(alloc - freed),
+	            (unsigned long)total, c->size, (unsigned)c->objects, 1u << c->order);
+}
+
+static void slabinfo(struct kout *o)
+{
+	kout_printf(o, "slabinfo: # name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab>\n");
+	size_t mark;
+	do {
+		mark = kout_mark(o);
+		kslab_foreach(slabinfo_line, o);
+	} while (kout_again(o, mark));
+}
+
+/* buddyinfo, as /proc/buddyinfo prints it, plus page counters. */
+static void buddyinfo(struct kout *o)
+{
+	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
+		struct kzone_stats z;
+		kpage_zone_stats(zi, &z);
+		if (!z.present)
 			continue;
-		n = kformat(line, sizeof line, "slabinfo: %s %lu %lu %u %u %u\n", c->name,
-		            (unsigned long)(alloc - freed), (unsigned long)total, c->size, (unsigned)c->objects,
-		            1u << c->order);
-		kwrite_all(fd, line, n);
+		kout_printf(o, "buddyinfo: Node 0, zone %s", z.name);
+		for (unsigned ord = 0; ord <= MAX_ORDER; ord++)
+			kout_printf(o, " %lu", (unsigned long)z.nr_free[ord]);
+		kout_printf(o, "  (present %lu KiB, free %lu KiB, free backed <= %lu KiB, released %lu KiB)\n",
+		            (unsigned long)(z.present << 2), (unsigned long)(z.free << 2),
+		            (unsigned long)(z.dirty << 2), (unsigned long)(z.released << 2));
 	}
-	kunlock(&kcache_list_lock);
 }
 
-void kstats_print_fd(int fd)
+struct vm_walk {
+	struct kout *o;
+	size_t count, bytes;
+};
+
+static void vmalloc_line(uintptr_t addr, size_t size, void *arg)
 {
-	slabinfo(fd);
-	kpage_print(fd);
-	kvm_print(fd);
-	kfront_print(fd);
+	struct vm_walk *w = arg;
+	kout_printf(w->o, "vmallocinfo: %p-%p %lu bytes (+ guard page)\n", (void *)addr, (void *)(addr + size),
+	            (unsigned long)size);
+	w->count++;
+	w->bytes += size;
 }
 
-KEXPORT void kalloc_stats_print(int fd)
+/* vmallocinfo: one line per area, as /proc/vmallocinfo, then a total. */
+static void vmallocinfo(struct kout *o)
 {
-	kalloc_ensure_init();
-	kstats_print_fd(fd);
+	struct vm_walk w;
+	size_t mark;
+	do {
+		mark = kout_mark(o);
+		w = (struct vm_walk){ o, 0, 0 };
+		kvm_foreach(vmalloc_line, &w);
+	} while (kout_again(o, mark));
+	kout_printf(o, "vmallocinfo: %lu areas, %lu bytes\n", (unsigned long)w.count, (unsigned long)w.bytes);
 }
 
-__attribute__((destructor)) static void stats_at_exit(void)
+static void frontinfo(struct kout *o)
 {
-	const char *v = kos_getenv("KALLOC_STATS");
-	if (!v || !*v || (v[0] == '0' && v[1] == '\0'))
-		return;
-	if (atomic_load(&kalloc_init_state) != 2)
-		return;
-	if (v[0] == '1' && v[1] == '\0') {
-		kstats_print_fd(2);
-		return;
+	bool rseq = kfront_mode == KF_RSEQ;
+	kout_printf(o, "front caches: %s\n", kfront_mode_name());
+	for (unsigned i = 0; i < KFRONT_NR; i++) {
+		struct kfront_stats st;
+		kfront_stats(i, &st);
+		if (!st.cache || (!st.cached && !st.allocs && !st.frees))
+			continue;
+		kout_printf(o, "front cache %s: capacity %u (max %u per %s), cached %lu objects on %lu %s", st.cache->name,
+		            st.capacity, st.max, rseq ? "CPU" : "thread", (unsigned long)st.cached,
+		            (unsigned long)st.regions, rseq ? "CPUs" : "threads (this one)");
+		if (st.allocs || st.frees) {
+			uint64_t a = st.allocs, f = st.frees;
+			unsigned long ah = a ? (unsigned long)((a - st.alloc_misses) * 1000 / a) : 0;
+			unsigned long fh = f ? (unsigned long)((f - st.free_misses) * 1000 / f) : 0;
+			kout_printf(o, ", alloc %lu hit %lu.%lu%%, free %lu hit %lu.%lu%%", (unsigned long)a, ah / 10, ah % 10,
+			            (unsigned long)f, fh / 10, fh % 10);
+		}
+		kout_printf(o, "\n");
 	}
-	int fd = open(v, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		kreport("KALLOC_STATS: cannot open %s; printing to stderr", v);
-		kstats_print_fd(2);
-		return;
-	}
-	kstats_print_fd(fd);
-	close(fd);
+}
+
+void kstats_print(int fd)
+{
+	struct kout o;
+	kout_init(&o);
+	slabinfo(&o);
+	buddyinfo(&o);
+	vmallocinfo(&o);
+	frontinfo(&o);
+	kout_flush(&o, fd);
+	kout_done(&o);
 }

@@ -18,10 +18,12 @@
  * range beyond the new size stays as the guard.  Shrinking protects the new
  * guard page and unmaps the tail in place.
  *
- * Locking: vmap_lock protects the hash table; no syscall is made with it
- * held.  Areas are taken out of the table before they are unmapped or moved.
+ * Locking: vmap_lock, a leaf, protects the hash table; no syscall is made
+ * with it held.  Areas are taken out of the table before they are unmapped
+ * or moved.  The area records come from a static slab cache set up at
+ * initialisation (kvm_init).
  */
-#include "internal.h"
+#include "vmalloc.h"
 
 #include <errno.h>
 #include <string.h>
@@ -32,7 +34,6 @@
 struct vmap_area {
 	uintptr_t addr;
 	size_t size;            /* usable bytes (page multiple); the guard follows */
-	size_t align;
 	struct vmap_area *next;
 };
 
@@ -40,7 +41,6 @@ static klock_t vmap_lock = KLOCK_INIT;
 static struct vmap_area *vmap_table[VMAP_BUCKETS];
 static size_t vmap_count, vmap_bytes;
 static struct kmem_cache vmap_cache;
-static _Atomic int vmap_cache_ready;
 
 static inline unsigned bucket(uintptr_t addr)
 {
@@ -48,17 +48,13 @@ static inline unsigned bucket(uintptr_t addr)
 	return (unsigned)(h >> 54) & (VMAP_BUCKETS - 1);
 }
 
+void kvm_init(void)
+{
+	kcache_init(&vmap_cache, "vmap_area", sizeof(struct vmap_area), 0, 0, NULL, -1);
+}
+
 static struct vmap_area *area_new(void)
 {
-	if (!atomic_load_explicit(&vmap_cache_ready, memory_order_acquire)) {
-		static klock_t once = KLOCK_INIT;
-		klock(&once);
-		if (!atomic_load(&vmap_cache_ready)) {
-			kcache_init(&vmap_cache, "vmap_area", sizeof(struct vmap_area), 0, 0, NULL, -1);
-			atomic_store_explicit(&vmap_cache_ready, 1, memory_order_release);
-		}
-		kunlock(&once);
-	}
 	void *obj;
 	return kslab_alloc_bulk(&vmap_cache, GFP_KERNEL, 1, &obj) == 1 ? obj : NULL;
 }
@@ -110,7 +106,7 @@ void *kvm_alloc(size_t size, size_t align, gfp_t gfp)
 	struct vmap_area *a = area_new();
 	if (!a)
 		return NULL;
-	void *p = kos_map(len + PAGE_SIZE, align, false, 0, NULL);
+	void *p = kos_map(len + PAGE_SIZE, align, false, 0);
 	if (!p) {
 		area_free(a);
 		return NULL;
@@ -118,7 +114,6 @@ void *kvm_alloc(size_t size, size_t align, gfp_t gfp)
 	kos_protect_none((char *)p + len, PAGE_SIZE);
 	a->addr = (uintptr_t)p;
 	a->size = len;
-	a->align = align;
 	insert(a);
 	return p;
 }
@@ -181,12 +176,12 @@ void *kvm_realloc(void *p, size_t size)
 		insert(a);
 		return p;
 	}
-	void *target = kos_map(len + PAGE_SIZE, VMAP_ALIGN, true, 0, NULL);
+	void *target = kos_map(len + PAGE_SIZE, VMAP_ALIGN, true, 0);
 	if (!target) {
 		insert(a);
 		return NULL;
 	}
-	void *n = kos_remap(p, a->size, len, target, NULL);
+	void *n = kos_remap(p, a->size, len, target);
 	if (!n) {
 		kos_unmap(target, len + PAGE_SIZE);
 		insert(a);
@@ -198,7 +193,6 @@ void *kvm_realloc(void *p, size_t size)
 	kos_unmap((char *)p + a->size, PAGE_SIZE);
 	a->addr = (uintptr_t)n;
 	a->size = len;
-	a->align = VMAP_ALIGN;
 	insert(a);
 	return n;
 }
@@ -215,48 +209,11 @@ void kvm_fork_prepare(void) { klock(&vmap_lock); }
 void kvm_fork_parent(void) { kunlock(&vmap_lock); }
 void kvm_fork_child(void) { klock_reinit(&vmap_lock); }
 
-/* vmallocinfo: one line per area, as /proc/vmallocinfo, then a total. */
-size_t kvm_print(int fd)
+void kvm_foreach(void (*fn)(uintptr_t addr, size_t size, void *arg), void *arg)
 {
-	char line[160];
-	size_t total = 0;
 	klock(&vmap_lock);
 	for (unsigned b = 0; b < VMAP_BUCKETS; b++)
-		for (struct vmap_area *a = vmap_table[b]; a; a = a->next) {
-			size_t n = kformat(line, sizeof line, "vmallocinfo: %p-%p %lu bytes (+ guard page)\n",
-			                   (void *)a->addr, (void *)(a->addr + a->size), (unsigned long)a->size);
-			kwrite_all(fd, line, n);
-			total += a->size;
-		}
-	size_t n = kformat(line, sizeof line, "vmallocinfo: %lu areas, %lu bytes\n", (unsigned long)vmap_count,
-	                   (unsigned long)vmap_bytes);
+		for (struct vmap_area *a = vmap_table[b]; a; a = a->next)
+			fn(a->addr, a->size, arg);
 	kunlock(&vmap_lock);
-	kwrite_all(fd, line, n);
-	return total;
-}
-
-/* ------------------------------------------------------------------ */
-/* public API                                                          */
-/* ------------------------------------------------------------------ */
-
-KEXPORT void *vmalloc(size_t size)
-{
-	kalloc_ensure_init();
-	void *p = kvm_alloc(size, 0, GFP_KERNEL);
-	if (!p)
-		kalloc_fail(size, GFP_KERNEL, "vmalloc");
-	return p;
-}
-
-KEXPORT void *vzalloc(size_t size)
-{
-	return vmalloc(size);   /* fresh mappings read as zero */
-}
-
-KEXPORT void vfree(const void *addr)
-{
-	if (!addr)
-		return;
-	if (!kvm_free(addr))
-		kbad_pointer(addr, "vfree", "not a vmalloc area");
 }

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * init.c - the life of the allocator as a whole: lazy initialisation, the
+ * reclaim hook, fork handlers and the report at exit.
+ *
+ * Initialisation is lazy, on the first slow path of an exported entry point
+ * (malloc runs before constructors), under init_lock, bottom layer first;
+ * it makes no stdio call, no dlsym and starts no thread.  A call that comes
+ * back into kalloc from the initialising thread (in_init) returns at once
+ * and finds the layers as far as they are set up.
+ *
+ * Fork: pthread_atfork handlers take every lock of kalloc before fork (in
+ * the order of base.h) and release them in the parent; the child, which
+ * has one thread, reinitialises them.
+ *
+ * Reclaim: when the OS refuses a mapping, os.c calls the hook registered
+ * here, which gives back what can be given (front caches, empty slabs, then
+ * whole free chunks) so the mapping can be retried.
+ */
+#include "init.h"
+
+_Atomic int kalloc_init_state;
+static klock_t init_lock = KLOCK_INIT;
+static __thread bool in_init;
+
+static size_t reclaim(void)
+{
+	kfront_flush_all();
+	kslab_shrink_all();
+	return kpage_reclaim_chunks();
+}
+
+static void fork_prepare(void)
+{
+	kfront_fork_prepare();
+	kpcpu_fork_prepare();
+	kslab_fork_prepare();
+	kpage_fork_prepare();
+	kvm_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+	kvm_fork_parent();
+	kpage_fork_parent();
+	kslab_fork_parent();
+	kpcpu_fork_parent();
+	kfront_fork_parent();
+}
+
+/* The front caches last: the child flushes the stacks of the threads that
+ * did not survive the fork into the slab and page layers. */
+static void fork_child(void)
+{
+	kvm_fork_child();
+	kpage_fork_child();
+	kslab_fork_child();
+	kpcpu_fork_child();
+	kfront_fork_child();
+}
+
+void kalloc_init_slow(void)
+{
+	if (atomic_load_explicit(&kalloc_init_state, memory_order_acquire) == 2 || in_init)
+		return;
+	klock(&init_lock);
+	if (atomic_load(&kalloc_init_state) == 0) {
+		in_init = true;
+		atomic_store(&kalloc_init_state, 1);
+		ktune_load();
+		kpage_init();
+		kslab_init();
+		kvm_init();
+		kmalloc_init();
+		kfront_init(kmalloc_caches, KMALLOC_NR_CLASSES);
+		kos_set_reclaim(reclaim);
+		atomic_store_explicit(&kalloc_init_state, 2, memory_order_release);
+		/* May allocate: we are initialised by now. */
+		pthread_atfork(fork_prepare, fork_parent, fork_child);
+		in_init = false;
+	}
+	kunlock(&init_lock);
+}
+
+/* KALLOC_STATS=1 prints the report to stderr at exit, KALLOC_STATS=path
+ * appends it to a file. */
+__attribute__((destructor)) static void stats_at_exit(void)
+{
+	const char *v = ktune.stats;
+	if (!v || atomic_load(&kalloc_init_state) != 2)
+		return;
+	if (v[0] == '1' && v[1] == '\0') {
+		kstats_print(2);
+		return;
+	}
+	int fd = kos_open_append(v);
+	if (fd < 0) {
+		kreport("KALLOC_STATS: cannot open %s; printing to stderr", v);
+		kstats_print(2);
+		return;
+	}
+	kstats_print(fd);
+	kos_close(fd);
+}

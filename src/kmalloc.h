@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kmalloc.h - the kmalloc size classes and the routing of every block by size
+ * and by pointer (kmalloc.c).
+ */
+#ifndef KALLOC_KMALLOC_H
+#define KALLOC_KMALLOC_H
+
+#include "front.h"
+#include "vmalloc.h"
+
+#pragma GCC visibility push(hidden)
+
+#define KMALLOC_NR_CLASSES 41
+#define KMALLOC_SMALL_MAX 1024   /* kmalloc_index's table lookup up to here */
+_Static_assert(KMALLOC_NR_CLASSES <= KFRONT_CLASSES, "every class has a front index");
+
+extern struct kmem_cache kmalloc_caches[KMALLOC_NR_CLASSES];
+extern const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES];
+/* class of size (8-byte granularity) for sizes <= KMALLOC_SMALL_MAX */
+extern const uint8_t kmalloc_small_index[KMALLOC_SMALL_MAX / 8 + 1];
+#define KMALLOC_TABLE_MAX 8192  /* malloc's table lookup up to here */
+extern const uint8_t kmalloc_index16[KMALLOC_TABLE_MAX / 16 + 1];
+
+/*
+ * free()'s object-boundary check for the kmalloc classes: kslab_obj_valid's
+ * test in 32-bit arithmetic, from one 8-byte entry per class, so free loads
+ * it with the class as a scaled index.  Exact because a kmalloc slab is at
+ * most 64 KiB with at most 256 objects (kmalloc classes whose slabs are
+ * larger mark their pages KPG_SLAB, and free sends them to kfree_any): the
+ * offset fits 16 bits, the object index 8, and for any offset that is not
+ * an object boundary the rotated product exceeds 2^32 / 32 KiB.
+ */
+struct kfree_check {
+	uint32_t mul;      /* inverse of the odd part of the size, mod 2^32 */
+	uint16_t mask;     /* slab size - 1 */
+	uint8_t shift;     /* log2 of the size's power-of-two part */
+	uint8_t last;      /* objects per slab - 1 */
+};
+extern struct kfree_check kmalloc_check[KMALLOC_NR_CLASSES];
+KINLINE bool kmalloc_obj_valid(size_t cls, const void *p)
+{
+	const struct kfree_check *k = &kmalloc_check[cls];
+	uint32_t x = ((uint32_t)(uintptr_t)p & k->mask) * k->mul;
+	unsigned sh = k->shift;
+	x = (x >> sh) | (x << ((32 - sh) & 31));
+	return x <= k->last;
+}
+
+/* Sets up the class caches (before kfront_init registers them). */
+void kmalloc_init(void);
+/* Class index for a size <= KMALLOC_MAX_CACHE_SIZE. */
+KINLINE unsigned kmalloc_index(size_t size)
+{
+	if (likely(size <= KMALLOC_SMALL_MAX))
+		return kmalloc_small_index[(size + 7) >> 3];
+	/* four classes per power of two above 1 KiB */
+	unsigned lg = 63 - (unsigned)__builtin_clzl(size - 1);   /* 2^lg < size <= 2^(lg+1) */
+	unsigned quarter = (unsigned)((size - 1) >> (lg - 2)) & 3; /* which quarter of (2^lg, 2^(lg+1)] */
+	return 9 + (lg - 7) * 4 + quarter;
+}
+/* Any size, any alignment (a power of two; <= 16 means none): slab, page
+ * block or huge area.  *zeroed (may be NULL) tells whether the memory is known
+ * to read as zero.  NULL with errno = ENOMEM on failure (reported unless
+ * __GFP_NOWARN).  kalloc must be initialised. */
+void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed);
+/* Frees any block; reports and aborts for pointers kalloc never returned.
+ * `op` names the caller in reports ("free", "kfree", ...). */
+void kfree_any(const void *p, const char *op);
+/* Usable size of any block; reports invalid pointers. */
+size_t kusable_any(const void *p, const char *op);
+/* realloc for any block: NULL on failure with p intact. */
+void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op);
+
+#pragma GCC visibility pop
+
+#endif /* KALLOC_KMALLOC_H */

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * os.h - the OS layer (os.c): the only file that calls the kernel.
+ *
+ * Every wrapper returns a value (an address or NULL, 0 or an errno number),
+ * never prints and never aborts, and leaves errno as it found it: the API
+ * files on top decide alone what errno a caller sees.
+ */
+#ifndef KALLOC_OS_H
+#define KALLOC_OS_H
+
+#include "base.h"
+
+#pragma GCC visibility push(hidden)
+
+/* Maps `size` bytes of fresh zeroed read-write memory aligned to `align`
+ * (a power of two; PAGE_SIZE at least is used); NULL on failure.  With
+ * `lazy` the memory is reserved with MAP_NORESERVE.  `hint` may be 0.  When
+ * the OS refuses with ENOMEM, the reclaim hook runs once (no lock of kalloc
+ * may be held by the caller) and the mapping is retried if it gave anything
+ * back.  The single point where kalloc obtains address space. */
+void *kos_map(size_t size, size_t align, bool lazy, uintptr_t hint);
+/* Sets the function kos_map calls when the OS refuses memory: it returns
+ * how many bytes it gave back.  Registered by init.c: the one way up. */
+void kos_set_reclaim(size_t (*fn)(void));
+/* Maps size bytes (lazily backed) exactly at addr; NULL when anything is
+ * there already. */
+void *kos_map_at(void *addr, size_t size);
+/* Unmaps.  0 or an errno value. */
+int kos_unmap(void *addr, size_t size);
+/* Gives pages back to the OS (MADV_DONTNEED): afterwards they read as
+ * zero.  0 or an errno value. */
+int kos_release(void *addr, size_t size);
+/* Makes a range inaccessible (a guard).  0 or an errno value. */
+int kos_protect_none(void *addr, size_t size);
+/* mremap(MREMAP_MAYMOVE | MREMAP_FIXED): moves the mapping at old to
+ * fixed_to, a range of at least new_size that the caller reserved.
+ * Returns fixed_to, or NULL (the old mapping is then intact). */
+void *kos_remap(void *old, size_t old_size, size_t new_size, void *fixed_to);
+/* Fills buf with random bytes (getrandom, falling back to the clock and
+ * the address space layout). */
+void kos_random(void *buf, size_t len);
+/* Number of possible CPUs (from /sys, else the affinity mask), >= 1. */
+unsigned kos_ncpus(void);
+/* Highest CPU number + 1 in a list such as "0-3,8-11\n"; 0 if empty. */
+unsigned kos_parse_cpu_list(const char *s);
+/* Monotonic time in nanoseconds (vDSO, no syscall on x86-64). */
+uint64_t kos_now_ns(void);
+/* membarrier(MEMBARRIER_CMD_[REGISTER_]PRIVATE_EXPEDITED_RSEQ): 0 or an
+ * errno value. */
+int kos_membarrier_rseq_register(void);
+int kos_membarrier_rseq(void);
+unsigned long kos_getauxval(unsigned long type);
+/* The CPU the caller runs on (vDSO getcpu), 0 if unknown. */
+int kos_getcpu(void);
+/* write(2) all of buf to fd, retrying on EINTR. */
+void kwrite_all(int fd, const char *buf, size_t len);
+/* Opens path for appending (created 0644); the descriptor or -1. */
+int kos_open_append(const char *path);
+void kos_close(int fd);
+
+#pragma GCC visibility pop
+
+#endif /* KALLOC_OS_H */

@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * page.h - the page layer (page_alloc.c): chunks, struct page, zones and the
+ * buddy allocator.
+ */
+#ifndef KALLOC_PAGE_H
+#define KALLOC_PAGE_H
+
+#include "tune.h"
+
+#pragma GCC visibility push(hidden)
+
+/* A chunk is the unit reserved from the OS: 64 MiB, aligned to its size, so
+ * chunk_of(p) = p & ~(KCHUNK_SIZE-1). */
+#define KCHUNK_SHIFT   26
+#define KCHUNK_SIZE    (1UL << KCHUNK_SHIFT)
+#define KCHUNK_PAGES   (KCHUNK_SIZE >> PAGE_SHIFT)
+/* User addresses are below 2^47 (x86-64 4-level paging; we never pass a high
+ * hint to mmap, so the kernel never hands out 5-level addresses). */
+#define KADDR_BITS     47
+#define KREGISTRY_LEN  (1UL << (KADDR_BITS - KCHUNK_SHIFT))
+
+#define KMAX_ORDER_SIZE (PAGE_SIZE << MAX_ORDER)   /* 4 MiB */
+
+/*
+ * struct page (named struct page in the public header, opaque there): one per
+ * 4 KiB page of a chunk, in the chunk's mem_map.
+ *
+ * The page's info word, which free() reads first, is kept apart from the
+ * descriptor, in the chunk's info[] array: 16 pages' words per cache line,
+ * written only when a page changes kind, so free's read never shares a line
+ * with the slab state other CPUs update (remote, inuse).  Its low byte is the
+ * page's kind:
+ *   KPG_FREE_HEAD   head of a free buddy block of `order` (on a free list)
+ *   KPG_SLAB        page of a slab of a cache created with kmem_cache_create,
+ *                   or of a kmalloc class that free's fast check cannot
+ *                   handle; `head` -> head page, whose slab_cache names the
+ *                   cache
+ *   KPG_KSLAB       page of a slab of a kmalloc class: the whole word is
+ *                   KINFO_KSLAB_BASE + class, so free's one comparison,
+ *                   (info - base) < KMALLOC_NR_CLASSES, tests the kind and
+ *                   yields the class
+ *   KPG_LARGE       head of a page block from alloc_pages / kmalloc large;
+ *                   `npages` pages long
+ *   KPG_TAIL        other pages of a KPG_LARGE block (no head pointer: the
+ *                   kind alone says a pointer there is not a block's start)
+ *   KPG_RESERVED    taken off the free lists while being released
+ *   0               inside a free block (stale fields, never followed)
+ * A page whose kind says nothing reliable (0, or a stale tail) is checked
+ * against its head's range before anything is trusted.
+ */
+enum {
+	KPG_NONE = 0,
+	KPG_FREE_HEAD = 1,
+	KPG_SLAB = 2,
+	KPG_LARGE = 3,
+	KPG_TAIL = 4,
+	KPG_RESERVED = 5,
+	KPG_KSLAB = 6,
+};
+#define KINFO_KSLAB_BASE 0x40u   /* info of a kmalloc slab page: base + class */
+KINLINE unsigned kinfo_kind(uint32_t info)
+{
+	unsigned k = info & 0xff;
+	return k >= KINFO_KSLAB_BASE ? KPG_KSLAB : k;
+}
+
+struct kmem_cache;
+
+struct page {
+	uint8_t order;        /* buddy order of the block this page heads */
+	uint8_t flags;        /* KPF_* */
+	uint16_t pad;
+	union {
+		uint32_t npages;  /* LARGE head: pages in the block (exact size) */
+		uint32_t dirty;   /* FREE head: pages of the block that may be backed */
+	};
+	_Atomic uint32_t inuse;    /* slab: objects not on freelist nor remote-adopted */
+	uint32_t carved;           /* slab: objects handed out from never-used memory */
+	struct page *next;    /* free list / slab partial list links */
+	struct page *prev;
+	struct page *head;    /* SLAB pages: the head page; LARGE head: itself */
+	/* Slab state (head page of a slab; see slab.c). */
+	struct kmem_cache *slab_cache;
+	void *freelist;            /* encoded list, protected by the cache lock */
+	_Atomic uint64_t remote;   /* lock-free list of remote frees: ptr | FULL, count << 48 */
+};
+_Static_assert(sizeof(struct page) == 64, "struct page is one cache line");
+
+/* page flags */
+#define KPF_ZEROED   0x01   /* (allocated block) the memory is known to read as zero */
+#define KPF_LISTED   0x02   /* (slab) on its cache's partial list; under the cache lock */
+
+/* A chunk: 64 MiB of address space, its page info words and its mem_map. */
+struct kchunk {
+	uintptr_t base;            /* start of the 64 MiB range */
+	struct kchunk *next;       /* zone's chunk list */
+	uint8_t zone;
+	uint32_t info[KCHUNK_PAGES];   /* kind | data << 8, per page */
+	struct page pages[KCHUNK_PAGES];
+};
+
+/* Zones, as in the kernel; one node. */
+enum { KZONE_DMA, KZONE_DMA32, KZONE_NORMAL, KNR_ZONES };
+
+struct kfree_area {
+	struct page *head;         /* doubly linked list of free block heads: */
+	struct page *tail;         /* dirty ones from the head, clean ones at the tail */
+	size_t nr_free;
+};
+
+struct kzone {
+	klock_t lock;
+	const char *name;
+	uintptr_t limit;           /* highest address + 1 allowed in the zone (0: none) */
+	struct kfree_area free_area[MAX_ORDER + 1];
+	size_t nr_free_pages;      /* pages in free blocks */
+	size_t nr_dirty_pages;     /* sum of `dirty` over free blocks */
+	size_t nr_present_pages;   /* pages in the zone's chunks */
+	size_t nr_released_total;  /* pages given back to the OS, ever */
+	size_t dirty_high;         /* release above this many dirty free pages */
+	uint64_t last_decay_ns;    /* last decay release (kos_now_ns) */
+	unsigned decay_tick;       /* frees since the clock was last read */
+	struct kchunk *chunks;
+	struct kchunk *spare;      /* mem_maps of unmapped chunks, for reuse */
+	unsigned nr_chunks;
+};
+
+struct knode {
+	struct kzone zones[KNR_ZONES];
+};
+
+extern struct knode knode0;
+/* kchunk_registry[addr >> KCHUNK_SHIFT]: the chunk, or NULL.  A static
+ * (bss) table: untouched pages cost nothing, and it is valid before any
+ * initialisation, so free() needs no "initialised?" test.  Entries are
+ * published with release stores under the zone lock.  An entry is cleared
+ * when reclaim unmaps a chunk that is entirely free; the chunk's mem_map
+ * stays mapped (reading as zeros) and is reused for the next chunk, so a
+ * racing lookup through a stale entry reads a harmless zero kind. */
+extern struct kchunk *_Atomic kchunk_registry[KREGISTRY_LEN];
+/* kinfo_map[addr >> KCHUNK_SHIFT]: the chunk's info array minus
+ * (base >> PAGE_SHIFT) words, or 0, so free() finds a page's info word with
+ * two dependent loads: kinfo_map[a >> 26] + (a >> 12) * 4.  Published and
+ * cleared with kchunk_registry. */
+extern _Atomic uintptr_t kinfo_map[KREGISTRY_LEN];
+
+/* Sets up the zones (reads ktune.dirty_max). */
+void kpage_init(void);
+/* Allocates 2^order pages from the zone the GFP flags select; the head
+ * descriptor is returned with info = KPG_LARGE (callers set their own kind)
+ * and npages = 2^order.  Without __GFP_DIRECT_RECLAIM: trylock only, no
+ * mapping. */
+struct page *kpage_alloc(gfp_t gfp, unsigned order);
+/* Allocates exactly npages pages (1 .. 2^MAX_ORDER), aligned to 2^align_order
+ * pages.  Sets KPF_ZEROED when all of it is known zero. */
+struct page *kpage_alloc_exact(gfp_t gfp, size_t npages, unsigned align_order);
+/* Frees a block allocated by kpage_alloc / kpage_alloc_exact (npages from the
+ * head descriptor). */
+void kpage_free(struct page *head);
+/* Shrinks an exact block in place to npages (< head->npages). */
+void kpage_shrink(struct page *head, size_t npages);
+/* Gives all free backed pages back to the OS; returns bytes released. */
+size_t kpage_release_all(void);
+/* Unmaps every chunk whose pages are all free; returns bytes unmapped. */
+size_t kpage_reclaim_chunks(void);
+/* Marks the `npages` descriptors after head as tails of head. */
+void kpage_set_tails(struct page *head, size_t npages, uint32_t info);
+void kpage_fork_prepare(void);
+void kpage_fork_parent(void);
+void kpage_fork_child(void);
+
+/* A zone's counters, read under its lock. */
+struct kzone_stats {
+	const char *name;
+	size_t nr_free[MAX_ORDER + 1];   /* free blocks per order */
+	size_t present, free, dirty, released;   /* pages */
+	unsigned chunks;
+};
+void kpage_zone_stats(unsigned zi, struct kzone_stats *st);
+
+/* The page API's work (kapi.c exports it): checks, reports, zeroing. */
+struct page *kpage_api_alloc(gfp_t gfp, unsigned order);
+/* Frees a page block by address; reports and aborts for an address that is
+ * not the start of a page block of npages pages.  `op` names the caller. */
+void kpage_api_free(const void *addr, size_t npages, const char *op);
+void *kpage_api_alloc_exact(size_t size, gfp_t gfp);
+
+/* The chunk of an address, or NULL when it is not kalloc's. */
+KINLINE struct kchunk *kchunk_of(const void *p)
+{
+	uintptr_t a = (uintptr_t)p;
+	if (unlikely(a >> KADDR_BITS))
+		return NULL;
+	return atomic_load_explicit(&kchunk_registry[a >> KCHUNK_SHIFT], memory_order_acquire);
+}
+
+/* Page descriptor of an address inside a chunk. */
+KINLINE struct page *kchunk_page(struct kchunk *c, const void *p)
+{
+	return &c->pages[((uintptr_t)p - c->base) >> PAGE_SHIFT];
+}
+
+/* The chunk owning a descriptor: mem_maps are mapped aligned to a power of
+ * two at least as large as struct kchunk, so this is a mask. */
+#define KMETA_ALIGN (1UL << 21)
+_Static_assert(sizeof(struct kchunk) <= KMETA_ALIGN, "a mem_map fits its alignment");
+KINLINE struct kchunk *kpage_chunk(const struct page *pg)
+{
+	return (struct kchunk *)((uintptr_t)pg & ~(KMETA_ALIGN - 1));
+}
+KINLINE void *kpage_address(const struct page *pg)
+{
+	struct kchunk *c = kpage_chunk(pg);
+	return (void *)(c->base + ((uintptr_t)(pg - c->pages) << PAGE_SHIFT));
+}
+KINLINE uint32_t kpage_info(const struct page *pg)
+{
+	struct kchunk *c = kpage_chunk(pg);
+	return c->info[pg - c->pages];
+}
+KINLINE void kpage_set_info(struct page *pg, uint32_t info)
+{
+	struct kchunk *c = kpage_chunk(pg);
+	c->info[pg - c->pages] = info;
+}
+KINLINE unsigned kpage_kind(const struct page *pg) { return kinfo_kind(kpage_info(pg)); }
+KINLINE bool kpage_is_slab(const struct page *pg)
+{
+	return kpage_kind(pg) == KPG_SLAB || kpage_kind(pg) == KPG_KSLAB;
+}
+
+#pragma GCC visibility pop
+
+#endif /* KALLOC_PAGE_H */

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * slab.h - the slab layer (slab.c): struct kmem_cache and its slabs.
+ */
+#ifndef KALLOC_SLAB_H
+#define KALLOC_SLAB_H
+
+#include "page.h"
+
+#pragma GCC visibility push(hidden)
+
+#define KCACHE_NAME_LEN 32
+
+/*
+ * struct kmem_cache.  Immutable after creation except the fields under
+ * `lock` and the counters.  Objects are `size` bytes apart; the free pointer
+ * of a free object sits at `fp_offset` (0, or past the object when a
+ * constructor or RCU must keep the object's contents).
+ */
+struct kmem_cache {
+	/* read by the free and allocation paths */
+	uint32_t size;             /* stride between objects */
+	uint32_t object_size;      /* size asked for */
+	uint32_t fp_offset;
+	uint32_t align;
+	uint64_t secret;           /* free pointer hardening */
+	uint64_t div_mul;          /* exact-division check: see kslab_obj_valid */
+	uint32_t div_shift;
+	uint32_t page_info;        /* info word of its slabs' pages: KPG_SLAB, or
+	                              KINFO_KSLAB_BASE + class (see kmalloc_init) */
+	uint64_t div_limit;
+	uintptr_t slab_mask;       /* slabs are aligned to their size: offset = p & mask */
+	uint8_t order;             /* slab order */
+	uint16_t objects;          /* objects per slab */
+	int16_t kmalloc_class;     /* -1 for caches that are not kmalloc classes */
+	int16_t front_idx;         /* front cache index, -1 for none (set by the
+	                              layers above: kmalloc_init, kapi.c) */
+	slab_flags_t flags;
+	void (*ctor)(void *);
+	struct kmem_cache *next;   /* list of all caches (kcache_list_lock) */
+	struct kmem_cache *prev;
+	char name[KCACHE_NAME_LEN];
+
+	/* node state */
+	klock_t lock;
+	struct page *partial;      /* slabs with free objects (circular list) */
+	struct page *_Atomic relist;   /* slabs taken off "full" by frees (lock-free stack) */
+	size_t nr_partial;
+	size_t nr_slabs;
+	bool dead;                 /* destroyed (static caches never are) */
+	_Atomic size_t nr_alloc_total, nr_free_total;
+} __attribute__((aligned(256)));   /* a power of two: kmalloc_caches[cls] is a shift */
+
+/* Sets up the cache of struct kmem_cache (kmem_cache_boot). */
+void kslab_init(void);
+/* Initialises a cache in place (the static caches: kmalloc classes,
+ * vmalloc's areas) and lists it.  0 or -EINVAL. */
+int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t align,
+                slab_flags_t flags, void (*ctor)(void *), int kmalloc_class);
+/* A cache for kmem_cache_create, its struct from the kmem_cache cache.
+ * NULL with *why set (and *err: EINVAL or ENOMEM) on failure; reports
+ * nothing. */
+struct kmem_cache *kslab_create(const char *name, size_t size, size_t align, slab_flags_t flags,
+                                void (*ctor)(void *), const char **why, int *err);
+/* True for the caches kalloc set up itself, which are never destroyed. */
+bool kslab_is_builtin(const struct kmem_cache *c);
+/* Objects handed out and not freed (front-cached objects count as handed
+ * out: drain them first). */
+size_t kslab_live(const struct kmem_cache *c);
+/* Unlists c, returns its slabs to the page layer and frees its struct.  The
+ * caller has made sure no object is live and no front cache holds any. */
+void kslab_destroy(struct kmem_cache *c);
+
+/* Fills out[] with up to n objects (at least 1 unless out of memory).
+ * Returns the count. */
+unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **out);
+/* Frees n objects of cache c (each validated: slab of c, object boundary);
+ * a slab found empty may go back to the page layer. */
+void kslab_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs);
+/* kslab_free_bulk that leaves empty slabs listed (no page-layer call, so no
+ * system call: for a caller holding drain_lock); a shrink returns them. */
+void kslab_put_bulk(struct kmem_cache *c, unsigned n, void *const *objs);
+/* Frees one object whose slab head is known. */
+void kslab_free_one(struct kmem_cache *c, struct page *slab, void *obj);
+/* Releases the empty slabs of a cache; returns the number of slabs freed. */
+size_t kslab_shrink(struct kmem_cache *c);
+/* kslab_shrink of every cache; returns the number of slabs freed. */
+size_t kslab_shrink_all(void);
+/* Validates that p is an object boundary inside slab `s` of cache c; reports
+ * and aborts otherwise (the caller names the operation). */
+void kslab_check_object(struct kmem_cache *c, struct page *s, const void *p, const char *op);
+/* Calls fn(c, arg) for every cache, with kcache_list_lock held: fn takes no
+ * lock above the cache locks and makes no system call. */
+void kslab_foreach(void (*fn)(struct kmem_cache *c, void *arg), void *arg);
+/* Fork handlers. */
+void kslab_fork_prepare(void);
+void kslab_fork_parent(void);
+void kslab_fork_child(void);
+
+/* The slab head of a slab object's address, or NULL. */
+KINLINE struct page *kslab_of(const void *p)
+{
+	struct kchunk *ch = kchunk_of(p);
+	if (!ch)
+		return NULL;
+	struct page *pg = kchunk_page(ch, p);
+	return kpage_is_slab(pg) ? pg->head : NULL;
+}
+
+/* Cheap object-boundary test: (p - slab base) is a multiple of size and the
+ * object is inside the slab.  Odd part by multiplicative inverse, even part by
+ * rotation: off * inv rotated right by shift <= limit iff size | off. */
+KINLINE bool kslab_obj_valid(const struct kmem_cache *c, const void *p)
+{
+	uintptr_t off = (uintptr_t)p & c->slab_mask;
+	uint64_t x = (uint64_t)off * c->div_mul;
+	x = (x >> c->div_shift) | (x << ((64 - c->div_shift) & 63));
+	return x <= c->div_limit;
+}
+
+#pragma GCC visibility pop
+
+#endif /* KALLOC_SLAB_H */

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tune.c - the tunables read from the environment.
+ *
+ * One table lists every KALLOC_* variable that sets a tunable: its type, the
+ * field of ktune it sets, the smallest good value, and the words a warning
+ * uses.  ktune_load() walks it once, at initialisation; nothing else reads
+ * the environment for a tunable.  The environment is read without
+ * allocating (malloc may not be usable yet).
+ */
+#include "tune.h"
+
+#include <string.h>
+
+extern char **environ;
+
+struct ktunables ktune = {
+	.dirty_max = KDIRTY_HIGH_DEFAULT,
+	.pcpu_budget = KFRONT_BUDGET_DEFAULT,
+	.rseq = true,
+	.stats = NULL,
+};
+
+enum { KT_SIZE, KT_BOOL, KT_STATS };
+
+static const struct ktunable {
+	const char *name;
+	uint8_t type;
+	size_t offset;        /* of the field in struct ktunables */
+	size_t min;           /* KT_SIZE: the smallest good value */
+	const char *expect;   /* what a good value looks like */
+} ktunable_table[] = {
+	{ "KALLOC_DIRTY_MAX", KT_SIZE, offsetof(struct ktunables, dirty_max), 0, "a size such as 64M" },
+	{ "KALLOC_PCPU_BUDGET", KT_SIZE, offsetof(struct ktunables, pcpu_budget), 4096,
+	  "a size of at least 4K, such as 512K or 2M" },
+	{ "KALLOC_RSEQ", KT_BOOL, offsetof(struct ktunables, rseq), 0, "0 or 1" },
+	{ "KALLOC_STATS", KT_STATS, offsetof(struct ktunables, stats), 0, "0, 1 or a file name" },
+};
+
+const char *kenv_get(const char *name)
+{
+	size_t len = strlen(name);
+	if (!environ)
+		return NULL;
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+			return *e + len + 1;
+	return NULL;
+}
+
+bool kenv_parse_size(const char *s, size_t *out)
+{
+	size_t v = 0;
+	const char *p = s;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (SIZE_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (size_t)(*p - '0');
+	}
+	if (p == s)
+		return false;
+	unsigned shift = 0;
+	switch (*p) {
+	case 'k': case 'K': shift = 10; p++; break;
+	case 'm': case 'M': shift = 20; p++; break;
+	case 'g': case 'G': shift = 30; p++; break;
+	default: break;
+	}
+	if (*p || (shift && v > (SIZE_MAX >> shift)))
+		return false;
+	*out = v << shift;
+	return true;
+}
+
+bool kenv_parse_bool(const char *s, bool *out)
+{
+	if ((s[0] != '0' && s[0] != '1') || s[1] != '\0')
+		return false;
+	*out = s[0] == '1';
+	return true;
+}
+
+void ktune_load(void)
+{
+	for (size_t i = 0; i < sizeof ktunable_table / sizeof ktunable_table[0]; i++) {
+		const struct ktunable *t = &ktunable_table[i];
+		const char *s = kenv_get(t->name);
+		if (!s || !*s)
+			continue;
+		char *field = (char *)&ktune + t->offset;
+		bool ok = false;
+		switch (t->type) {
+		case KT_SIZE: {
+			size_t v;
+			ok = kenv_parse_size(s, &v) && v >= t->min;
+			if (ok)
+				memcpy(field, &v, sizeof v);
+			break;
+		}
+		case KT_BOOL: {
+			bool b;
+			ok = kenv_parse_bool(s, &b);
+			if (ok)
+				memcpy(field, &b, sizeof b);
+			break;
+		}
+		case KT_STATS: {
+			/* "0" is off; anything else is "1" (stderr) or a path. */
+			const char *v = (s[0] == '0' && s[1] == '\0') ? NULL : s;
+			memcpy(field, &v, sizeof v);
+			ok = true;
+			break;
+		}
+		}
+		if (!ok)
+			kreport("%s=%s: expected %s; using the default", t->name, s, t->expect);
+	}
+}

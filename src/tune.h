@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tune.h - every tuning constant of kalloc, and the tunables read from the
+ * environment (tune.c), in one place.
+ *
+ * Constants that describe a structure (the chunk size, a region's layout)
+ * stay beside that structure; what is here could be changed without
+ * changing any layout, only the speed and memory trade-offs.
+ */
+#ifndef KALLOC_TUNE_H
+#define KALLOC_TUNE_H
+
+#include "report.h"
+
+#pragma GCC visibility push(hidden)
+
+/* ---- page layer (page_alloc.c) ------------------------------------- */
+
+/* Free pages kept backed (dirty) per zone before the excess goes back to the
+ * OS (KALLOC_DIRTY_MAX) ... */
+#define KDIRTY_HIGH_DEFAULT (32UL << 20)
+/* ... or this fraction of the memory in use, when that is more. */
+#define KDIRTY_USED_FRACTION 8
+/* Decay: at most once per this interval, a free finding more than an
+ * eighth of the high mark dirty releases the excess. */
+#define KDECAY_NS 1000000000ull
+/* The clock is read on one free in this many. */
+#define KDECAY_TICK 64
+/* Free blocks released per pass (one lock round trip). */
+#define KRELEASE_BATCH 256
+
+/* ---- slab layer (slab.c) ------------------------------------------- */
+
+/* A slab holds at least this many objects of up to 512 bytes (4 up to
+ * 4 KiB, 2 above), wasting at most 1/8 ... */
+#define KSLAB_MIN_OBJECTS 8
+/* ... at this order at most, unless nothing smaller fits. */
+#define KSLAB_MAX_ORDER 4
+/* Empty slabs a cache keeps on its partial list before returning them. */
+#define KSLAB_MIN_PARTIAL 5
+
+/* ---- front caches (front*.c) --------------------------------------- */
+
+/* Slots reserved per stack, as object bytes and clamped: per CPU for a
+ * kmalloc class, per thread for a kmalloc class, per CPU for a custom
+ * cache. */
+#define KFRONT_CPU_BYTES     (128U << 10)
+#define KFRONT_CPU_SLOTS_MAX 2048U
+#define KFRONT_THREAD_BYTES  (64U << 10)
+#define KFRONT_THREAD_SLOTS_MAX 256U
+#define KFRONT_CUSTOM_BYTES  (32U << 10)
+#define KFRONT_CUSTOM_SLOTS_MAX 64U
+#define KFRONT_SLOTS_MIN     4U
+/* A per-CPU stack starts with this many bytes worth of objects (at most a
+ * quarter of its slots) and grows by half on each miss ... */
+#define KFRONT_INITIAL_BYTES 8192U
+/* ... within a per-CPU budget of object bytes (KALLOC_PCPU_BUDGET). */
+#define KFRONT_BUDGET_DEFAULT (4UL << 20)
+/* After a scan for capacity to steal found none, this many grow attempts
+ * on that CPU skip stealing. */
+#define KFRONT_STEAL_BACKOFF 255
+/* Objects moved between a stack and the slabs in one batch, at most. */
+#define KFRONT_BATCH_MAX 128U
+/* Per-thread mode: regions reserved at first, and at most. */
+#define KTHR_REGIONS_FIRST 64U
+#define KTHR_REGIONS_MAX 8192U
+
+/* ---- the environment (tune.c) -------------------------------------- */
+
+/*
+ * The tunables, parsed once by ktune_load() at initialisation (init.c);
+ * until then, and for a variable that is unset, empty or bad, they hold
+ * their defaults.  A bad value prints one line naming the variable and what
+ * it expects.  The table in tune.c lists them all.
+ */
+struct ktunables {
+	size_t dirty_max;      /* KALLOC_DIRTY_MAX: bytes kept backed per zone */
+	size_t pcpu_budget;    /* KALLOC_PCPU_BUDGET: object bytes per CPU */
+	bool rseq;             /* KALLOC_RSEQ: per-CPU caches where possible */
+	const char *stats;     /* KALLOC_STATS: NULL (off), "1" (stderr) or a path */
+};
+extern struct ktunables ktune;
+void ktune_load(void);
+
+/* getenv without allocation; NULL if unset. */
+const char *kenv_get(const char *name);
+/* A size: digits and an optional K, M or G (binary).  True with *out set for
+ * a good value; false for anything else, including overflow. */
+bool kenv_parse_size(const char *s, size_t *out);
+/* "0" or "1". */
+bool kenv_parse_bool(const char *s, bool *out);
+
+#pragma GCC visibility pop
+
+#endif /* KALLOC_TUNE_H */

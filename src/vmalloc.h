@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vmalloc.h - huge areas (vmalloc.c), each its own mapping with a guard page.
+ */
+#ifndef KALLOC_VMALLOC_H
+#define KALLOC_VMALLOC_H
+
+#include "slab.h"
+
+#pragma GCC visibility push(hidden)
+
+/* Sets up the cache of area records. */
+void kvm_init(void);
+/* Allocates a huge area of size bytes aligned to `align` (2 MiB at least).
+ * Memory is zero (a fresh mapping).  NULL without __GFP_DIRECT_RECLAIM
+ * (mapping is a system call) or when the OS refuses. */
+void *kvm_alloc(size_t size, size_t align, gfp_t gfp);
+/* If p is the start of a huge area, frees it and returns true. */
+bool kvm_free(const void *p);
+/* Usable size of huge area p, or 0 if p is not a huge area's start. */
+size_t kvm_usable(const void *p);
+/* Resizes a huge area in place or by mremap; NULL on failure (p intact).
+ * Reports and aborts when p is not a huge area's start. */
+void *kvm_realloc(void *p, size_t size);
+/* Is p inside (not only at the start of) any huge area? */
+bool kvm_contains(const void *p);
+void kvm_fork_prepare(void);
+void kvm_fork_parent(void);
+void kvm_fork_child(void);
+void kvm_totals(size_t *count, size_t *bytes);
+/* Calls fn(addr, size, arg) for every area, with vmap_lock held: fn makes no
+ * system call and takes no lock. */
+void kvm_foreach(void (*fn)(uintptr_t addr, size_t size, void *arg), void *arg);
+
+#pragma GCC visibility pop
+
+#endif /* KALLOC_VMALLOC_H */
