@@ -16,9 +16,15 @@
  *  - a failed allocation prints a one-line report on stderr unless
  *    __GFP_NOWARN is given;
  *  - freeing NULL is a no-op everywhere;
- *  - misuse (double free, freeing a pointer kalloc never returned, freeing to
- *    the wrong cache) prints a one-line report naming the address and the
- *    cache, then aborts.
+ *  - misuse that kalloc detects (freeing a pointer it never returned or not
+ *    at an object's start, freeing to the wrong cache, freeing an object
+ *    again while it is the most recently freed one of its cache's stack or
+ *    slab) prints a one-line report naming the address and the cache, then
+ *    aborts.  Not every double free is caught yet.
+ *
+ * Where this header says "accepted", the flag is taken without error but
+ * does not yet do what the kernel's does; the comment says what it does
+ * now.
  */
 #ifndef KALLOC_H
 #define KALLOC_H
@@ -45,26 +51,28 @@ extern "C" {
 typedef unsigned int gfp_t;
 
 /* Zone modifiers: where the memory may live. */
-#define __GFP_DMA            0x01u    /* below 16 MiB (where the address space allows) */
+#define __GFP_DMA            0x01u    /* below 16 MiB: not available yet, such allocations fail */
 #define __GFP_DMA32          0x04u    /* below 4 GiB */
 /* Action modifiers. */
-#define __GFP_HIGH           0x20u    /* may dip into the emergency reserve */
-#define __GFP_IO             0x40u
-#define __GFP_FS             0x80u
+#define __GFP_HIGH           0x20u    /* accepted; no emergency reserve yet */
+#define __GFP_IO             0x40u    /* accepted; no effect yet */
+#define __GFP_FS             0x80u    /* accepted; no effect yet */
 #define __GFP_ZERO           0x100u   /* return zeroed memory */
 #define __GFP_NOWARN         0x200u   /* no report on failure */
-#define __GFP_DIRECT_RECLAIM 0x400u   /* may call the OS (mmap) and reclaim */
-#define __GFP_KSWAPD_RECLAIM 0x800u
-#define __GFP_NORETRY        0x1000u  /* fail rather than retry after reclaim */
-#define __GFP_HARDWALL       0x100000u
+#define __GFP_DIRECT_RECLAIM 0x400u   /* may map memory from the OS, and reclaim when it refuses */
+#define __GFP_KSWAPD_RECLAIM 0x800u   /* accepted; no effect */
+#define __GFP_NORETRY        0x1000u  /* accepted; no effect yet */
+#define __GFP_HARDWALL       0x100000u /* accepted; no effect */
 #define __GFP_NOFAIL         0x8000u  /* never return NULL: report and abort instead */
 #define __GFP_RECLAIM        (__GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM)
 
-/* May call the OS for more memory and reclaim; the normal choice. */
+/* May map memory from the OS and reclaim; the normal choice. */
 #define GFP_KERNEL (__GFP_RECLAIM | __GFP_IO | __GFP_FS)
-/* Never makes a syscall nor takes a sleeping lock; may use the reserve. */
+/* Never maps memory from the OS: served from what kalloc holds, or fails
+ * (page and slab locks are only tried, but a cache's lock may still be
+ * waited for after a new slab).  No reserve yet: as GFP_NOWAIT. */
 #define GFP_ATOMIC (__GFP_HIGH | __GFP_KSWAPD_RECLAIM)
-/* Like GFP_ATOMIC, without the reserve. */
+/* Like GFP_ATOMIC. */
 #define GFP_NOWAIT (__GFP_KSWAPD_RECLAIM)
 /* Memory for data handed to "user" code; same as GFP_KERNEL here. */
 #define GFP_USER   (GFP_KERNEL | __GFP_HARDWALL)
@@ -117,14 +125,17 @@ typedef unsigned int slab_flags_t;
 
 /* Align objects to the cache line (64 bytes) when that wastes little. */
 #define SLAB_HWCACHE_ALIGN    0x00002000u
-/* Debugging (see docs/debugging.md; active with KALLOC_DEBUG as well). */
+/* Debugging flags, as the kernel's slub_debug: accepted; their checks are
+ * not implemented yet (caches behave as without them). */
 #define SLAB_CONSISTENCY_CHECKS 0x00000100u
 #define SLAB_RED_ZONE         0x00000400u
 #define SLAB_POISON           0x00000800u
 #define SLAB_STORE_USER       0x00010000u
 /* Abort with a report if the cache cannot be created. */
 #define SLAB_PANIC            0x00040000u
-/* Slabs are returned to the page allocator only after an RCU grace period. */
+/* Accepted: a free object keeps its contents (the free pointer is stored
+ * after it), but slabs are not yet held back for an RCU grace period before
+ * they return to the page allocator. */
 #define SLAB_TYPESAFE_BY_RCU  0x00080000u
 
 struct kmem_cache;

@@ -48,7 +48,6 @@
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
-#define KCOLD       __attribute__((cold, noinline))
 #define KNOINLINE   __attribute__((noinline))
 #define KINLINE     static inline __attribute__((always_inline))
 #define KEXPORT     __attribute__((visibility("default")))

@@ -90,7 +90,7 @@ void kmalloc_init(void)
 		 * most): aligned allocations rely on it. */
 		size_t align = KIS_POW2(sz) ? KMIN(sz, PAGE_SIZE) : 0;
 		struct kmem_cache *c = &kmalloc_caches[i];
-		if (kcache_init(c, name, sz, align, 0, NULL, (int)i) != 0)
+		if (kcache_init(c, name, sz, align, 0, NULL) != 0)
 			kpanic("cannot set up cache %s", name);
 		/* Slabs free's check can handle are marked as the class's own
 		 * (KINFO_KSLAB_BASE + class); the others (kmalloc-8's, with

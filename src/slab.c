@@ -517,7 +517,7 @@ static void choose_order(struct kmem_cache *c)
 }
 
 int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t align, slab_flags_t flags,
-                void (*ctor)(void *), int kmalloc_class)
+                void (*ctor)(void *))
 {
 	if (size == 0 || size > KMAX_ORDER_SIZE / 2 || (align && !KIS_POW2(align)) || align > PAGE_SIZE)
 		return -EINVAL;
@@ -543,10 +543,8 @@ int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t alig
 	c->size = (uint32_t)stride;
 	c->object_size = (uint32_t)size;
 	c->fp_offset = (uint32_t)fp_offset;
-	c->align = (uint32_t)a;
 	c->flags = flags;
 	c->ctor = ctor;
-	c->kmalloc_class = (int16_t)kmalloc_class;
 	c->front_idx = -1;
 	size_t i = 0;
 	for (; name && name[i] && i < KCACHE_NAME_LEN - 1; i++)
@@ -612,7 +610,7 @@ static struct kmem_cache kmem_cache_boot;
 
 void kslab_init(void)
 {
-	kcache_init(&kmem_cache_boot, "kmem_cache", sizeof(struct kmem_cache), 64, 0, NULL, -1);
+	kcache_init(&kmem_cache_boot, "kmem_cache", sizeof(struct kmem_cache), 64, 0, NULL);
 }
 
 struct kmem_cache *kslab_create(const char *name, size_t size, size_t align, slab_flags_t flags,
@@ -639,7 +637,7 @@ struct kmem_cache *kslab_create(const char *name, size_t size, size_t align, sla
 		return NULL;
 	}
 	struct kmem_cache *c = obj;
-	if (kcache_init(c, name, size, align, flags, ctor, -1) != 0) {
+	if (kcache_init(c, name, size, align, flags, ctor) != 0) {
 		kslab_free_bulk(&kmem_cache_boot, 1, &obj);
 		*why = "bad parameters";
 		return NULL;

@@ -22,7 +22,7 @@ struct kmem_cache {
 	uint32_t size;             /* stride between objects */
 	uint32_t object_size;      /* size asked for */
 	uint32_t fp_offset;
-	uint32_t align;
+	uint32_t pad;
 	uint64_t secret;           /* free pointer hardening */
 	uint64_t div_mul;          /* exact-division check: see kslab_obj_valid */
 	uint32_t div_shift;
@@ -32,7 +32,6 @@ struct kmem_cache {
 	uintptr_t slab_mask;       /* slabs are aligned to their size: offset = p & mask */
 	uint8_t order;             /* slab order */
 	uint16_t objects;          /* objects per slab */
-	int16_t kmalloc_class;     /* -1 for caches that are not kmalloc classes */
 	int16_t front_idx;         /* front cache index, -1 for none (set by the
 	                              layers above: kmalloc_init, kapi.c) */
 	slab_flags_t flags;
@@ -56,7 +55,7 @@ void kslab_init(void);
 /* Initialises a cache in place (the static caches: kmalloc classes,
  * vmalloc's areas) and lists it.  0 or -EINVAL. */
 int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t align,
-                slab_flags_t flags, void (*ctor)(void *), int kmalloc_class);
+                slab_flags_t flags, void (*ctor)(void *));
 /* A cache for kmem_cache_create, its struct from the kmem_cache cache.
  * NULL with *why set (and *err: EINVAL or ENOMEM) on failure; reports
  * nothing. */

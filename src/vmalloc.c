@@ -50,7 +50,7 @@ static inline unsigned bucket(uintptr_t addr)
 
 void kvm_init(void)
 {
-	kcache_init(&vmap_cache, "vmap_area", sizeof(struct vmap_area), 0, 0, NULL, -1);
+	kcache_init(&vmap_cache, "vmap_area", sizeof(struct vmap_area), 0, 0, NULL);
 }
 
 static struct vmap_area *area_new(void)
