@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ./bench.sh [--quick] [--reps N] [--only REGEX]
+# ./bench.sh [--quick] [--reps N] [--only REGEX] [--base LIB]
 #
 # Runs the benchmarks of bench/ under kalloc, glibc, jemalloc, mimalloc and
 # tcmalloc (LD_PRELOAD of each in turn, interleaved: every repetition runs
@@ -7,7 +7,10 @@
 # the median of the repetitions, and writes build/bench/report.md (time
 # and peak RSS per workload per allocator, ratios to kalloc, geometric
 # means) and build/bench/report.svg.  --quick: one repetition of smaller
-# workloads, in under 3 minutes on two cores.
+# workloads, in under 3 minutes on two cores.  --base LIB adds an earlier
+# build of kalloc's preload library as one more allocator, "kalloc-base",
+# measured in the same interleaved run: its ratio to kalloc is what a change
+# gained or lost.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
@@ -15,12 +18,14 @@ cd "$here"
 quick=0
 reps=5
 only=""
+base=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) quick=1; reps=1 ;;
 	--reps) reps=$2; shift ;;
 	--only) only=$2; shift ;;
-	-h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+	--base) base=$2; shift ;;
+	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -65,6 +70,11 @@ lib[jemalloc]=$(find_lib "$libdir/libjemalloc.so.2")
 lib[mimalloc]=$(find_lib "$libdir/libmimalloc.so.2" "$libdir/libmimalloc.so")
 lib[tcmalloc]=$(find_lib "$libdir/libtcmalloc_minimal.so.4")
 allocs=(kalloc glibc jemalloc mimalloc tcmalloc)
+if [ -n "$base" ]; then
+	[ -e "$base" ] || { echo "bench.sh: --base $base: no such file" >&2; exit 2; }
+	lib[kalloc-base]=$(cd "$(dirname "$base")" && pwd)/$(basename "$base")
+	allocs+=(kalloc-base)
+fi
 for a in jemalloc mimalloc tcmalloc; do
 	[ -n "${lib[$a]}" ] || { echo "bench.sh: $a not found under $libdir" >&2; exit 1; }
 done

@@ -12,6 +12,9 @@ import sys
 
 ALLOCS = ["kalloc", "glibc", "jemalloc", "mimalloc", "tcmalloc"]
 PEERS = ALLOCS[1:]
+# The micro-benchmarks' "best peer": the best of the other general-purpose
+# allocators (not glibc, not an earlier kalloc build given with --base).
+BEST_OF = ["jemalloc", "mimalloc", "tcmalloc"]
 # Workloads whose "time" is a duration; everything here is, lower is better.
 SCALING = ["larson-t1", "larson-t2", "larson-t4", "larson-t8"]
 
@@ -72,6 +75,11 @@ def main():
     args = ap.parse_args()
     out = args.out
     order, data = load_raw(os.path.join(out, "raw.tsv"))
+    # bench.sh --base adds "kalloc-base", an earlier build of kalloc, as one
+    # more column: its ratio to kalloc is the change between the builds.
+    for a in sorted({a for (_, a) in data} - set(ALLOCS)):
+        ALLOCS.append(a)
+        PEERS.append(a)
     med = {k: (median(v[0]), median(v[1])) for k, v in data.items()}
 
     lines = []
@@ -139,7 +147,7 @@ def main():
         lines.append("|---|" + "---|" * (len(ALLOCS) + 1))
         for name, v in micro.items():
             k = v.get("kalloc")
-            best = min((v[p] for p in PEERS[1:] if p in v), default=None)
+            best = min((v[p] for p in BEST_OF if p in v), default=None)
             ratio = best / k if k and best else float("nan")
             lines.append(f"| {name} | " + " | ".join(fmt(v.get(a)) for a in ALLOCS) + f" | {fmt(ratio)} |")
     kapi = os.path.join(out, "kapi.json")

@@ -15,8 +15,9 @@
  *    blocks above 64 MiB are written at their ends and once every 64 KiB),
  *  - be freeable with free().
  */
-#include "check.h"
+#include "ktest.h"
 
+#include <stdlib.h>
 #include <errno.h>
 #include <malloc.h>
 

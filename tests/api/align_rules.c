@@ -12,8 +12,9 @@
  *    cannot be a power of two), and with ENOMEM for a power-of-two alignment
  *    too large to satisfy (2^63).
  */
-#include "check.h"
+#include "ktest.h"
 
+#include <stdlib.h>
 #include <errno.h>
 #include <malloc.h>
 

@@ -8,7 +8,7 @@
  *  - calloc(0, n) and calloc(n, 0) return unique non-NULL pointers;
  *  - blocks are 16-byte aligned and have usable size >= n * size.
  */
-#include "check.h"
+#include "ktest.h"
 
 #include <errno.h>
 #include <malloc.h>

@@ -14,10 +14,9 @@
 //    contents checked;
 //  - blocks from new have a malloc_usable_size >= their size (they came from
 //    this malloc: kalloc aborts on a pointer it did not hand out).
-#include "check.h"
+#include "ktest.h"
 
 #include <malloc.h>
-
 #include <cstdint>
 #include <cstring>
 #include <map>

@@ -11,8 +11,11 @@
  * on an allocator lock held by a thread that does not exist in the child is
  * killed and reported), and its own threads' blocks to stay intact.
  */
-#include "child.h"
+#include "ktest.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -69,7 +72,7 @@ static void *child_thread(void *arg)
 	return NULL;
 }
 
-static void child_main(void *arg)
+static int child_main(void *arg)
 {
 	(void)arg;
 	int bad = 0;

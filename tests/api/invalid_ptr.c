@@ -14,7 +14,7 @@
  * glibc detects only some of them (and some crash with SIGSEGV), so without
  * KALLOC_EXPECT the outcome is printed and only the harness is checked.
  */
-#include "child.h"
+#include "ktest.h"
 
 #include <malloc.h>
 #include <sys/mman.h>
@@ -108,7 +108,7 @@ static void make_pointer(enum kind k, char *stack_buf, struct job *j)
 	}
 }
 
-static void do_op(void *arg)
+static int do_op(void *arg)
 {
 	struct job *j = arg;
 	switch (j->op) {
@@ -126,12 +126,12 @@ static void do_op(void *arg)
 		break;
 	}
 	}
+	return 0;
 }
 
 int main(void)
 {
 	check_allocator();
-	check_harness();
 	static struct child_result r;
 	char stack_buf[128] __attribute__((aligned(64)));
 	for (int k = 0; k < K_COUNT; k++) {

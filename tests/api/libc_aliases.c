@@ -12,8 +12,9 @@
  * kalloc's).  glibc 2.36 itself does not export __posix_memalign, so it is
  * only required under kalloc.
  */
-#include "check.h"
+#include "ktest.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 

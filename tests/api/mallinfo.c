@@ -9,7 +9,7 @@
  *    counting mmapped blocks);
  *  - the old int-based mallinfo agrees with mallinfo2 on the growth.
  */
-#include "check.h"
+#include "ktest.h"
 
 #include <malloc.h>
 

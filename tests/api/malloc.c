@@ -8,8 +8,9 @@
  *  - a request the system cannot satisfy returns NULL with errno ENOMEM
  *    (sizes above PTRDIFF_MAX are in too_large.c) and malloc keeps working.
  */
-#include "check.h"
+#include "ktest.h"
 
+#include <stdlib.h>
 #include <errno.h>
 #include <malloc.h>
 

@@ -8,7 +8,7 @@
  *    "<malloc version="; malloc_info with nonzero options fails (nonzero
  *    return).
  */
-#include "check.h"
+#include "ktest.h"
 
 #include <malloc.h>
 #include <pthread.h>

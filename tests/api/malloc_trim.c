@@ -9,7 +9,7 @@
  *    least 128 MiB below its peak;
  *  - allocation works normally afterwards, and reused memory is writable.
  */
-#include "check.h"
+#include "ktest.h"
 
 #include <malloc.h>
 

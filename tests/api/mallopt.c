@@ -4,7 +4,7 @@
  * value in its valid range, and malloc keeps working (contents intact) after
  * each setting.
  */
-#include "check.h"
+#include "ktest.h"
 
 #include <malloc.h>
 

@@ -15,8 +15,13 @@
  *     ENOMEM (posix_memalign returns ENOMEM and leaves *memptr alone), a
  *     failed realloc leaves the old block intact, and malloc works after.
  */
-#include "child.h"
+#include "ktest.h"
 
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <malloc.h>
 
 #define LIMIT ((rlim_t)1 << 30)
@@ -75,7 +80,7 @@ static void big_fill(int i)
 	pattern_fill(big[i] + n - 4096, 4096, (uint64_t)i ^ 0xabc);
 }
 
-static void case_big_blocks(void *arg)
+static int case_big_blocks(void *arg)
 {
 	(void)arg;
 	limit_address_space();
@@ -135,6 +140,7 @@ static void case_big_blocks(void *arg)
 	CCHECK(p != NULL, "malloc(1 MiB) fails after freeing everything");
 	free(p);
 	finish();
+	return 0;
 }
 
 /* ---- 2. 64-byte blocks --------------------------------------------------- */
@@ -145,7 +151,7 @@ struct node {
 	unsigned char fill[48];
 };
 
-static void case_small_blocks(void *arg)
+static int case_small_blocks(void *arg)
 {
 	(void)arg;
 	limit_address_space();
@@ -210,11 +216,12 @@ static void case_small_blocks(void *arg)
 		memset(p, 3, 1u << 20);
 	free(p);
 	finish();
+	return 0;
 }
 
 /* ---- 3. one 2 GiB request ------------------------------------------------ */
 
-static void case_two_gib(void *arg)
+static int case_two_gib(void *arg)
 {
 	(void)arg;
 	limit_address_space();
@@ -273,6 +280,7 @@ static void case_two_gib(void *arg)
 		memset(m, 4, 256u << 20);
 	free(m);
 	finish();
+	return 0;
 }
 
 int main(void)
@@ -280,7 +288,7 @@ int main(void)
 	check_allocator();
 	static struct child_result r;
 	struct {
-		void (*fn)(void *);
+		int (*fn)(void *);
 		const char *name;
 	} cases[] = {
 		{ case_big_blocks, "1 MiB blocks until ENOMEM" },

@@ -9,7 +9,7 @@
  *    intact and usable (small, page and huge blocks);
  *  - the result is 16-byte aligned with usable size >= the new size.
  */
-#include "check.h"
+#include "ktest.h"
 
 #include <errno.h>
 #include <malloc.h>

@@ -7,7 +7,7 @@
  *    is left intact and usable;
  *  - reallocarray(p, 0, size) behaves as realloc(p, 0): frees, returns NULL.
  */
-#include "check.h"
+#include "ktest.h"
 
 #include <errno.h>
 #include <malloc.h>

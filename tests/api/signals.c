@@ -12,8 +12,10 @@
  * Asserts: no allocation fails, no block is corrupted, and signals really
  * arrived during phases 2 and 3.
  */
-#include "check.h"
+#include "ktest.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>

@@ -10,8 +10,9 @@
  * corrupted, and the leftovers hold their owner's pattern when main frees
  * them.
  */
-#include "check.h"
+#include "ktest.h"
 
+#include <stdlib.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>

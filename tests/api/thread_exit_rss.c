@@ -10,8 +10,10 @@
  * Also asserts that objects freed by a thread are reused by the next ones:
  * RSS after the last thread is not much above RSS after the first ten.
  */
-#include "check.h"
+#include "ktest.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdatomic.h>
 

@@ -12,8 +12,10 @@
  * frees really happened.  Seeded, so every run does the same operations
  * (the interleaving varies).
  */
-#include "check.h"
+#include "ktest.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdatomic.h>
 

@@ -6,8 +6,9 @@
  * posix_memalign, valloc, pvalloc.  PTRDIFF_MAX itself cannot be mapped and
  * fails the same way.  posix_memalign leaves *memptr untouched.
  */
-#include "check.h"
+#include "ktest.h"
 
+#include <stdlib.h>
 #include <errno.h>
 #include <malloc.h>
 

@@ -8,7 +8,7 @@
  *  - it does not change while the block lives;
  *  - realloc to a size within the usable size keeps the contents.
  */
-#include "check.h"
+#include "ktest.h"
 
 #include <malloc.h>
 

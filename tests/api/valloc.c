@@ -8,7 +8,7 @@
  *  - requests above PTRDIFF_MAX, and pvalloc sizes whose rounding overflows,
  *    give NULL with errno ENOMEM.
  */
-#include "check.h"
+#include "ktest.h"
 
 #include <errno.h>
 #include <malloc.h>

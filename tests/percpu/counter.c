@@ -6,8 +6,9 @@
  * the space back (the same offset is handed out again).
  */
 #define _GNU_SOURCE
-#include "pc.h"
+#include "ktest.h"
 
+#include <stdio.h>
 #include <kalloc.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -41,7 +42,7 @@ int main(void)
 	st = alloc_percpu(struct stats);
 	CHECK(st != NULL);
 	if (!st)
-		return pc_finish("counter");
+		return check_done();
 	int cpu;
 	for_each_possible_cpu(cpu) {
 		struct stats *s = per_cpu_ptr(st, cpu);
@@ -72,5 +73,5 @@ int main(void)
 	free_percpu(b);
 	free_percpu(st);
 	CHECK(__alloc_percpu(0, 8) == NULL);
-	return pc_finish("counter");
+	return check_done();
 }

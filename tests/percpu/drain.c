@@ -7,8 +7,10 @@
  * (KALLOC_EXPECT_MODE=rseq|per-thread, checked in a child).
  */
 #define _GNU_SOURCE
-#include "pc.h"
+#include "ktest.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <kalloc.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -72,12 +74,12 @@ int main(void)
 	const char *want = getenv("KALLOC_EXPECT_MODE");
 	if (want) {
 		static char buf[65536];
-		pc_stats_text(buf, sizeof buf);
+		stats_text(kalloc_stats_print, buf, sizeof buf);
 		char line[128];
 		snprintf(line, sizeof line, "front caches: %s", want);
 		CHECK(strstr(buf, line) != NULL);
 		if (!strstr(buf, line))
 			fprintf(stderr, "expected \"%s\" in:\n%.400s\n", line, buf);
 	}
-	return pc_finish("drain");
+	return check_done();
 }

@@ -10,7 +10,7 @@
  * partial_del about one run in ten).  Several rounds make the window likely.
  */
 #define _GNU_SOURCE
-#include "pc.h"
+#include "ktest.h"
 
 #include <malloc.h>
 #include <pthread.h>
@@ -43,14 +43,14 @@ static void *worker(void *arg)
 	unsigned long s = (unsigned long)id * 7919 + 1;
 	void *local[512] = { 0 };
 	for (int it = 0; it < ITERS; it++) {
-		unsigned k = (unsigned)(pc_rand(&s) % 512);
+		unsigned k = (unsigned)(rng_next(&s) % 512);
 		if (local[k]) {
 			unsigned char *p = local[k];
 			size_t sz = malloc_usable_size(p);
 			if (p[0] != (unsigned char)id || p[sz - 1] != (unsigned char)id)
 				bad++;
-			if (pc_rand(&s) & 1) {
-				int t = (int)(pc_rand(&s) % N);
+			if (rng_next(&s) & 1) {
+				int t = (int)(rng_next(&s) % N);
 				pthread_mutex_lock(&ql[t]);
 				if (qn[t] < Q) {
 					queue[t][qn[t]++] = p;
@@ -61,7 +61,7 @@ static void *worker(void *arg)
 			free(p);
 			local[k] = NULL;
 		} else {
-			unsigned long r = pc_rand(&s);
+			unsigned long r = rng_next(&s);
 			size_t sz = 1 + (r >> 12) % ((r & 0x10000) ? 4000 : 200);
 			unsigned char *p = malloc(sz);
 			memset(p, id, malloc_usable_size(p));
@@ -91,5 +91,5 @@ int main(void)
 	CHECK(bad == 0);
 	int r = malloc_trim(0);
 	CHECK(r == 0 || r == 1);
-	return pc_finish("handoff");
+	return check_done();
 }

@@ -7,8 +7,9 @@
  * pattern or a block handed out twice.
  */
 #define _GNU_SOURCE
-#include "pc.h"
+#include "ktest.h"
 
+#include <stdlib.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -42,17 +43,17 @@ static void *worker(void *arg)
 		if ((it & 1023) == 0) {
 			cpu_set_t set;
 			CPU_ZERO(&set);
-			CPU_SET((int)(pc_rand(&s) % (unsigned long)ncpu), &set);
+			CPU_SET((int)(rng_next(&s) % (unsigned long)ncpu), &set);
 			sched_setaffinity(0, sizeof set, &set);
 		}
-		unsigned k = (unsigned)(pc_rand(&s) % LIVE);
+		unsigned k = (unsigned)(rng_next(&s) % LIVE);
 		if (live[k]) {
 			if (!verify(live[k], sizes[k]))
 				bad++;
-			if (pc_rand(&s) & 1) {
-				int t = (int)(pc_rand(&s) % THREADS);
+			if (rng_next(&s) & 1) {
+				int t = (int)(rng_next(&s) % THREADS);
 				pthread_mutex_lock(&locks[t]);
-				unsigned slot = (unsigned)(pc_rand(&s) % 64);
+				unsigned slot = (unsigned)(rng_next(&s) % 64);
 				void *old = shared[t][slot];
 				shared[t][slot] = live[k];
 				pthread_mutex_unlock(&locks[t]);
@@ -62,7 +63,7 @@ static void *worker(void *arg)
 			}
 			live[k] = NULL;
 		} else {
-			sizes[k] = 1 + pc_rand(&s) % 600;
+			sizes[k] = 1 + rng_next(&s) % 600;
 			live[k] = malloc(sizes[k]);
 			fill(live[k], sizes[k], id);
 		}
@@ -93,5 +94,5 @@ int main(void)
 			free(shared[i][j]);
 		}
 	CHECK(bad == 0);
-	return pc_finish("migrate");
+	return check_done();
 }

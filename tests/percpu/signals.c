@@ -7,8 +7,10 @@
  * a pattern and tracked in a table to catch a block handed out twice.
  */
 #define _GNU_SOURCE
-#include "pc.h"
+#include "ktest.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -28,7 +30,7 @@ static int run(unsigned long seed, int iters)
 	unsigned char tag[LIVE];
 	int bad = 0;
 	for (int it = 0; it < iters; it++) {
-		unsigned k = (unsigned)(pc_rand(&seed) % LIVE);
+		unsigned k = (unsigned)(rng_next(&seed) % LIVE);
 		if (live[k]) {
 			unsigned char *p = live[k];
 			if (p[0] != tag[k] || p[15] != tag[k])
@@ -36,7 +38,7 @@ static int run(unsigned long seed, int iters)
 			free(p);
 			live[k] = NULL;
 		} else {
-			size_t n = 16 + pc_rand(&seed) % 200;
+			size_t n = 16 + rng_next(&seed) % 200;
 			unsigned char *p = malloc(n);
 			tag[k] = (unsigned char)(it & 0xff);
 			memset(p, tag[k], n);
@@ -78,5 +80,5 @@ int main(void)
 	CHECK((intptr_t)r == 0);
 	CHECK(hits > 100);
 	fprintf(stderr, "signals: %d signals delivered\n", (int)hits);
-	return pc_finish("signals");
+	return check_done();
 }

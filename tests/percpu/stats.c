@@ -9,7 +9,11 @@
  * (KALLOC_EXPECT_MODE).
  */
 #define _GNU_SOURCE
-#include "pc.h"
+#include "ktest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <kalloc.h>
 
 #include <pthread.h>
 
@@ -67,7 +71,7 @@ int main(void)
 		pthread_join(t[i], NULL);
 
 	static char text[65536];
-	pc_stats_text(text, sizeof text);
+	stats_text(kalloc_stats_print, text, sizeof text);
 	const char *want = getenv("KALLOC_EXPECT_MODE");
 	if (want) {
 		char line[128];
@@ -89,8 +93,8 @@ int main(void)
 		/* no counts: the fast paths ran uncounted */
 		CHECK(got != 1);
 	}
-	if (pc_failures)
+	if (check_failures)
 		fprintf(stderr, "KALLOC_STATS=%s: kmalloc-48 alloc %lu hit %.1f%%, free %lu hit %.1f%% (calls %lu); report:\n%.2000s\n",
 		        st ? st : "(unset)", a, ah, f, fh, calls, text);
-	return pc_finish("stats");
+	return check_done();
 }

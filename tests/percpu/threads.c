@@ -14,8 +14,9 @@
  *     held).  The child then allocates and frees normally.
  */
 #define _GNU_SOURCE
-#include "pc.h"
+#include "ktest.h"
 
+#include <stdlib.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -149,5 +150,5 @@ int main(void)
 	bool per_thread = mode && strcmp(mode, "per-thread") == 0;
 	many_threads();
 	fork_with_cached_objects(per_thread);
-	return pc_finish("threads");
+	return check_done();
 }

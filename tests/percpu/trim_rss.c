@@ -7,7 +7,7 @@
  * returned to the buddy allocator and the free pages released.
  */
 #define _GNU_SOURCE
-#include "pc.h"
+#include "ktest.h"
 
 #include <malloc.h>
 #include <pthread.h>
@@ -24,7 +24,7 @@ static void *burst(void *arg)
 	void **v = malloc(cap * sizeof *v);
 	long bytes = 0;
 	while (bytes < PER_THREAD && n < cap) {
-		size_t sz = 64 + pc_rand(&s) % 448;
+		size_t sz = 64 + rng_next(&s) % 448;
 		v[n] = malloc(sz);
 		memset(v[n], 1, sz);
 		bytes += (long)sz;
@@ -40,7 +40,7 @@ static void *burst(void *arg)
 
 int main(void)
 {
-	long before = rss_kib();
+	long before = (long)(rss_bytes() >> 10);
 	int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu < 2)
 		ncpu = 2;
@@ -52,16 +52,16 @@ int main(void)
 	for (int i = 0; i < ncpu; i++)
 		pthread_create(&t[i], NULL, burst, (void *)(size_t)i);
 	pthread_barrier_wait(&allocated);
-	long peak = rss_kib();
+	long peak = (long)(rss_bytes() >> 10);
 	pthread_barrier_wait(&measured);
 	for (int i = 0; i < ncpu; i++)
 		pthread_join(t[i], NULL);
 	usleep(20000);
 	malloc_trim(0);
-	long after = rss_kib();
+	long after = (long)(rss_bytes() >> 10);
 	fprintf(stderr, "trim_rss: before %ld KiB, after the burst %ld KiB, after malloc_trim %ld KiB\n", before,
 	        peak, after);
 	CHECK(peak - before > ncpu * (PER_THREAD >> 10) / 2);
 	CHECK(after - before < (peak - before) / 8);
-	return pc_finish("trim_rss");
+	return check_done();
 }

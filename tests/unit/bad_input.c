@@ -19,8 +19,10 @@
  * Reports that abort are checked in a forked child.
  */
 #include "internal.h"
-#include "unit.h"
+#include "ktest.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <limits.h>
 
 /* ------------------------------------------------------------------ */
@@ -34,23 +36,23 @@ typedef void *(*attempt_fn)(gfp_t gfp);
  * fail silently. */
 static void expect_failure(const char *what, attempt_fn fn, gfp_t gfp, const char *word)
 {
-	struct unit_capture cap;
+	struct capture cap;
 	char err[4096];
-	unit_capture_begin(&cap);
+	capture_begin(&cap);
 	errno = 0;
 	void *p = fn(gfp);
 	int e = errno;
-	unit_capture_end(&cap, err, sizeof err);
+	capture_end(&cap, err, sizeof err);
 	CHECKF(p == NULL, "%s returned %p", what, p);
 	CHECKF(e == ENOMEM, "%s: errno %d, want ENOMEM", what, e);
-	CHECKF(unit_lines(err) == 1 && unit_contains(err, "kalloc") && unit_contains(err, word),
+	CHECKF(count_lines(err) == 1 && contains(err, "kalloc") && contains(err, word),
 	       "%s: report [%.400s] should be one line with \"%s\"", what, err, word);
 
-	unit_capture_begin(&cap);
+	capture_begin(&cap);
 	errno = 0;
 	p = fn(gfp | __GFP_NOWARN);
 	e = errno;
-	unit_capture_end(&cap, err, sizeof err);
+	capture_end(&cap, err, sizeof err);
 	CHECKF(p == NULL, "%s (__GFP_NOWARN) returned %p", what, p);
 	CHECKF(e == ENOMEM, "%s (__GFP_NOWARN): errno %d, want ENOMEM", what, e);
 	CHECKF(err[0] == '\0', "%s: __GFP_NOWARN did not silence [%.400s]", what, err);
@@ -94,13 +96,13 @@ static int do_kfree(void *arg)
 /* kfree(p) in a child must abort with one line naming "kalloc" and p. */
 static void expect_kfree_abort(const char *what, const void *p)
 {
-	struct unit_child r;
+	struct child_result r;
 	char addr[32];
-	unit_addr(p, addr);
-	unit_run_child(do_kfree, (void *)p, 10000, &r);
-	CHECKF(unit_child_signal(&r) == SIGABRT, "kfree(%s %s): status %#x (hung %d), want SIGABRT", what, addr,
+	addr_text(p, addr);
+	run_child(do_kfree, (void *)p, 10000, &r);
+	CHECKF(child_signal(&r) == SIGABRT, "kfree(%s %s): status %#x (hung %d), want SIGABRT", what, addr,
 	       r.status, r.hung);
-	CHECKF(unit_lines(r.err) == 1 && unit_contains(r.err, "kalloc") && unit_contains(r.err, addr),
+	CHECKF(count_lines(r.err) == 1 && contains(r.err, "kalloc") && contains(r.err, addr),
 	       "kfree(%s): report [%.400s] should be one line with \"kalloc\" and %s", what, r.err, addr);
 }
 
@@ -162,19 +164,19 @@ static void wrong_cache(void)
 	void *obj = kmem_cache_alloc(a, GFP_KERNEL);
 	CHECK(obj != NULL);
 	struct wrong w = { b, obj };
-	struct unit_child r;
-	unit_run_child(free_wrong, &w, 10000, &r);
-	CHECKF(unit_child_signal(&r) == SIGABRT, "kmem_cache_free to the wrong cache: status %#x", r.status);
-	CHECKF(unit_lines(r.err) == 1 && unit_contains(r.err, "unit_bad_owner") &&
-	               unit_contains(r.err, "unit_bad_other"),
+	struct child_result r;
+	run_child(free_wrong, &w, 10000, &r);
+	CHECKF(child_signal(&r) == SIGABRT, "kmem_cache_free to the wrong cache: status %#x", r.status);
+	CHECKF(count_lines(r.err) == 1 && contains(r.err, "unit_bad_owner") &&
+	               contains(r.err, "unit_bad_other"),
 	       "wrong cache report [%.400s]", r.err);
 	/* a pointer inside an object of the right cache */
 	w.to = a;
 	w.obj = (char *)obj + 8;
-	unit_run_child(free_wrong, &w, 10000, &r);
+	run_child(free_wrong, &w, 10000, &r);
 	char addr[32];
-	CHECKF(unit_child_signal(&r) == SIGABRT, "kmem_cache_free of an interior pointer: status %#x", r.status);
-	CHECKF(unit_lines(r.err) == 1 && unit_contains(r.err, unit_addr(w.obj, addr)), "interior report [%.400s]",
+	CHECKF(child_signal(&r) == SIGABRT, "kmem_cache_free of an interior pointer: status %#x", r.status);
+	CHECKF(count_lines(r.err) == 1 && contains(r.err, addr_text(w.obj, addr)), "interior report [%.400s]",
 	       r.err);
 	kmem_cache_free(a, obj);
 	CHECK(kmem_cache_destroy(a) == 0);
@@ -190,19 +192,19 @@ static int create_zero_panic(void *arg)
 
 static void zero_size_cache(void)
 {
-	struct unit_capture cap;
+	struct capture cap;
 	char err[4096];
-	unit_capture_begin(&cap);
+	capture_begin(&cap);
 	struct kmem_cache *c = kmem_cache_create("unit_zero_size", 0, 0, 0, NULL);
-	unit_capture_end(&cap, err, sizeof err);
+	capture_end(&cap, err, sizeof err);
 	CHECK(c == NULL);
-	CHECKF(unit_lines(err) == 1 && unit_contains(err, "unit_zero_size"), "zero-size report [%.400s]", err);
+	CHECKF(count_lines(err) == 1 && contains(err, "unit_zero_size"), "zero-size report [%.400s]", err);
 
-	struct unit_child r;
-	unit_run_child(create_zero_panic, NULL, 10000, &r);
-	CHECKF(unit_child_signal(&r) == SIGABRT, "SLAB_PANIC with size 0: status %#x (exit %d), want SIGABRT",
-	       r.status, unit_child_exit(&r));
-	CHECKF(unit_lines(r.err) == 1 && unit_contains(r.err, "unit_zero_panic"), "SLAB_PANIC report [%.400s]",
+	struct child_result r;
+	run_child(create_zero_panic, NULL, 10000, &r);
+	CHECKF(child_signal(&r) == SIGABRT, "SLAB_PANIC with size 0: status %#x (exit %d), want SIGABRT",
+	       r.status, child_exit(&r));
+	CHECKF(count_lines(r.err) == 1 && contains(r.err, "unit_zero_panic"), "SLAB_PANIC report [%.400s]",
 	       r.err);
 }
 
@@ -225,12 +227,12 @@ static int nofail_krealloc(void *a)
 
 static void expect_nofail_abort(const char *what, int (*fn)(void *))
 {
-	struct unit_child r;
-	unit_run_child(fn, NULL, 20000, &r);
-	CHECKF(unit_child_signal(&r) == SIGABRT,
+	struct child_result r;
+	run_child(fn, NULL, 20000, &r);
+	CHECKF(child_signal(&r) == SIGABRT,
 	       "%s with __GFP_NOFAIL: status %#x (exit %d: 2 means it returned NULL), want SIGABRT", what, r.status,
-	       unit_child_exit(&r));
-	CHECKF(unit_lines(r.err) == 1 && unit_contains(r.err, "kalloc"), "%s with __GFP_NOFAIL: report [%.400s]",
+	       child_exit(&r));
+	CHECKF(count_lines(r.err) == 1 && contains(r.err, "kalloc"), "%s with __GFP_NOFAIL: report [%.400s]",
 	       what, r.err);
 }
 
@@ -263,5 +265,5 @@ int main(void)
 	wrong_cache();
 	zero_size_cache();
 	nofail();
-	return unit_done("bad_input");
+	return check_done();
 }

@@ -32,7 +32,7 @@ struct blk {
 static struct blk blks[MAX_BLOCKS];
 static size_t nblk;
 static uint64_t next_id = 1;
-static struct unit_rng rng = { 0x6275646479617069ull };
+static uint64_t rng = 0x6275646479617069ull;
 
 static int cmp_blk(const void *a, const void *b)
 {
@@ -76,14 +76,14 @@ static void add(char *p, size_t bytes, size_t asked, unsigned order, int via, st
 	else
 		CHECKF(((uintptr_t)p & (PAGE_SIZE - 1)) == 0, "exact block %p not page aligned", (void *)p);
 	if (via == VIA_ZEROED)
-		CHECKF(unit_first_nonzero(p, PAGE_SIZE) == PAGE_SIZE, "get_zeroed_page %p not zero", (void *)p);
+		CHECKF(first_nonzero(p, PAGE_SIZE) == PAGE_SIZE, "get_zeroed_page %p not zero", (void *)p);
 	check_descriptors(b);
-	unit_fill(p, bytes, b->id);
+	pattern_fill(p, bytes, b->id);
 }
 
 static void release(struct blk *b)
 {
-	size_t bad = unit_verify(b->p, b->bytes, b->id);
+	size_t bad = pattern_check(b->p, b->bytes, b->id);
 	CHECKF(bad == b->bytes, "block %p (%zu bytes, via %d) overwritten at byte %zu", (void *)b->p, b->bytes,
 	       b->via, bad);
 	switch (b->via) {
@@ -131,8 +131,8 @@ static void allocate_mix(void)
 	}
 	/* small blocks in random order of kind */
 	for (int i = 0; i < 600; i++) {
-		unsigned o = (unsigned)unit_range(&rng, 0, 3);
-		switch (unit_range(&rng, 0, 3)) {
+		unsigned o = (unsigned)rng_range(&rng, 0, 3);
+		switch (rng_range(&rng, 0, 3)) {
 		case 0: {
 			struct page *pg = alloc_pages(GFP_KERNEL, o);
 			CHECK(pg != NULL);
@@ -148,7 +148,7 @@ static void allocate_mix(void)
 			break;
 		}
 		case 2: {
-			size_t sz = (size_t)unit_range(&rng, 1, 20 * PAGE_SIZE);
+			size_t sz = (size_t)rng_range(&rng, 1, 20 * PAGE_SIZE);
 			char *p = alloc_pages_exact(sz, GFP_KERNEL);
 			CHECK(p != NULL);
 			if (p)
@@ -164,8 +164,8 @@ static void allocate_mix(void)
 		}
 		}
 		/* free some as we go, so that blocks are reused */
-		if (nblk > 100 && unit_range(&rng, 0, 2) == 0) {
-			size_t j = (size_t)unit_range(&rng, 0, nblk - 1);
+		if (nblk > 100 && rng_range(&rng, 0, 2) == 0) {
+			size_t j = (size_t)rng_range(&rng, 0, nblk - 1);
 			release(&blks[j]);
 			blks[j] = blks[--nblk];
 		}
@@ -231,5 +231,5 @@ int main(void)
 	nblk = 0;
 	zone_modifiers();
 	bc_check_all(none, 0, res);
-	return unit_done("buddy_api");
+	return check_done();
 }

@@ -24,7 +24,7 @@
 #define KALLOC_TESTS_BUDDY_CHECK_H
 
 #include "internal.h"
-#include "unit.h"
+#include "ktest.h"
 
 #include <stdlib.h>
 
@@ -69,7 +69,7 @@ static void bc_sift(struct bc_block *t, size_t i, size_t n)
 	}
 }
 
-static UNIT_UNUSED void bc_sort(struct bc_block *t, size_t n)
+static __attribute__((unused)) void bc_sort(struct bc_block *t, size_t n)
 {
 	for (size_t i = n / 2; i-- > 0;)
 		bc_sift(t, i, n);
@@ -111,9 +111,9 @@ static size_t bc_foreign_len(const struct page *pg)
 /* Checks zone zi against the tracked blocks t[0..n) (sorted by address;
  * blocks of other zones are ignored).  Fills *res.  Returns the number of
  * failures found. */
-static UNIT_UNUSED int bc_check_zone(unsigned zi, const struct bc_block *t, size_t n, struct bc_result *res)
+static __attribute__((unused)) int bc_check_zone(unsigned zi, const struct bc_block *t, size_t n, struct bc_result *res)
 {
-	int before = unit_failures;
+	int before = check_failures;
 	struct kzone *z = &knode0.zones[zi];
 	memset(res, 0, sizeof *res);
 
@@ -123,7 +123,7 @@ static UNIT_UNUSED int bc_check_zone(unsigned zi, const struct bc_block *t, size
 		if (nc == BC_MAX_CHUNKS) {
 			CHECKF(nc < BC_MAX_CHUNKS, "zone %s: more than %d chunks (or a cycle)", z->name,
 			       BC_MAX_CHUNKS);
-			return unit_failures - before;
+			return check_failures - before;
 		}
 		bc_chunk_tab[nc++] = c;
 		CHECKF((c->base & (KCHUNK_SIZE - 1)) == 0, "chunk base %#lx not aligned", (unsigned long)c->base);
@@ -286,13 +286,13 @@ static UNIT_UNUSED int bc_check_zone(unsigned zi, const struct bc_block *t, size
 	CHECKF(res->free_pages + res->tracked_pages + res->foreign_pages == z->nr_present_pages,
 	       "zone %s: free %zu + tracked %zu + foreign %zu != present %zu", z->name, res->free_pages,
 	       res->tracked_pages, res->foreign_pages, z->nr_present_pages);
-	return unit_failures - before;
+	return check_failures - before;
 }
 
 /* Checks every zone; the tracked blocks must all be found. */
-static UNIT_UNUSED int bc_check_all(struct bc_block *t, size_t n, struct bc_result res[KNR_ZONES])
+static __attribute__((unused)) int bc_check_all(struct bc_block *t, size_t n, struct bc_result res[KNR_ZONES])
 {
-	int before = unit_failures;
+	int before = check_failures;
 	bc_sort(t, n);
 	size_t found = 0;
 	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
@@ -300,7 +300,7 @@ static UNIT_UNUSED int bc_check_all(struct bc_block *t, size_t n, struct bc_resu
 		found += res[zi].tracked_blocks;
 	}
 	CHECKF(found == n, "%zu tracked blocks, %zu found in the zones' chunks", n, found);
-	return unit_failures - before;
+	return check_failures - before;
 }
 
 #endif /* KALLOC_TESTS_BUDDY_CHECK_H */

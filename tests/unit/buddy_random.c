@@ -28,7 +28,7 @@ static struct bc_block blocks[MAX_TRACKED];
 static size_t nblocks;
 static size_t live_pages;
 static uint64_t next_id = 1;
-static struct unit_rng rng = { 0x6b616c6c6f630001ull };
+static uint64_t rng = 0x6b616c6c6f630001ull;
 
 static inline uint64_t tag_of(uint64_t id, size_t page)
 {
@@ -59,12 +59,12 @@ static void verify_pages(const struct bc_block *b)
 
 static unsigned random_order(void)
 {
-	uint64_t r = unit_range(&rng, 0, 99);
+	uint64_t r = rng_range(&rng, 0, 99);
 	if (r < 55)
-		return (unsigned)unit_range(&rng, 0, 2);
+		return (unsigned)rng_range(&rng, 0, 2);
 	if (r < 88)
-		return (unsigned)unit_range(&rng, 3, 6);
-	return (unsigned)unit_range(&rng, 7, MAX_ORDER);
+		return (unsigned)rng_range(&rng, 3, 6);
+	return (unsigned)rng_range(&rng, 7, MAX_ORDER);
 }
 
 static struct kzone *normal(void)
@@ -94,7 +94,7 @@ static void track(struct page *pg, size_t npages, size_t align_pages)
 	CHECKF(kchunk_of((void *)addr) && kchunk_of((void *)addr)->zone == KZONE_NORMAL,
 	       "block %#lx is not in a ZONE_NORMAL chunk", (unsigned long)addr);
 	if (pg->flags & KPF_ZEROED) {
-		size_t nz = unit_first_nonzero((void *)addr, npages << PAGE_SHIFT);
+		size_t nz = first_nonzero((void *)addr, npages << PAGE_SHIFT);
 		CHECKF(nz == npages << PAGE_SHIFT, "block %#lx (%zu pages) marked KPF_ZEROED has byte %zu = %#x",
 		       (unsigned long)addr, npages, nz, ((uint8_t *)addr)[nz]);
 	}
@@ -126,7 +126,7 @@ static void shrink_index(size_t i)
 	struct bc_block *b = &blocks[i];
 	if (b->npages < 2)
 		return;
-	size_t n = (size_t)unit_range(&rng, 1, b->npages - 1);
+	size_t n = (size_t)rng_range(&rng, 1, b->npages - 1);
 	verify_pages(b);
 	kpage_shrink(page_of(b), n);
 	live_pages -= b->npages - n;
@@ -141,13 +141,13 @@ static void full_check(const char *when)
 {
 	struct bc_result res[KNR_ZONES];
 	if (bc_check_all(blocks, nblocks, res))
-		unit_msg("buddy_random: invariant check failed %s", when);
+		test_msg("buddy_random: invariant check failed %s", when);
 }
 
 static void random_phase(void)
 {
 	for (unsigned op = 1; op <= NR_OPS; op++) {
-		uint64_t r = unit_range(&rng, 0, 99);
+		uint64_t r = rng_range(&rng, 0, 99);
 		bool must_free = live_pages > LIVE_LIMIT || nblocks >= MAX_TRACKED - 1;
 		if (!must_free && r < 40) {
 			unsigned order = random_order();
@@ -157,16 +157,16 @@ static void random_phase(void)
 				track(pg, 1UL << order, 1UL << order);
 		} else if (!must_free && r < 62) {
 			unsigned order = random_order();
-			size_t npages = (size_t)unit_range(&rng, 1, 1UL << order);
-			unsigned align_order = unit_range(&rng, 0, 3) == 0 ? (unsigned)unit_range(&rng, 0, MAX_ORDER) : 0;
+			size_t npages = (size_t)rng_range(&rng, 1, 1UL << order);
+			unsigned align_order = rng_range(&rng, 0, 3) == 0 ? (unsigned)rng_range(&rng, 0, MAX_ORDER) : 0;
 			struct page *pg = kpage_alloc_exact(GFP_KERNEL, npages, align_order);
 			CHECKF(pg != NULL, "kpage_alloc_exact(%zu pages, align order %u) failed", npages, align_order);
 			if (pg)
 				track(pg, npages, 1UL << align_order);
 		} else if (nblocks && r < 67) {
-			shrink_index((size_t)unit_range(&rng, 0, nblocks - 1));
+			shrink_index((size_t)rng_range(&rng, 0, nblocks - 1));
 		} else if (nblocks) {
-			free_index((size_t)unit_range(&rng, 0, nblocks - 1));
+			free_index((size_t)rng_range(&rng, 0, nblocks - 1));
 		}
 		if (op % CHECK_EVERY == 0)
 			full_check("during the random phase");
@@ -229,8 +229,8 @@ static void checker_self_test(void)
 {
 	struct bc_result res[KNR_ZONES];
 	struct kzone *z = normal();
-	int saved = unit_failures;
-	unit_quiet = 1;
+	int saved = check_failures;
+	check_quiet = 1;
 
 	unsigned o = 0;
 	while (o < MAX_ORDER && !z->free_area[o].nr_free)
@@ -253,8 +253,8 @@ static void checker_self_test(void)
 		scratch[1].npages = scratch[0].npages;
 		f4 = bc_check_all(scratch, nblocks, res);
 	}
-	unit_quiet = 0;
-	unit_failures = saved;
+	check_quiet = 0;
+	check_failures = saved;
 	CHECKF(f1 > 0, "checker missed a wrong nr_free");
 	CHECKF(f2 > 0, "checker missed a wrong nr_dirty_pages");
 	CHECKF(f3 > 0, "checker missed a wrong block length");
@@ -281,7 +281,7 @@ int main(void)
 	CHECKF(r->foreign_blocks == start[KZONE_NORMAL].foreign_blocks,
 	       "foreign blocks appeared while the test ran (%zu -> %zu)", start[KZONE_NORMAL].foreign_blocks,
 	       r->foreign_blocks);
-	unit_msg("buddy_random: %zu chunks in ZONE_NORMAL after freeing everything", r->chunks);
+	test_msg("buddy_random: %zu chunks in ZONE_NORMAL after freeing everything", r->chunks);
 	CHECKF(r->chunks >= 2, "the test should have needed several chunks, zone has %zu", r->chunks);
 	CHECKF(r->clean_chunks + r->foreign_chunks == r->chunks,
 	       "after freeing everything: %zu chunks, %zu made of max-order blocks, %zu hold foreign blocks",
@@ -309,7 +309,7 @@ int main(void)
 	while (nblocks)
 		free_index(nblocks - 1);
 	bc_check_all(blocks, 0, res);
-	unit_msg("buddy_random: %zu chunks, %zu foreign blocks at the end", res[KZONE_NORMAL].chunks,
+	test_msg("buddy_random: %zu chunks, %zu foreign blocks at the end", res[KZONE_NORMAL].chunks,
 	         res[KZONE_NORMAL].foreign_blocks);
-	return unit_done("buddy_random");
+	return check_done();
 }

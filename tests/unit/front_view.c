@@ -17,8 +17,9 @@
  * The programs run with and without KALLOC_RSEQ=0.
  */
 #include "internal.h"
-#include "unit.h"
+#include "ktest.h"
 
+#include <stdlib.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <sys/mman.h>
@@ -154,5 +155,5 @@ int main(void)
 		own_stack(base);
 	}
 	live_views();
-	return unit_done("front_view");
+	return check_done();
 }

@@ -15,7 +15,7 @@
  *     page aligned, up to 4 MiB; above, huge blocks (in no chunk).
  */
 #include "internal.h"
-#include "unit.h"
+#include "ktest.h"
 
 #define PER_SIZE 8
 
@@ -91,11 +91,11 @@ static void one_size(size_t size)
 			CHECKF(a % al == 0, "kmalloc(%zu) = %p (power-of-two class %zu) not aligned to %zu", size, p[i],
 			       csize, al);
 		}
-		unit_fill(p[i], ks, size * 131 + (size_t)i);
+		pattern_fill(p[i], ks, size * 131 + (size_t)i);
 	}
 	for (int i = 0; i < PER_SIZE; i++) {
 		size_t ks = ksize(p[i]);
-		size_t bad = unit_verify(p[i], ks, size * 131 + (size_t)i);
+		size_t bad = pattern_check(p[i], ks, size * 131 + (size_t)i);
 		CHECKF(bad == ks, "kmalloc(%zu) = %p: byte %zu of %zu overwritten", size, p[i], bad, ks);
 		for (int j = 0; j < i; j++)
 			CHECKF(p[i] != p[j], "kmalloc(%zu) returned %p twice", size, p[i]);
@@ -173,5 +173,5 @@ int main(void)
 	malloc_table();
 	slab_sizes();
 	page_sizes();
-	return unit_done("kmalloc_classes");
+	return check_done();
 }

@@ -6,7 +6,7 @@
  * keeps the old contents and zeroes what it adds; kmemdup and kstrdup copy.
  */
 #include "internal.h"
-#include "unit.h"
+#include "ktest.h"
 
 #define REPEAT 16
 
@@ -51,7 +51,7 @@ static void zeroed(size_t size, int how)
 		CHECKF(p[i] != NULL, "%s(%zu) failed", names[how], size);
 		if (!p[i])
 			continue;
-		size_t nz = unit_first_nonzero(p[i], size);
+		size_t nz = first_nonzero(p[i], size);
 		CHECKF(nz == size, "%s(%zu) = %p: byte %zu is %#x", names[how], size, p[i], nz, ((uint8_t *)p[i])[nz]);
 		memset(p[i], 0xd1, size);
 	}
@@ -71,7 +71,7 @@ static void calloc_shapes(void)
 		CHECK(p != NULL);
 		if (!p)
 			continue;
-		CHECKF(unit_first_nonzero(p, total) == total, "kcalloc(%zu, %zu) not zero", shapes[i][0], shapes[i][1]);
+		CHECKF(first_nonzero(p, total) == total, "kcalloc(%zu, %zu) not zero", shapes[i][0], shapes[i][1]);
 		CHECK(ksize(p) >= total);
 		kfree(p);
 	}
@@ -87,7 +87,7 @@ static void krealloc_zero(void)
 	CHECK(p != NULL && ksize(p) == old);
 	if (!p)
 		return;
-	unit_fill(p, old, 77);
+	pattern_fill(p, old, 77);
 	for (size_t i = 1; i < sizeof steps / sizeof steps[0]; i++) {
 		size_t sz = steps[i];
 		dirty(sz);
@@ -95,10 +95,10 @@ static void krealloc_zero(void)
 		CHECKF(q != NULL, "krealloc(%zu, __GFP_ZERO) failed", sz);
 		if (!q)
 			break;
-		CHECKF(unit_verify(q, old, 77) == old, "krealloc %zu -> %zu lost the contents", old, sz);
-		size_t nz = unit_first_nonzero(q + old, sz - old);
+		CHECKF(pattern_check(q, old, 77) == old, "krealloc %zu -> %zu lost the contents", old, sz);
+		size_t nz = first_nonzero(q + old, sz - old);
 		CHECKF(nz == sz - old, "krealloc %zu -> %zu (__GFP_ZERO): byte %zu not zero", old, sz, old + nz);
-		unit_fill(q, sz, 77);
+		pattern_fill(q, sz, 77);
 		p = q;
 		old = sz;
 	}
@@ -112,9 +112,9 @@ static void dups(void)
 	kfree(s);
 	CHECK(kstrdup(NULL, GFP_KERNEL) == NULL);
 	char buf[3000];
-	unit_fill(buf, sizeof buf, 5);
+	pattern_fill(buf, sizeof buf, 5);
 	char *d = kmemdup(buf, sizeof buf, GFP_KERNEL);
-	CHECK(d && unit_verify(d, sizeof buf, 5) == sizeof buf);
+	CHECK(d && pattern_check(d, sizeof buf, 5) == sizeof buf);
 	kfree(d);
 }
 
@@ -128,5 +128,5 @@ int main(void)
 	calloc_shapes();
 	krealloc_zero();
 	dups();
-	return unit_done("kmalloc_zero");
+	return check_done();
 }

@@ -11,7 +11,9 @@
  * must not raise the peak RSS by another 64 MiB, as a copy would.
  */
 #include "internal.h"
-#include "unit.h"
+#include "ktest.h"
+
+#include <errno.h>
 
 enum { SLAB, PAGES, HUGE };
 
@@ -35,7 +37,7 @@ static void chain(const size_t *steps, size_t nsteps, uint64_t id)
 	CHECK(p != NULL);
 	if (!p)
 		return;
-	unit_fill(p, old, id);
+	pattern_fill(p, old, id);
 	for (size_t i = 1; i < nsteps; i++) {
 		size_t sz = steps[i];
 		char *q = krealloc(p, sz, GFP_KERNEL);
@@ -43,12 +45,12 @@ static void chain(const size_t *steps, size_t nsteps, uint64_t id)
 		if (!q)
 			break;
 		size_t keep = old < sz ? old : sz;
-		size_t bad = unit_verify(q, keep, id);
+		size_t bad = pattern_check(q, keep, id);
 		CHECKF(bad == keep, "krealloc(%zu -> %zu): byte %zu of %zu lost", old, sz, bad, keep);
 		CHECKF(ksize(q) >= sz, "krealloc(%zu -> %zu): ksize %zu", old, sz, ksize(q));
 		CHECKF(kind_of(q) == kind_for(sz), "krealloc(%zu -> %zu): block kind %d, want %d", old, sz, kind_of(q),
 		       kind_for(sz));
-		unit_fill(q, sz, id);
+		pattern_fill(q, sz, id);
 		p = q;
 		old = sz;
 	}
@@ -63,10 +65,10 @@ static void huge_growth_is_not_a_copy(void)
 	if (!p)
 		return;
 	memset(p, 0x5a, from);
-	int can_reset = unit_reset_peak_rss() == 0;
-	size_t before = unit_peak_rss();
+	int can_reset = reset_peak_rss() == 0;
+	size_t before = peak_rss_bytes();
 	char *q = krealloc(p, to, GFP_KERNEL);
-	size_t after = unit_peak_rss();
+	size_t after = peak_rss_bytes();
 	CHECK(q != NULL);
 	if (!q) {
 		kfree(p);
@@ -77,7 +79,7 @@ static void huge_growth_is_not_a_copy(void)
 		       "growing a 64 MiB huge block to 1 GiB raised the peak RSS by %zu MiB: copied?",
 		       (after - before) >> 20);
 	else
-		unit_msg("krealloc: cannot reset the peak RSS; copy check skipped");
+		test_msg("krealloc: cannot reset the peak RSS; copy check skipped");
 	CHECK(q[0] == 0x5a && q[from - 1] == 0x5a);
 	CHECK(q[to - 1] == 0);   /* the new part reads as zero (fresh pages) */
 	q[to - 1] = 1;
@@ -110,18 +112,18 @@ int main(void)
 	p = kmalloc(5000, GFP_KERNEL);
 	CHECK(p != NULL);
 	if (p) {
-		unit_fill(p, 5000, 9);
+		pattern_fill(p, 5000, 9);
 		errno = 0;
 		char *q = krealloc(p, SIZE_MAX / 2, GFP_KERNEL | __GFP_NOWARN);
 		CHECK(q == NULL);
 		CHECK(errno == ENOMEM);
 		q = krealloc(p, (size_t)PTRDIFF_MAX, GFP_KERNEL | __GFP_NOWARN);
 		CHECK(q == NULL);
-		CHECK(unit_verify(p, 5000, 9) == 5000);
+		CHECK(pattern_check(p, 5000, 9) == 5000);
 		q = krealloc(p, 6000, GFP_KERNEL);
-		CHECK(q != NULL && unit_verify(q, 5000, 9) == 5000);
+		CHECK(q != NULL && pattern_check(q, 5000, 9) == 5000);
 		kfree(q ? q : p);
 	}
 	huge_growth_is_not_a_copy();
-	return unit_done("krealloc");
+	return check_done();
 }

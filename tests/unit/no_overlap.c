@@ -9,7 +9,9 @@
  * and go on, so that freed memory is reused by the next round.
  */
 #include "internal.h"
-#include "unit.h"
+#include "ktest.h"
+
+#include <stdlib.h>
 
 #define NBLOCKS 6000
 #define ROUNDS 4
@@ -37,22 +39,22 @@ static int cmp(const void *a, const void *b)
 	return x->p < y->p ? -1 : x->p > y->p;
 }
 
-static void alloc_one(struct unit_rng *r)
+static void alloc_one(uint64_t *r)
 {
 	struct blk *b = &blk[n];
-	uint64_t x = unit_range(r, 0, 999);
+	uint64_t x = rng_range(r, 0, 999);
 	b->kind = K_KMALLOC;
 	if (x < 600) {
-		size_t s = (size_t)unit_range(r, 1, 1024);
+		size_t s = (size_t)rng_range(r, 1, 1024);
 		b->p = kmalloc(s, GFP_KERNEL);
 	} else if (x < 850) {
-		size_t s = (size_t)unit_range(r, 1025, KMALLOC_MAX_CACHE_SIZE);
+		size_t s = (size_t)rng_range(r, 1025, KMALLOC_MAX_CACHE_SIZE);
 		b->p = kmalloc(s, GFP_KERNEL);
 	} else if (x < 880) {
-		size_t s = (size_t)unit_range(r, KMALLOC_MAX_CACHE_SIZE + 1, 600000);
+		size_t s = (size_t)rng_range(r, KMALLOC_MAX_CACHE_SIZE + 1, 600000);
 		b->p = kmalloc(s, GFP_KERNEL);
 	} else if (x < 882 && nhuge < 6) {
-		size_t s = (size_t)unit_range(r, KMAX_ORDER_SIZE + 1, 7UL << 20);
+		size_t s = (size_t)rng_range(r, KMAX_ORDER_SIZE + 1, 7UL << 20);
 		b->p = kmalloc(s, GFP_KERNEL);
 		nhuge++;
 	} else if (x < 940) {
@@ -63,7 +65,7 @@ static void alloc_one(struct unit_rng *r)
 		b->p = kmem_cache_alloc(cache_b, GFP_KERNEL);
 	} else {
 		b->kind = K_PAGES;
-		b->order = (unsigned)unit_range(r, 0, 3);
+		b->order = (unsigned)rng_range(r, 0, 3);
 		b->p = (char *)__get_free_pages(GFP_KERNEL, b->order);
 	}
 	CHECKF(b->p != NULL, "allocation of kind %d failed", b->kind);
@@ -71,14 +73,14 @@ static void alloc_one(struct unit_rng *r)
 		return;
 	b->size = b->kind == K_PAGES ? PAGE_SIZE << b->order : ksize(b->p);
 	b->id = next_id++;
-	unit_fill(b->p, b->size, b->id);
+	pattern_fill(b->p, b->size, b->id);
 	n++;
 }
 
 static void free_one(size_t i)
 {
 	struct blk *b = &blk[i];
-	size_t bad = unit_verify(b->p, b->size, b->id);
+	size_t bad = pattern_check(b->p, b->size, b->id);
 	CHECKF(bad == b->size, "block %p (%zu bytes, kind %d) overwritten at byte %zu", (void *)b->p, b->size,
 	       b->kind, bad);
 	switch (b->kind) {
@@ -109,7 +111,7 @@ static void check_round(int round)
 		       "round %d: %p (+%zu, kind %d) overlaps %p (kind %d)", round, (void *)sorted[i - 1].p,
 		       sorted[i - 1].size, sorted[i - 1].kind, (void *)sorted[i].p, sorted[i].kind);
 	for (size_t i = 0; i < n; i++) {
-		size_t bad = unit_verify(blk[i].p, blk[i].size, blk[i].id);
+		size_t bad = pattern_check(blk[i].p, blk[i].size, blk[i].id);
 		CHECKF(bad == blk[i].size, "round %d: block %p (%zu bytes) overwritten at byte %zu", round,
 		       (void *)blk[i].p, blk[i].size, bad);
 	}
@@ -117,22 +119,22 @@ static void check_round(int round)
 
 int main(void)
 {
-	struct unit_rng r = { 0x6f7665726c617000ull };
+	uint64_t r = 0x6f7665726c617000ull;
 	cache_a = kmem_cache_create("unit_overlap_a", 56, 0, 0, NULL);
 	cache_b = kmem_cache_create("unit_overlap_b", 700, 128, SLAB_HWCACHE_ALIGN, NULL);
 	CHECK(cache_a && cache_b);
 	if (!cache_a || !cache_b)
-		return unit_done("no_overlap");
+		return check_done();
 	for (int round = 0; round < ROUNDS; round++) {
 		while (n < NBLOCKS)
 			alloc_one(&r);
 		check_round(round);
 		for (size_t k = NBLOCKS / 2; k > 0 && n; k--)
-			free_one((size_t)unit_range(&r, 0, n - 1));
+			free_one((size_t)rng_range(&r, 0, n - 1));
 	}
 	while (n)
 		free_one(n - 1);
 	CHECK(kmem_cache_destroy(cache_a) == 0);
 	CHECK(kmem_cache_destroy(cache_b) == 0);
-	return unit_done("no_overlap");
+	return check_done();
 }

@@ -13,7 +13,7 @@
  *     without __GFP_ZERO come back clean and marked KPF_ZEROED.
  */
 #include "internal.h"
-#include "unit.h"
+#include "ktest.h"
 
 #include <malloc.h>
 
@@ -24,11 +24,11 @@ static void *ptrs[NPTR];
 static unsigned orders[NPTR];
 
 /* Fills the buddy allocator with dirty free blocks of mixed orders. */
-static void dirty_everything(struct unit_rng *rng)
+static void dirty_everything(uint64_t *rng)
 {
 	size_t n = 0, bytes = 0;
 	while (bytes < DIRTY_BYTES && n < NPTR) {
-		unsigned o = (unsigned)unit_range(rng, 0, 4);
+		unsigned o = (unsigned)rng_range(rng, 0, 4);
 		unsigned long a = __get_free_pages(GFP_KERNEL, o);
 		CHECK(a != 0);
 		if (!a)
@@ -40,7 +40,7 @@ static void dirty_everything(struct unit_rng *rng)
 	}
 	/* free in a scrambled order so that blocks merge in odd ways */
 	for (size_t i = 0; i < n; i++) {
-		size_t j = i + (size_t)unit_range(rng, 0, n - 1 - i);
+		size_t j = i + (size_t)rng_range(rng, 0, n - 1 - i);
 		void *tp = ptrs[i];
 		unsigned to = orders[i];
 		ptrs[i] = ptrs[j];
@@ -53,7 +53,7 @@ static void dirty_everything(struct unit_rng *rng)
 
 static void check_zero(const void *p, size_t n, const char *what)
 {
-	size_t nz = unit_first_nonzero(p, n);
+	size_t nz = first_nonzero(p, n);
 	CHECKF(nz == n, "%s %p (%zu bytes): byte %zu is %#x", what, p, n, nz, ((const uint8_t *)p)[nz]);
 }
 
@@ -65,7 +65,7 @@ static void check_zeroed_flag(const void *p, size_t n)
 		check_zero(p, n, "block marked KPF_ZEROED");
 }
 
-static void zeroing_round(struct unit_rng *rng, int round)
+static void zeroing_round(uint64_t *rng, int round)
 {
 	size_t n = 0;
 	/* get_zeroed_page: keep them all, so every call takes a new page */
@@ -96,7 +96,7 @@ static void zeroing_round(struct unit_rng *rng, int round)
 		}
 	/* Plain allocations: whatever is marked zeroed must be. */
 	for (int i = 0; i < 2000 && n < NPTR; i++) {
-		unsigned o = (unsigned)unit_range(rng, 0, 5);
+		unsigned o = (unsigned)rng_range(rng, 0, 5);
 		unsigned long a = __get_free_pages(GFP_KERNEL, o);
 		CHECK(a != 0);
 		if (!a)
@@ -109,17 +109,17 @@ static void zeroing_round(struct unit_rng *rng, int round)
 	void *ex[64], *kz[64], *kc[64];
 	size_t exs[64];
 	for (int i = 0; i < 64; i++) {
-		exs[i] = (size_t)unit_range(rng, 1, 300 * PAGE_SIZE);
+		exs[i] = (size_t)rng_range(rng, 1, 300 * PAGE_SIZE);
 		ex[i] = alloc_pages_exact(exs[i], GFP_KERNEL | __GFP_ZERO);
 		CHECK(ex[i] != NULL);
 		if (ex[i])
 			check_zero(ex[i], KALIGN_UP(exs[i], PAGE_SIZE), "alloc_pages_exact(__GFP_ZERO)");
-		size_t ks = (size_t)unit_range(rng, 1, 200000);
+		size_t ks = (size_t)rng_range(rng, 1, 200000);
 		kz[i] = kzalloc(ks, GFP_KERNEL);
 		CHECK(kz[i] != NULL);
 		if (kz[i])
 			check_zero(kz[i], ks, "kzalloc");
-		kc[i] = kcalloc((size_t)unit_range(rng, 1, 1000), 97, GFP_KERNEL);
+		kc[i] = kcalloc((size_t)rng_range(rng, 1, 1000), 97, GFP_KERNEL);
 		CHECK(kc[i] != NULL);
 	}
 	/* Dirty all of it and free it: the next round must still get zeros. */
@@ -169,7 +169,7 @@ static void after_trim(void)
 
 int main(void)
 {
-	struct unit_rng rng = { 0x7a65726f70616765ull };
+	uint64_t rng = 0x7a65726f70616765ull;
 	dirty_everything(&rng);
 	struct kzone *z = &knode0.zones[KZONE_NORMAL];
 	CHECKF(z->nr_dirty_pages > 0, "no dirty free pages after dirtying: the test tests nothing");
@@ -177,5 +177,5 @@ int main(void)
 	for (int round = 0; round < 3; round++)
 		zeroing_round(&rng, round);
 	after_trim();
-	return unit_done("page_zero");
+	return check_done();
 }

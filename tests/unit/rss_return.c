@@ -21,7 +21,7 @@
  * baseline is taken.
  */
 #include "internal.h"
-#include "unit.h"
+#include "ktest.h"
 
 #include <malloc.h>
 #include <sys/mman.h>
@@ -45,7 +45,7 @@ static void **map_array(size_t n)
  * nothing). */
 static void check_grew(size_t base, size_t peak, const char *what)
 {
-	unit_msg("rss_return %s: baseline %zu MiB, with the working set %zu MiB", what, MiB(base), MiB(peak));
+	test_msg("rss_return %s: baseline %zu MiB, with the working set %zu MiB", what, MiB(base), MiB(peak));
 	CHECKF(peak >= base + WORKING_SET * 9 / 10, "%s: RSS grew by only %zu MiB for a %lu MiB working set", what,
 	       MiB(peak - base), MiB(WORKING_SET));
 }
@@ -53,7 +53,7 @@ static void check_grew(size_t base, size_t peak, const char *what)
 static void check_fell(size_t peak, size_t now, size_t fraction_pct, const char *what)
 {
 	size_t drop = peak > now ? peak - now : 0;
-	unit_msg("rss_return %s: RSS %zu MiB (fell by %zu MiB)", what, MiB(now), MiB(drop));
+	test_msg("rss_return %s: RSS %zu MiB (fell by %zu MiB)", what, MiB(now), MiB(drop));
 	CHECKF(drop >= WORKING_SET / 100 * fraction_pct, "%s: RSS fell by %zu MiB, want at least %zu%% of %lu MiB",
 	       what, MiB(drop), fraction_pct, MiB(WORKING_SET));
 }
@@ -64,25 +64,25 @@ static void large_kmalloc(void)
 	void **p = map_array(n);
 	if (!p)
 		return;
-	size_t base = unit_rss();
+	size_t base = rss_bytes();
 	for (size_t i = 0; i < n; i++) {
 		p[i] = kmalloc(64UL << 10, GFP_KERNEL);
 		CHECK(p[i] != NULL);
 		if (p[i])
 			memset(p[i], (int)(i | 1), 64UL << 10);
 	}
-	size_t peak = unit_rss();
+	size_t peak = rss_bytes();
 	check_grew(base, peak, "kmalloc 64 KiB");
 	for (size_t i = 0; i < n; i++)
 		kfree(p[i]);
 	/* No malloc_trim: the buddy allocator releases above its high mark. */
-	size_t freed = unit_rss();
+	size_t freed = rss_bytes();
 	check_fell(peak, freed, 75, "kmalloc 64 KiB, freed, no malloc_trim");
 	CHECKF(freed <= base + KDIRTY_HIGH_DEFAULT + (8UL << 20),
 	       "after the frees RSS is %zu MiB above the baseline; the zone keeps at most %lu MiB dirty",
 	       MiB(freed - base), MiB(KDIRTY_HIGH_DEFAULT));
 	malloc_trim(0);
-	check_fell(peak, unit_rss(), 90, "kmalloc 64 KiB, after malloc_trim(0)");
+	check_fell(peak, rss_bytes(), 90, "kmalloc 64 KiB, after malloc_trim(0)");
 	munmap(p, n * sizeof *p);
 }
 
@@ -92,20 +92,20 @@ static void large_pages(void)
 	void **p = map_array(n);
 	if (!p)
 		return;
-	size_t base = unit_rss();
+	size_t base = rss_bytes();
 	for (size_t i = 0; i < n; i++) {
 		p[i] = (void *)__get_free_pages(GFP_KERNEL, 4);
 		CHECK(p[i] != NULL);
 		if (p[i])
 			memset(p[i], (int)(i | 1), PAGE_SIZE << 4);
 	}
-	size_t peak = unit_rss();
+	size_t peak = rss_bytes();
 	check_grew(base, peak, "order-4 pages");
 	for (size_t i = 0; i < n; i++)
 		free_pages((unsigned long)p[i], 4);
-	check_fell(peak, unit_rss(), 75, "order-4 pages, freed, no malloc_trim");
+	check_fell(peak, rss_bytes(), 75, "order-4 pages, freed, no malloc_trim");
 	malloc_trim(0);
-	check_fell(peak, unit_rss(), 90, "order-4 pages, after malloc_trim(0)");
+	check_fell(peak, rss_bytes(), 90, "order-4 pages, after malloc_trim(0)");
 	munmap(p, n * sizeof *p);
 }
 
@@ -115,22 +115,22 @@ static void slab(void)
 	void **p = map_array(n);
 	if (!p)
 		return;
-	size_t base = unit_rss();
+	size_t base = rss_bytes();
 	for (size_t i = 0; i < n; i++) {
 		p[i] = kmalloc(256, GFP_KERNEL);
 		CHECK(p[i] != NULL);
 		if (p[i])
 			memset(p[i], (int)(i | 1), 256);
 	}
-	size_t peak = unit_rss();
+	size_t peak = rss_bytes();
 	check_grew(base, peak, "kmalloc 256 B");
 	/* free in an order unlike the allocation order */
 	for (size_t stride = 0; stride < 7; stride++)
 		for (size_t i = stride; i < n; i += 7)
 			kfree(p[i]);
-	unit_msg("rss_return kmalloc 256 B: %zu MiB after the frees, before malloc_trim", MiB(unit_rss()));
+	test_msg("rss_return kmalloc 256 B: %zu MiB after the frees, before malloc_trim", MiB(rss_bytes()));
 	malloc_trim(0);
-	check_fell(peak, unit_rss(), 90, "kmalloc 256 B, after malloc_trim(0)");
+	check_fell(peak, rss_bytes(), 90, "kmalloc 256 B, after malloc_trim(0)");
 	munmap(p, n * sizeof *p);
 }
 
@@ -140,14 +140,14 @@ static void slab_notrim(void)
 	void **p = map_array(n);
 	if (!p)
 		return;
-	size_t base = unit_rss();
+	size_t base = rss_bytes();
 	for (size_t i = 0; i < n; i++) {
 		p[i] = kmalloc(256, GFP_KERNEL);
 		CHECK(p[i] != NULL);
 		if (p[i])
 			memset(p[i], (int)(i | 1), 256);
 	}
-	size_t peak = unit_rss();
+	size_t peak = rss_bytes();
 	check_grew(base, peak, "kmalloc 256 B");
 	for (size_t stride = 0; stride < 7; stride++)
 		for (size_t i = stride; i < n; i += 7)
@@ -159,9 +159,9 @@ static void slab_notrim(void)
 	nanosleep(&ts, NULL);
 	kfree(kmalloc(64UL << 10, GFP_KERNEL));
 	const struct kmem_cache *c = &kmalloc_caches[kmalloc_index(256)];
-	unit_msg("rss_return %s: %zu slabs (%zu partial) left, %zu dirty free pages in the buddy allocator", c->name,
+	test_msg("rss_return %s: %zu slabs (%zu partial) left, %zu dirty free pages in the buddy allocator", c->name,
 	         c->nr_slabs, c->nr_partial, knode0.zones[KZONE_NORMAL].nr_dirty_pages);
-	check_fell(peak, unit_rss(), 75, "kmalloc 256 B, freed, no malloc_trim");
+	check_fell(peak, rss_bytes(), 75, "kmalloc 256 B, freed, no malloc_trim");
 	munmap(p, n * sizeof *p);
 }
 
@@ -177,8 +177,8 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "slab-notrim") == 0) {
 		slab_notrim();
 	} else {
-		unit_msg("usage: rss_return large|slab|slab-notrim");
+		test_msg("usage: rss_return large|slab|slab-notrim");
 		return 2;
 	}
-	return unit_done("rss_return");
+	return check_done();
 }

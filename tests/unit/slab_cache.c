@@ -16,7 +16,11 @@
  *     naming the cache.
  */
 #include "internal.h"
-#include "unit.h"
+#include "ktest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #define CTOR_MAGIC 0xc0ffee11u
 #define CTOR_WORDS 25   /* 100-byte objects */
@@ -128,7 +132,7 @@ static void exercise(struct kmem_cache *c, size_t size, size_t align, int n, con
 		CHECKF(a % 8 == 0 && (size < 16 || a % 16 == 0), "%s: object %p below the minimum alignment", what,
 		       p[i]);
 		CHECKF(ksize(p[i]) == size, "%s: ksize %zu, object size %zu", what, ksize(p[i]), size);
-		unit_fill(p[i], size, (uint64_t)i * 1000003 + size);
+		pattern_fill(p[i], size, (uint64_t)i * 1000003 + size);
 		sorted[i] = a;
 	}
 	qsort(sorted, (size_t)n, sizeof *sorted, cmp_ptr);
@@ -136,7 +140,7 @@ static void exercise(struct kmem_cache *c, size_t size, size_t align, int n, con
 		CHECKF(sorted[i - 1] + size <= sorted[i], "%s: objects %#lx and %#lx overlap (size %zu)", what,
 		       (unsigned long)sorted[i - 1], (unsigned long)sorted[i], size);
 	for (int i = 0; i < n; i++) {
-		size_t bad = unit_verify(p[i], size, (uint64_t)i * 1000003 + size);
+		size_t bad = pattern_check(p[i], size, (uint64_t)i * 1000003 + size);
 		CHECKF(bad == size, "%s: object %p overwritten at byte %zu", what, p[i], bad);
 		kmem_cache_free(c, p[i]);
 	}
@@ -222,7 +226,7 @@ static void accessors(void)
 		p[i] = kmem_cache_zalloc(c, GFP_KERNEL);
 		CHECK(p[i] != NULL);
 		if (p[i])
-			CHECKF(unit_first_nonzero(p[i], 72) == 72, "kmem_cache_zalloc object %p not zero", p[i]);
+			CHECKF(first_nonzero(p[i], 72) == 72, "kmem_cache_zalloc object %p not zero", p[i]);
 	}
 	/* kfree works on objects of any cache, as in the kernel */
 	for (int i = 0; i < 64; i++)
@@ -256,27 +260,27 @@ static void bad_parameters(void)
 		{ "unit_bad_max", SIZE_MAX, 0 },
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		struct unit_capture cap;
+		struct capture cap;
 		char err[2048];
-		unit_capture_begin(&cap);
+		capture_begin(&cap);
 		errno = 0;
 		struct kmem_cache *c = kmem_cache_create(bad[i].name, bad[i].size, bad[i].align, 0, NULL);
 		int e = errno;
-		unit_capture_end(&cap, err, sizeof err);
+		capture_end(&cap, err, sizeof err);
 		CHECKF(c == NULL, "%s: created", bad[i].name);
 		CHECKF(e == EINVAL, "%s: errno %d, want EINVAL", bad[i].name, e);
-		CHECKF(unit_lines(err) == 1 && unit_contains(err, "kalloc") && unit_contains(err, bad[i].name),
+		CHECKF(count_lines(err) == 1 && contains(err, "kalloc") && contains(err, bad[i].name),
 		       "%s: report [%.400s]", bad[i].name, err);
 		if (c)
 			kmem_cache_destroy(c);
 	}
-	struct unit_capture cap;
+	struct capture cap;
 	char err[2048];
-	unit_capture_begin(&cap);
+	capture_begin(&cap);
 	struct kmem_cache *c = kmem_cache_create(NULL, 64, 0, 0, NULL);
-	unit_capture_end(&cap, err, sizeof err);
+	capture_end(&cap, err, sizeof err);
 	CHECK(c == NULL);
-	CHECKF(unit_lines(err) == 1, "no-name report [%.400s]", err);
+	CHECKF(count_lines(err) == 1, "no-name report [%.400s]", err);
 }
 
 int main(void)
@@ -286,5 +290,5 @@ int main(void)
 	explicit_align();
 	accessors();
 	bad_parameters();
-	return unit_done("slab_cache");
+	return check_done();
 }

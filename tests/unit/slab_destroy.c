@@ -12,7 +12,10 @@
  *     report naming both caches (in a child).
  */
 #include "internal.h"
-#include "unit.h"
+#include "ktest.h"
+
+#include <errno.h>
+#include <signal.h>
 
 static void destroy_empty(void)
 {
@@ -56,17 +59,17 @@ static void destroy_busy(void)
 		CHECK(p[i] != NULL);
 	}
 	kmem_cache_free(c, p[0]);
-	unit_fill(p[1], 64, 1);
-	unit_fill(p[2], 64, 2);
+	pattern_fill(p[1], 64, 1);
+	pattern_fill(p[2], 64, 2);
 
-	struct unit_capture cap;
+	struct capture cap;
 	char err[2048];
-	unit_capture_begin(&cap);
+	capture_begin(&cap);
 	int rc = kmem_cache_destroy(c);
-	unit_capture_end(&cap, err, sizeof err);
+	capture_end(&cap, err, sizeof err);
 	CHECKF(rc == -EBUSY, "destroy with 2 live objects returned %d, want -EBUSY", rc);
-	CHECKF(unit_lines(err) == 1 && unit_contains(err, "unit_busy_cache") && unit_contains(err, "2") &&
-	               unit_contains(err, "kalloc"),
+	CHECKF(count_lines(err) == 1 && contains(err, "unit_busy_cache") && contains(err, "2") &&
+	               contains(err, "kalloc"),
 	       "report [%.400s]", err);
 
 	/* still usable */
@@ -78,23 +81,23 @@ static void destroy_busy(void)
 			memset(more[i], 0x11, 64);
 	}
 	/* the live objects were left alone */
-	CHECK(unit_verify(p[1], 64, 1) == 64);
-	CHECK(unit_verify(p[2], 64, 2) == 64);
+	CHECK(pattern_check(p[1], 64, 1) == 64);
+	CHECK(pattern_check(p[2], 64, 2) == 64);
 	for (int i = 0; i < 500; i++)
 		kmem_cache_free(c, more[i]);
 
 	/* still busy with one left */
 	kmem_cache_free(c, p[1]);
-	unit_capture_begin(&cap);
+	capture_begin(&cap);
 	rc = kmem_cache_destroy(c);
-	unit_capture_end(&cap, err, sizeof err);
+	capture_end(&cap, err, sizeof err);
 	CHECKF(rc == -EBUSY, "destroy with 1 live object returned %d", rc);
-	CHECKF(unit_contains(err, "unit_busy_cache"), "report [%.400s]", err);
+	CHECKF(contains(err, "unit_busy_cache"), "report [%.400s]", err);
 
 	kmem_cache_free(c, p[2]);
-	unit_capture_begin(&cap);
+	capture_begin(&cap);
 	rc = kmem_cache_destroy(c);
-	unit_capture_end(&cap, err, sizeof err);
+	capture_end(&cap, err, sizeof err);
 	CHECKF(rc == 0, "destroy after the last free returned %d", rc);
 	CHECKF(err[0] == '\0', "destroy of an empty cache printed [%.400s]", err);
 }
@@ -114,14 +117,14 @@ static int free_wrong(void *arg)
 static void expect_wrong_cache(struct kmem_cache *from, void *obj, struct kmem_cache *to, const char *from_name)
 {
 	struct wrong w = { from, to, obj };
-	struct unit_child r;
-	unit_run_child(free_wrong, &w, 10000, &r);
+	struct child_result r;
+	run_child(free_wrong, &w, 10000, &r);
 	char addr[32];
-	unit_addr(obj, addr);
-	CHECKF(unit_child_signal(&r) == SIGABRT, "free of a %s object to cache %s: status %#x (hung %d), want SIGABRT",
+	addr_text(obj, addr);
+	CHECKF(child_signal(&r) == SIGABRT, "free of a %s object to cache %s: status %#x (hung %d), want SIGABRT",
 	       from_name, kmem_cache_name(to), r.status, r.hung);
-	CHECKF(unit_lines(r.err) == 1 && unit_contains(r.err, "kalloc") && unit_contains(r.err, from_name) &&
-	               unit_contains(r.err, kmem_cache_name(to)) && unit_contains(r.err, addr),
+	CHECKF(count_lines(r.err) == 1 && contains(r.err, "kalloc") && contains(r.err, from_name) &&
+	               contains(r.err, kmem_cache_name(to)) && contains(r.err, addr),
 	       "report [%.400s] should name %s, %s and %s", r.err, from_name, kmem_cache_name(to), addr);
 }
 
@@ -154,5 +157,5 @@ int main(void)
 	destroy_empty();
 	destroy_busy();
 	wrong_cache();
-	return unit_done("slab_destroy");
+	return check_done();
 }

@@ -11,7 +11,7 @@
  * them must come back.
  */
 #include "internal.h"
-#include "unit.h"
+#include "ktest.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -41,22 +41,22 @@ static void fail(const char *what, const void *p, uint64_t id)
 {
 	atomic_fetch_add(&failures, 1);
 	if (atomic_load(&failures) < 20)
-		unit_msg("slab_threads: %s: object %p id %#lx", what, p, (unsigned long)id);
+		test_msg("slab_threads: %s: object %p id %#lx", what, p, (unsigned long)id);
 }
 
-static size_t pick_size(struct unit_rng *r)
+static size_t pick_size(uint64_t *r)
 {
 	if (cache)
 		return kmem_cache_size(cache);
-	uint64_t x = unit_range(r, 0, 99);
+	uint64_t x = rng_range(r, 0, 99);
 	if (x < 70)
-		return (size_t)unit_range(r, sizeof(struct msg), 256);
+		return (size_t)rng_range(r, sizeof(struct msg), 256);
 	if (x < 97)
-		return (size_t)unit_range(r, 257, 8192);
-	return (size_t)unit_range(r, 32769, 70000);
+		return (size_t)rng_range(r, 257, 8192);
+	return (size_t)rng_range(r, 32769, 70000);
 }
 
-static void produce(struct unit_rng *r, unsigned self, uint32_t seq)
+static void produce(uint64_t *r, unsigned self, uint32_t seq)
 {
 	size_t size = pick_size(r);
 	struct msg *m = cache ? kmem_cache_alloc(cache, GFP_KERNEL) : kmalloc(size, GFP_KERNEL);
@@ -67,7 +67,7 @@ static void produce(struct unit_rng *r, unsigned self, uint32_t seq)
 	m->id = (uint64_t)self << 32 | seq;
 	m->size = (uint32_t)size;
 	m->check = (uint32_t)(m->id * 2654435761u);
-	unit_fill(m + 1, size - sizeof *m, m->id);
+	pattern_fill(m + 1, size - sizeof *m, m->id);
 	unsigned to = (self + 1 + seq % (NTHREADS - 1)) % NTHREADS;
 	pthread_mutex_lock(&queues[to].lock);
 	m->next = queues[to].head;
@@ -85,7 +85,7 @@ static size_t consume(unsigned self)
 	while (m) {
 		struct msg *next = m->next;
 		if (m->check != (uint32_t)(m->id * 2654435761u) ||
-		    unit_verify(m + 1, m->size - sizeof *m, m->id) != m->size - sizeof *m)
+		    pattern_check(m + 1, m->size - sizeof *m, m->id) != m->size - sizeof *m)
 			fail("object corrupted", m, m->id);
 		if ((m->id >> 32) == self)
 			fail("object delivered to its producer", m, m->id);
@@ -103,7 +103,7 @@ static size_t consume(unsigned self)
 static void *worker(void *arg)
 {
 	unsigned self = (unsigned)(uintptr_t)arg;
-	struct unit_rng r = { 0x7468726561647300ull + self };
+	uint64_t r = 0x7468726561647300ull + self;
 	for (uint32_t seq = 0; seq < PER_THREAD; seq++) {
 		produce(&r, self, seq);
 		if (seq % 16 == 0)
@@ -145,5 +145,5 @@ int main(void)
 	}
 	cache = NULL;
 	run("kmalloc");
-	return unit_done("slab_threads");
+	return check_done();
 }

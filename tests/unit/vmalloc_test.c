@@ -11,7 +11,9 @@
  *   - vfree of a kmalloc pointer is reported and aborts.
  */
 #include "internal.h"
-#include "unit.h"
+#include "ktest.h"
+
+#include <signal.h>
 
 static int write_at(void *arg)
 {
@@ -27,12 +29,12 @@ static void guard(size_t size)
 	if (!p)
 		return;
 	size_t end = KALIGN_UP(size, PAGE_SIZE);
-	struct unit_child r;
-	unit_run_child(write_at, p + end - 1, 10000, &r);
-	CHECKF(unit_child_exit(&r) == 0, "vmalloc(%zu): writing the last byte killed the child (status %#x)", size,
+	struct child_result r;
+	run_child(write_at, p + end - 1, 10000, &r);
+	CHECKF(child_exit(&r) == 0, "vmalloc(%zu): writing the last byte killed the child (status %#x)", size,
 	       r.status);
-	unit_run_child(write_at, p + end, 10000, &r);
-	CHECKF(unit_child_signal(&r) == SIGSEGV,
+	run_child(write_at, p + end, 10000, &r);
+	CHECKF(child_signal(&r) == SIGSEGV,
 	       "vmalloc(%zu): writing one byte past the end (offset %zu): status %#x, want SIGSEGV", size, end,
 	       r.status);
 	vfree(p);
@@ -51,7 +53,7 @@ static void basics(void)
 		CHECKF(((uintptr_t)p & (PAGE_SIZE - 1)) == 0, "vmalloc(%zu) = %p not page aligned", size, (void *)p);
 		CHECKF(((uintptr_t)p & ((2UL << 20) - 1)) == 0, "vmalloc(%zu) = %p not 2 MiB aligned", size, (void *)p);
 		CHECKF(ksize(p) == rounded, "vmalloc(%zu): ksize %zu, want %zu", size, ksize(p), rounded);
-		CHECKF(unit_first_nonzero(p, rounded) == rounded, "vmalloc(%zu) not zero", size);
+		CHECKF(first_nonzero(p, rounded) == rounded, "vmalloc(%zu) not zero", size);
 		memset(p, 0xfe, rounded);
 		vfree(p);
 
@@ -59,9 +61,9 @@ static void basics(void)
 		CHECKF(p != NULL, "vzalloc(%zu) failed", size);
 		if (!p)
 			continue;
-		CHECKF(unit_first_nonzero(p, rounded) == rounded, "vzalloc(%zu) after a dirty vfree not zero", size);
-		unit_fill(p, rounded, size);
-		CHECK(unit_verify(p, rounded, size) == rounded);
+		CHECKF(first_nonzero(p, rounded) == rounded, "vzalloc(%zu) after a dirty vfree not zero", size);
+		pattern_fill(p, rounded, size);
+		CHECK(pattern_check(p, rounded, size) == rounded);
 		vfree(p);
 	}
 	vfree(NULL);
@@ -73,11 +75,11 @@ static void basics(void)
 		a[i] = vmalloc(3UL << 20);
 		CHECK(a[i] != NULL);
 		if (a[i])
-			unit_fill(a[i], 3UL << 20, (uint64_t)i);
+			pattern_fill(a[i], 3UL << 20, (uint64_t)i);
 	}
 	for (int i = 0; i < 8; i++)
 		if (a[i]) {
-			CHECK(unit_verify(a[i], 3UL << 20, (uint64_t)i) == 3UL << 20);
+			CHECK(pattern_check(a[i], 3UL << 20, (uint64_t)i) == 3UL << 20);
 			vfree(a[i]);
 		}
 }
@@ -105,11 +107,11 @@ static int vfree_kmalloc(void *arg)
 static void bad_vfree(void)
 {
 	void *p = kmalloc(64, GFP_KERNEL);
-	struct unit_child r;
-	unit_run_child(vfree_kmalloc, p, 10000, &r);
+	struct child_result r;
+	run_child(vfree_kmalloc, p, 10000, &r);
 	char addr[32];
-	CHECKF(unit_child_signal(&r) == SIGABRT, "vfree(kmalloc pointer): status %#x, want SIGABRT", r.status);
-	CHECKF(unit_lines(r.err) == 1 && unit_contains(r.err, "kalloc") && unit_contains(r.err, unit_addr(p, addr)),
+	CHECKF(child_signal(&r) == SIGABRT, "vfree(kmalloc pointer): status %#x, want SIGABRT", r.status);
+	CHECKF(count_lines(r.err) == 1 && contains(r.err, "kalloc") && contains(r.err, addr_text(p, addr)),
 	       "report [%.400s]", r.err);
 	kfree(p);
 }
@@ -123,5 +125,5 @@ int main(void)
 	guard((6UL << 20) + 100);
 	kv();
 	bad_vfree();
-	return unit_done("vmalloc");
+	return check_done();
 }
