@@ -53,9 +53,10 @@ bool kenv_parse_size(const char *s, size_t *out)
 	size_t v = 0;
 	const char *p = s;
 	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (SIZE_MAX - 9) / 10)
+		size_t d = (size_t)(*p - '0');
+		if (v > (SIZE_MAX - d) / 10)
 			return false;
-		v = v * 10 + (size_t)(*p - '0');
+		v = v * 10 + d;
 	}
 	if (p == s)
 		return false;
