@@ -11,9 +11,9 @@
  *   os.c            the only file that calls the kernel
  *   report.c        one-line reports, failures, the report buffer
  *   tune.c          tunables: the environment, parsed once
- *   page_alloc.c    the buddy allocator over 64 MiB chunks (page.h)
+ *   page_alloc.c    the buddy allocator over 64 MiB chunks
  *   slab.c          kmem_cache internals: slabs, partial lists, remote frees
- *   front_region.c  front caches: region layout, views, flushing (front.h, rseq.h)
+ *   front_region.c  front caches: region layout, views, flushing (rseq.h: the sequences)
  *   front_rseq.c    front caches, per-CPU mode: growth, stealing, the drain
  *   front_thread.c  front caches, per-thread mode: regions for threads
  *   front.c         front caches: mode choice and the slow paths

@@ -14,7 +14,7 @@
  * of which it uses KFRONT_CUSTOM_BYTES worth.  The slot arrays take about
  * 160 KiB of address space per region, touched as they fill.
  */
-#include "front.h"
+#include "front_region.h"
 
 /* Region -1 of the initial view: zeroed headers, on which every pop and
  * push misses. */

@@ -25,7 +25,7 @@
  * calls the page layer: the only system call under drain_lock is the fence.
  * The custom-cache slots are attached and detached under drain_lock too.
  */
-#include "front.h"
+#include "front_rseq.h"
 
 #ifndef AT_RSEQ_FEATURE_SIZE
 #define AT_RSEQ_FEATURE_SIZE 27

@@ -18,7 +18,7 @@
  * malloc_trim's release of idle regions marks them taken while it releases
  * them.
  */
-#include "front.h"
+#include "front_thread.h"
 
 static klock_t thr_lock = KLOCK_INIT;
 static uint64_t thr_used[KTHR_REGIONS_MAX / 64];   /* bit r: region r taken */

@@ -54,7 +54,7 @@
  * the leaves (base.h).  No syscall is made with it held.  GFP flags without
  * __GFP_DIRECT_RECLAIM only trylock and never map chunks.
  */
-#include "page.h"
+#include "page_alloc.h"
 
 #include <errno.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 #ifndef KALLOC_SLAB_H
 #define KALLOC_SLAB_H
 
-#include "page.h"
+#include "page_alloc.h"
 
 #pragma GCC visibility push(hidden)
 

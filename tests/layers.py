@@ -20,9 +20,7 @@ import sys
 
 HEADER_LAYER = {
     "base.h": None,            # below every layer
-    "page.h": "page_alloc.c",
     "rseq.h": "front_region.c",
-    "front.h": "front_region.c",
     "internal.h": "kapi.c",    # every header: for the files on top and the tests
 }
 

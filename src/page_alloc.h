@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * page.h - the page layer (page_alloc.c): chunks, struct page, zones and the
- * buddy allocator.
+ * page_alloc.h - the page layer (page_alloc.c): chunks, struct page, zones
+ * and the buddy allocator.
  */
-#ifndef KALLOC_PAGE_H
-#define KALLOC_PAGE_H
+#ifndef KALLOC_PAGE_ALLOC_H
+#define KALLOC_PAGE_ALLOC_H
 
 #include "tune.h"
 
@@ -232,4 +232,4 @@ KINLINE bool kpage_is_slab(const struct page *pg)
 
 #pragma GCC visibility pop
 
-#endif /* KALLOC_PAGE_H */
+#endif /* KALLOC_PAGE_ALLOC_H */

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * front_thread.h - front caches, per-thread mode (front_thread.c).
+ */
+#ifndef KALLOC_FRONT_THREAD_H
+#define KALLOC_FRONT_THREAD_H
+
+#include "front_region.h"
+
+#pragma GCC visibility push(hidden)
+
+bool kfront_thread_setup(void);
+/* Gives the calling thread its region on its first miss (with a GFP that
+ * may reclaim); afterwards its pushes and pops hit. */
+void kfront_thread_ready(gfp_t gfp);
+/* Returns the calling thread's cached objects to the slabs. */
+void kfront_thread_flush(void);
+/* Gives the memory of regions no thread holds back to the OS. */
+void kfront_thread_release_idle(void);
+void kfront_thread_fork_prepare(void);
+void kfront_thread_fork_parent(void);
+void kfront_thread_fork_child(void);
+
+#pragma GCC visibility pop
+
+#endif /* KALLOC_FRONT_THREAD_H */
