@@ -163,6 +163,14 @@ extern __thread struct kfront_thread kfront_thr;
 #define KPCPU_VIEW_OUT [cid] "=&r"(cid), [cs] "=&r"(cs), [tp] "=&r"(tp)
 #define KPCPU_VIEW_IN(v) [cidrel] "m"((v)->cid_rel), [csrel] "m"((v)->cs_rel), [base] "m"((v)->base)
 #define KPCPU_HDR_IN [boff] "i"(offsetof(struct kpcpu_hdr, begin)), [eoff] "i"(offsetof(struct kpcpu_hdr, end))
+/* The critical section's start (label 1): the region of the running CPU (or
+ * thread) from the index word, and `cur` of stack idx there. */
+#define KPCPU_STACK_LOAD                                                \
+	"1:\n\t"                                                          \
+	"movslq %%fs:(%[tp],%[cid]), %[region]\n\t"                      \
+	"shlq %[shift], %[region]\n\t"                                    \
+	"addq %[base], %[region]\n\t"                                     \
+	"movzwl (%[region],%[idx],8), %k[cur]\n\t"
 
 /* Pops an object from this CPU's (thread's) stack `idx` in view v; NULL
  * when empty or locked. */
@@ -173,11 +181,7 @@ KINLINE void *kpcpu_pop(const struct kpcpu_view *v, size_t idx)
 	__asm__ __volatile__ goto(
 		KPCPU_VIEW_LOAD
 		KRSEQ_ARM("region")
-		"1:\n\t"
-		"movslq %%fs:(%[tp],%[cid]), %[region]\n\t"
-		"shlq %[shift], %[region]\n\t"
-		"addq %[base], %[region]\n\t"
-		"movzwl (%[region],%[idx],8), %k[cur]\n\t"
+		KPCPU_STACK_LOAD
 		"cmpw %c[boff](%[region],%[idx],8), %w[cur]\n\t"
 		"jbe %l[miss]\n\t"
 		"movq -8(%[region],%[cur],8), %[obj]\n\t"
@@ -204,11 +208,7 @@ KINLINE bool kpcpu_push(const struct kpcpu_view *v, size_t idx, void *obj)
 	__asm__ __volatile__ goto(
 		KPCPU_VIEW_LOAD
 		KRSEQ_ARM("region")
-		"1:\n\t"
-		"movslq %%fs:(%[tp],%[cid]), %[region]\n\t"
-		"shlq %[shift], %[region]\n\t"
-		"addq %[base], %[region]\n\t"
-		"movzwl (%[region],%[idx],8), %k[cur]\n\t"
+		KPCPU_STACK_LOAD
 		"cmpw %c[eoff](%[region],%[idx],8), %w[cur]\n\t"
 		"jae %l[miss]\n\t"
 		"cmpq -8(%[region],%[cur],8), %[obj]\n\t"
