@@ -89,8 +89,11 @@
  *   pc_lock    (percpu.c)        the per-CPU data allocator's bitmap
  *   vmap_lock  (vmalloc.c)       the huge areas' table
  *
- * Fork preparation (init.c) takes every lock in this order (the leaves
- * last) and the child reinitialises them.
+ * Fork preparation (init.c) takes glibc's stdio list lock before all of
+ * them (glibc's fork takes it after the prepare handlers, and stdio
+ * allocates under its locks), then every lock in this order, the leaves
+ * last; the child reinitialises them.  A process that has only ever had one
+ * thread takes none.
  *
  * System calls: none is made with a lock of kalloc held, with two
  * exceptions, each the lock's whole purpose: init_lock is held across the

@@ -58,7 +58,8 @@ const char *kfront_mode_name(void)
 	case KF_RSEQ:
 		return kfront_rseq_uses_cid() ? "rseq (per-CPU, mm_cid)" : "rseq (per-CPU, cpu_id)";
 	case KF_THREAD:
-		return "per-thread";
+		return kfront_thread_restartable() ? "per-thread (restartable: rseq)"
+		                                   : "per-thread (not restartable: no allocation in signal handlers)";
 	default:
 		return "none";
 	}
@@ -170,15 +171,16 @@ void kfront_free_slow(unsigned idx, void *obj)
 /* draining, custom caches, fork                                       */
 /* ------------------------------------------------------------------ */
 
-void kfront_drain_index(unsigned idx)
+bool kfront_drain_index(unsigned idx)
 {
 	if (kfront_mode == KF_RSEQ) {
 		bool sel[KFRONT_NR] = { false };
 		sel[idx] = true;
-		kfront_rseq_drain(sel);
-	} else if (kfront_mode == KF_THREAD && kfront_thr.state == KT_LIVE) {
-		kfront_region_flush((unsigned)kfront_thr.slot, idx, false);
+		return kfront_rseq_drain(sel);
 	}
+	if (kfront_mode == KF_THREAD)
+		kfront_thread_flush_index(idx);
+	return true;
 }
 
 void kfront_flush_all(void)
@@ -199,10 +201,9 @@ int kfront_attach(struct kmem_cache *c)
 	return kfront_mode == KF_RSEQ ? kfront_rseq_attach(c) : -1;
 }
 
-void kfront_detach(struct kmem_cache *c)
+bool kfront_detach(struct kmem_cache *c)
 {
-	if (c->front_idx >= 0)
-		kfront_rseq_detach(c);
+	return c->front_idx < 0 || kfront_rseq_detach(c);
 }
 
 void kfront_fork_prepare(void)

@@ -57,16 +57,19 @@ void kfront_init(struct kmem_cache *classes, unsigned n);
 void *kfront_alloc_slow(unsigned idx, gfp_t gfp);
 void kfront_free_slow(unsigned idx, void *obj);
 /* Returns the cached objects of the calling thread (per-thread mode) or of
- * every CPU (rseq mode) to the slabs; empty slabs stay listed for a shrink. */
+ * every CPU (rseq mode) to the slabs; empty slabs may stay listed for a
+ * shrink.  Best effort: see kfront_drain_index. */
 void kfront_flush_all(void);
 /* Returns every cached object of front index idx to its slab cache (every
- * CPU in rseq mode; the calling thread in per-thread mode); empty slabs
- * stay listed for a shrink. */
-void kfront_drain_index(unsigned idx);
+ * CPU in rseq mode; the calling thread in per-thread mode); empty slabs may
+ * stay listed for a shrink.  False when nothing could be drained (rseq mode:
+ * the kernel refused the membarrier fence). */
+bool kfront_drain_index(unsigned idx);
 /* Front index for a new kmem_cache, or -1 (none free, or per-thread mode). */
 int kfront_attach(struct kmem_cache *c);
-/* Drains c's stacks and gives its index back (c->front_idx becomes -1). */
-void kfront_detach(struct kmem_cache *c);
+/* Drains c's stacks and gives its index back (c->front_idx becomes -1);
+ * false, with c still attached, when the stacks could not be drained. */
+bool kfront_detach(struct kmem_cache *c);
 void kfront_fork_prepare(void);
 void kfront_fork_parent(void);
 void kfront_fork_child(void);

@@ -87,11 +87,15 @@ void kfront_region_flush(unsigned r, unsigned idx, bool put)
 	struct kpcpu_hdr *h = kfront_hdr(r, idx);
 	unsigned cur = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE), b = kfront_begin[idx];
 	struct kmem_cache *c = kfront_cache[idx];
+	/* Empty first, free after: a fork while the objects go back gives a
+	 * child that sees their frees a stack that no longer lists them (it
+	 * would free them again); fork copies a running thread's stores in
+	 * order. */
+	__atomic_store_n(&h->cur, (uint16_t)b, __ATOMIC_RELEASE);
 	if (cur > b && c) {
 		if (put)
 			kslab_put_bulk(c, cur - b, kfront_slots(r) + b);
 		else
 			kslab_free_bulk(c, cur - b, kfront_slots(r) + b);
 	}
-	__atomic_store_n(&h->cur, (uint16_t)b, __ATOMIC_RELAXED);
 }

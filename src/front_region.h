@@ -42,9 +42,9 @@ unsigned kfront_initial_cap(unsigned idx);
  * returns region 0. */
 char *kfront_regions_map(unsigned n);
 /* Returns the objects of stack idx of region r to the slabs (with `put`,
- * leaving empty slabs listed: kslab_put_bulk).  The stack must have no
- * other user: its thread's own, one that cannot run any more, or one
- * locked and fenced. */
+ * leaving empty slabs listed: kslab_put_bulk), emptying the stack before
+ * the first object goes back.  The stack must have no other user: locked
+ * (and fenced, per CPU), or one whose thread cannot run any more. */
 void kfront_region_flush(unsigned r, unsigned idx, bool put);
 
 KINLINE struct kpcpu_hdr *kfront_hdr(unsigned r, unsigned idx)

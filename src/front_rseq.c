@@ -21,7 +21,9 @@
  * MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ, which restarts every critical
  * section in flight, so afterwards `current` is stable and nobody else can
  * commit; put the objects back to their slabs, reset, and unlock with the
- * capacity each had.  The objects go back with kslab_put_bulk, which never
+ * capacity each had.  If the kernel refuses the fence (ENOMEM, under memory
+ * pressure), the stacks are unlocked untouched and the drain reports that
+ * it did not happen.  The objects go back with kslab_put_bulk, which never
  * calls the page layer: the only system call under drain_lock is the fence.
  * The custom-cache slots are attached and detached under drain_lock too.
  */
@@ -111,17 +113,34 @@ void kfront_rseq_grow(unsigned idx)
 		atomic_fetch_sub_explicit(used, bytes, memory_order_relaxed);
 }
 
-bool kfront_rseq_setup(void)
+/* glibc's rseq area for this thread, when it registered one and the
+ * sequences exist here; NULL otherwise. */
+static const struct krseq_area *glibc_rseq(void)
 {
 	if (!KPCPU_HAVE_RSEQ)
-		return false;
+		return NULL;
 	if (&__rseq_size == NULL || &__rseq_offset == NULL || __rseq_size == 0)
-		return false;
+		return NULL;
 	const struct krseq_area *rs =
 		(const struct krseq_area *)(void *)((char *)__builtin_thread_pointer() + __rseq_offset);
 	uint32_t cpu = *(const volatile uint32_t *)&rs->cpu_id;
-	if (cpu >= 0xfffffff0u)
-		return false;   /* registration failed or absent */
+	return cpu >= 0xfffffff0u ? NULL : rs;   /* registration failed or absent */
+}
+
+bool kfront_rseq_cs_rel(intptr_t *rel)
+{
+	if (!glibc_rseq())
+		return false;
+	*rel = __rseq_offset - kfront_thr_tpoff() + (intptr_t)offsetof(struct krseq_area, rseq_cs);
+	return true;
+}
+
+bool kfront_rseq_setup(void)
+{
+	const struct krseq_area *rs = glibc_rseq();
+	if (!rs)
+		return false;
+	uint32_t cpu = *(const volatile uint32_t *)&rs->cpu_id;
 	unsigned nr = kos_ncpus();
 	if (cpu >= nr)
 		return false;
@@ -156,7 +175,7 @@ bool kfront_rseq_setup(void)
 	return true;
 }
 
-void kfront_rseq_drain(const bool *sel)
+bool kfront_rseq_drain(const bool *sel)
 {
 	klock(&drain_lock);
 	/* Remember each capacity: it is restored when unlocking. */
@@ -167,18 +186,24 @@ void kfront_rseq_drain(const bool *sel)
 				h->unused = (uint16_t)kfront_hdr_cap(h);
 				kfront_hdr_lock(h);
 			}
-	if (kos_membarrier_rseq() != 0)
-		kpanic("membarrier rseq fence failed: cannot drain per-CPU caches");
+	/* Without the fence (the kernel may refuse it under memory pressure:
+	 * ENOMEM) a sequence in flight could still commit to a stack: leave
+	 * the objects where they are, unlock, and say the drain did not
+	 * happen. */
+	bool fenced = kos_membarrier_rseq() == 0;
 	for (unsigned c = 0; c < kfront_nr_regions; c++)
 		for (unsigned i = 0; i < KFRONT_NR; i++) {
 			if (!sel[i])
 				continue;
-			kfront_region_flush(c, i, true);
+			if (fenced)
+				kfront_region_flush(c, i, true);
 			struct kpcpu_hdr *h = kfront_hdr(c, i);
 			if (kfront_cache[i] && h->unused)
 				kfront_hdr_set_cap(h, i, h->unused);
+			h->unused = 0;
 		}
 	kunlock(&drain_lock);
+	return fenced;
 }
 
 int kfront_rseq_attach(struct kmem_cache *c)
@@ -208,24 +233,34 @@ int kfront_rseq_attach(struct kmem_cache *c)
 	return found;
 }
 
-void kfront_rseq_detach(struct kmem_cache *c)
+bool kfront_rseq_detach(struct kmem_cache *c)
 {
-	int idx = c->front_idx;
-	bool sel[KFRONT_NR] = { false };
-	sel[idx] = true;
-	kfront_rseq_drain(sel);
+	unsigned idx = (unsigned)c->front_idx;
 	klock(&drain_lock);
 	for (unsigned cpu = 0; cpu < kfront_nr_regions; cpu++) {
-		struct kpcpu_hdr *h = kfront_hdr(cpu, (unsigned)idx);
-		atomic_fetch_sub(kfront_cap_bytes(cpu), (size_t)kfront_hdr_cap(h) * c->size);
+		struct kpcpu_hdr *h = kfront_hdr(cpu, idx);
+		h->unused = (uint16_t)kfront_hdr_cap(h);
 		kfront_hdr_lock(h);
 	}
-	/* Stacks are locked and empty: after the fence no one can push to
-	 * them any more, and the index may be given to another cache. */
-	kos_membarrier_rseq();
-	kfront_cache[idx] = NULL;
-	c->front_idx = -1;
+	/* After the fence no sequence can commit to these stacks: empty them,
+	 * leave them locked and give the index back for another cache. */
+	bool fenced = kos_membarrier_rseq() == 0;
+	for (unsigned cpu = 0; cpu < kfront_nr_regions; cpu++) {
+		struct kpcpu_hdr *h = kfront_hdr(cpu, idx);
+		if (fenced) {
+			kfront_region_flush(cpu, idx, true);
+			atomic_fetch_sub(kfront_cap_bytes(cpu), (size_t)h->unused * c->size);
+		} else {
+			kfront_hdr_set_cap(h, idx, h->unused);
+		}
+		h->unused = 0;
+	}
+	if (fenced) {
+		kfront_cache[idx] = NULL;
+		c->front_idx = -1;
+	}
 	kunlock(&drain_lock);
+	return fenced;
 }
 
 void kfront_rseq_fork_prepare(void) { klock(&drain_lock); }

@@ -12,6 +12,15 @@
  * when threads need more; a thread that finds none runs without a front
  * cache.  Stacks keep their full capacity (kfront_thread_cap).
  *
+ * Signals: where glibc registered rseq, the per-thread mode arms its
+ * sequences in glibc's rseq area too (the region index stays the thread's
+ * own), so a signal handler that allocates restarts an interrupted pop or
+ * push as in per-CPU mode.  Without rseq (glibc.pthread.rseq=0, an old
+ * kernel, the portable C build) a pop or push interrupted by a handler that
+ * allocates can hand out an object twice: there, signal handlers must not
+ * allocate (as POSIX says of malloc).  Flushing a thread's own stack locks
+ * its header first, so the thread's handlers miss on it meanwhile.
+ *
  * thr_lock guards the bitmap and the region count; it is a leaf, and no
  * system call is made under it: growing maps the new regions with the lock
  * dropped (one thread at a time, the others retry on a later miss), and
@@ -25,6 +34,7 @@ static uint64_t thr_used[KTHR_REGIONS_MAX / 64];   /* bit r: region r taken */
 static unsigned thr_hint;   /* no free region below this one */
 static unsigned thr_high;   /* regions ever handed out are below this one */
 static bool thr_growing;    /* a thread is mapping more regions */
+static bool restartable;    /* the sequences are armed in glibc's rseq area */
 static pthread_key_t thr_key;
 
 static void thread_exit(void *arg);
@@ -40,9 +50,20 @@ bool kfront_thread_setup(void)
 	}
 	kfront_nr_regions = KTHR_REGIONS_FIRST;
 	kpcpu_slow.base = base;
-	kpcpu_slow.cs_rel = offsetof(struct kfront_thread, cs);
+	/* Where glibc registered rseq (KALLOC_RSEQ=0 only chose this mode),
+	 * the sequences are armed in its area, so a signal, preemption or
+	 * migration restarts them as in per-CPU mode: a signal handler may
+	 * allocate.  Elsewhere they are armed in a word no kernel reads. */
+	restartable = kfront_rseq_cs_rel(&kpcpu_slow.cs_rel);
+	if (!restartable)
+		kpcpu_slow.cs_rel = offsetof(struct kfront_thread, cs);
 	kpcpu_slow.cid_rel = offsetof(struct kfront_thread, slot);
 	return true;
+}
+
+bool kfront_thread_restartable(void)
+{
+	return restartable;
 }
 
 static bool region_taken(unsigned r)
@@ -125,16 +146,33 @@ void kfront_thread_ready(gfp_t gfp)
 	pthread_setspecific(thr_key, (void *)1);
 }
 
-static void flush_region(unsigned r)
+/* Empties the calling thread's stack idx.  The header is locked first, so
+ * a signal handler of this thread that allocates meanwhile misses on the
+ * stack and goes to the slabs; it is unlocked after unless the thread is
+ * exiting. */
+static void flush_own(unsigned idx, bool exiting)
 {
-	for (unsigned i = 0; i < KFRONT_CLASSES; i++)
-		kfront_region_flush(r, i, false);
+	unsigned r = (unsigned)kfront_thr.slot;
+	struct kpcpu_hdr *h = kfront_hdr(r, idx);
+	if (!kfront_cache[idx] || idx >= KFRONT_CLASSES)
+		return;
+	kfront_hdr_lock(h);
+	kfront_region_flush(r, idx, false);
+	if (!exiting)
+		kfront_hdr_set_cap(h, idx, kfront_thread_cap[idx]);
+}
+
+void kfront_thread_flush_index(unsigned idx)
+{
+	if (kfront_thr.state == KT_LIVE)
+		flush_own(idx, false);
 }
 
 void kfront_thread_flush(void)
 {
 	if (kfront_thr.state == KT_LIVE)
-		flush_region((unsigned)kfront_thr.slot);
+		for (unsigned i = 0; i < KFRONT_CLASSES; i++)
+			flush_own(i, false);
 }
 
 static void thread_exit(void *arg)
@@ -142,7 +180,8 @@ static void thread_exit(void *arg)
 	(void)arg;
 	if (kfront_thr.state != KT_LIVE)
 		return;
-	kfront_thread_flush();
+	for (unsigned i = 0; i < KFRONT_CLASSES; i++)
+		flush_own(i, true);
 	unsigned r = (unsigned)kfront_thr.slot;
 	/* From here on every push and pop of this thread misses, and the
 	 * slow paths go to the slabs. */
@@ -194,7 +233,8 @@ void kfront_thread_fork_child(void)
 	for (unsigned r = 0; r < thr_high; r++) {
 		if (r == mine || !region_taken(r))
 			continue;
-		flush_region(r);
+		for (unsigned i = 0; i < KFRONT_CLASSES; i++)
+			kfront_region_flush(r, i, false);
 		region_give_back(r);
 	}
 }

@@ -5,7 +5,7 @@
 #ifndef KALLOC_FRONT_THREAD_H
 #define KALLOC_FRONT_THREAD_H
 
-#include "front_region.h"
+#include "front_rseq.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -13,8 +13,13 @@ bool kfront_thread_setup(void);
 /* Gives the calling thread its region on its first miss (with a GFP that
  * may reclaim); afterwards its pushes and pops hit. */
 void kfront_thread_ready(gfp_t gfp);
-/* Returns the calling thread's cached objects to the slabs. */
+/* Returns the calling thread's cached objects to the slabs: all, or those
+ * of one front index. */
 void kfront_thread_flush(void);
+void kfront_thread_flush_index(unsigned idx);
+/* Whether the sequences restart when a signal interrupts them (glibc
+ * registered rseq), so signal handlers may allocate. */
+bool kfront_thread_restartable(void);
 /* Gives the memory of regions no thread holds back to the OS. */
 void kfront_thread_release_idle(void);
 void kfront_thread_fork_prepare(void);

@@ -157,15 +157,22 @@ KEXPORT int kmem_cache_destroy(struct kmem_cache *c)
 		kreport("kmem_cache_destroy: cache %s is built in and cannot be destroyed", c->name);
 		return -EINVAL;
 	}
-	if (c->front_idx >= 0)
-		kfront_drain_index((unsigned)c->front_idx);
+	if (c->front_idx >= 0 && !kfront_drain_index((unsigned)c->front_idx)) {
+		kreport("kmem_cache_destroy: cache %s: the per-CPU caches cannot be drained now (membarrier "
+		        "refused); not destroyed", c->name);
+		return -EBUSY;
+	}
 	size_t live = kslab_live(c);
 	if (live) {
 		kreport("kmem_cache_destroy: cache %s still has %lu object%s in use; not destroyed", c->name,
 		        (unsigned long)live, live == 1 ? "" : "s");
 		return -EBUSY;
 	}
-	kfront_detach(c);
+	if (!kfront_detach(c)) {
+		kreport("kmem_cache_destroy: cache %s: the per-CPU caches cannot be drained now (membarrier "
+		        "refused); not destroyed", c->name);
+		return -EBUSY;
+	}
 	kslab_destroy(c);
 	return 0;
 }

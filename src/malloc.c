@@ -8,10 +8,12 @@
  *    with ENOMEM; a failed realloc leaves the old block intact;
  *  - realloc(p, 0) frees p and returns NULL; malloc(0) returns a unique
  *    block; free(NULL) does nothing; malloc_usable_size(NULL) is 0;
- *  - memalign/aligned_alloc round a non-power-of-two alignment up to the
- *    next power of two and fail with EINVAL above SIZE_MAX / 2 + 1;
- *    posix_memalign returns EINVAL for an alignment that is not a power of
- *    two multiple of sizeof(void *) and leaves *memptr alone on failure;
+ *  - memalign rounds a non-power-of-two alignment up to the next power of
+ *    two and fails with EINVAL above SIZE_MAX / 2 + 1; aligned_alloc fails
+ *    with EINVAL for an alignment that is not a power of two (C17 DR 460,
+ *    glibc 2.38); posix_memalign returns EINVAL for an alignment that is not
+ *    a power of two multiple of sizeof(void *), and ENOMEM with errno ENOMEM
+ *    when memory runs out, and leaves *memptr alone on failure;
  *  - a pointer kalloc never returned is reported and the process aborts.
  *
  * Fast paths: malloc of up to 8 KiB is a table lookup and a pop from the
@@ -220,8 +222,14 @@ KEXPORT void *memalign(size_t align, size_t n)
 	return aligned(align, n);
 }
 
+/* C17 (DR 460) and glibc since 2.38: an alignment that is not a power of
+ * two (0 included) fails with EINVAL; memalign keeps rounding it up. */
 KEXPORT void *aligned_alloc(size_t align, size_t n)
 {
+	if (!KIS_POW2(align)) {
+		errno = EINVAL;
+		return NULL;
+	}
 	return aligned(align, n);
 }
 
@@ -229,12 +237,10 @@ KEXPORT int posix_memalign(void **memptr, size_t align, size_t n)
 {
 	if (align % sizeof(void *) != 0 || !KIS_POW2(align / sizeof(void *)))
 		return EINVAL;
-	int saved = errno;
+	/* On ENOMEM errno is ENOMEM too, as glibc leaves it. */
 	void *p = aligned(align, n);
-	if (!p) {
-		errno = saved;
+	if (!p)
 		return ENOMEM;
-	}
 	*memptr = p;
 	return 0;
 }

@@ -137,10 +137,10 @@ int kos_protect_none(void *addr, size_t size)
 	return rc;
 }
 
-void *kos_remap(void *old, size_t old_size, size_t new_size, void *fixed_to)
+void *kos_remap(void *old, size_t old_size, size_t new_size)
 {
 	int saved = errno;
-	void *p = mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, fixed_to);
+	void *p = mremap(old, old_size, new_size, MREMAP_MAYMOVE);
 	errno = saved;
 	return p == MAP_FAILED ? NULL : p;
 }
@@ -207,9 +207,17 @@ unsigned kos_ncpus(void)
 		}
 	}
 	if (n == 0) {
+		/* No /sys: the highest CPU this thread may run on + 1 (not the
+		 * number of CPUs it may run on: CPU ids index the per-CPU
+		 * regions), and at least what the C library counts. */
 		cpu_set_t set;
 		if (sched_getaffinity(0, sizeof set, &set) == 0)
-			n = (unsigned)CPU_COUNT(&set);
+			for (unsigned c = 0; c < CPU_SETSIZE; c++)
+				if (CPU_ISSET(c, &set))
+					n = c + 1;
+		long conf = sysconf(_SC_NPROCESSORS_CONF);
+		if (conf > 0 && (unsigned long)conf > n)
+			n = (unsigned)conf;
 	}
 	errno = saved;
 	return n ? n : 1;

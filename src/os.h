@@ -33,14 +33,17 @@ int kos_unmap(void *addr, size_t size);
 int kos_release(void *addr, size_t size);
 /* Makes a range inaccessible (a guard).  0 or an errno value. */
 int kos_protect_none(void *addr, size_t size);
-/* mremap(MREMAP_MAYMOVE | MREMAP_FIXED): moves the mapping at old to
- * fixed_to, a range of at least new_size that the caller reserved.
- * Returns fixed_to, or NULL (the old mapping is then intact). */
-void *kos_remap(void *old, size_t old_size, size_t new_size, void *fixed_to);
+/* mremap(MREMAP_MAYMOVE): resizes the mapping at old to new_size, moving its
+ * page tables wherever the kernel finds room.  Returns the new address, or
+ * NULL with the old mapping intact.  (No MREMAP_FIXED: it unmaps its target
+ * before it can fail, and another thread could map into that hole before
+ * the caller cleans up.) */
+void *kos_remap(void *old, size_t old_size, size_t new_size);
 /* Fills buf with random bytes (getrandom, falling back to the clock and
  * the address space layout). */
 void kos_random(void *buf, size_t len);
-/* Number of possible CPUs (from /sys, else the affinity mask), >= 1. */
+/* Number of possible CPUs: the highest possible CPU id + 1, from /sys, else
+ * from the affinity mask and the C library's count; >= 1. */
 unsigned kos_ncpus(void);
 /* Highest CPU number + 1 in a list such as "0-3,8-11\n"; 0 if empty. */
 unsigned kos_parse_cpu_list(const char *s);

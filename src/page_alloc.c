@@ -40,7 +40,8 @@
  * use if that is more: high_mark), the largest dirty blocks are taken off
  * the free lists, the lock is dropped, they are released with MADV_DONTNEED
  * (adjacent ones with one call), and they come back as clean (dirty == 0)
- * blocks.  Below that, a free releases what
+ * blocks, or as dirty ones where the OS refused (mlocked memory), which
+ * are then retried by the decay only.  Below that, a free releases what
  * is above dirty_high / 8 at most once a second (decay, see maybe_release).  A block allocated with dirty == 0
  * reads as zero: calloc and __GFP_ZERO skip their memset.
  *
@@ -218,6 +219,12 @@ static bool zone_grow(struct kzone *z, unsigned zi)
 	}
 	if (!mem)
 		return false;
+	if (((uintptr_t)mem + KCHUNK_SIZE - 1) >> KADDR_BITS) {
+		/* Beyond the registry (a 5-level address, which kalloc never
+		 * asks for): unusable here. */
+		kos_unmap(mem, KCHUNK_SIZE);
+		return false;
+	}
 	klock(&z->lock);
 	struct kchunk *c = z->spare;
 	if (c)
@@ -347,6 +354,7 @@ static size_t release_unlock(struct kzone *z, size_t target, unsigned min_order)
 	if (!n)
 		return 0;
 	sort_by_address(v, n);
+	bool failed = false;
 	for (size_t i = 0; i < n;) {
 		char *start = kpage_address(v[i]);
 		size_t len = PAGE_SIZE << v[i]->order;
@@ -355,14 +363,22 @@ static size_t release_unlock(struct kzone *z, size_t target, unsigned min_order)
 			len += PAGE_SIZE << v[j]->order;
 			j++;
 		}
-		kos_release(start, len);
-		total += len >> PAGE_SHIFT;
+		/* A release the OS refuses (mlocked memory: EINVAL) leaves the
+		 * pages as they were: the blocks come back dirty, or calloc
+		 * would trust them to read as zero. */
+		bool ok = kos_release(start, len) == 0;
+		for (size_t k = i; k < j; k++)
+			v[k]->dirty = ok ? 0 : 1U << v[k]->order;
+		if (ok)
+			total += len >> PAGE_SHIFT;
+		failed |= !ok;
 		i = j;
 	}
 	klock(&z->lock);
 	for (size_t i = 0; i < n; i++)
-		free_block(z, v[i], v[i]->order, 0);
+		free_block(z, v[i], v[i]->order, v[i]->dirty);
 	z->nr_released_total += total;
+	z->release_failing = failed;
 	kunlock(&z->lock);
 	return total;
 }
@@ -489,7 +505,9 @@ static void maybe_release(struct kzone *z)
 {
 	/* called with z->lock held; drops it */
 	size_t high = high_mark(z);
-	if (z->nr_dirty_pages > high) {
+	/* While the OS refuses releases, only the decay below retries them
+	 * (once per KDECAY_NS), not every free. */
+	if (z->nr_dirty_pages > high && !z->release_failing) {
 		release_unlock(z, high / 2, 0);
 		return;
 	}

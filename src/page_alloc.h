@@ -120,6 +120,7 @@ struct kzone {
 	size_t nr_released_total;  /* pages given back to the OS, ever */
 	size_t dirty_high;         /* release above this many dirty free pages */
 	uint64_t last_decay_ns;    /* last decay release (kos_now_ns) */
+	bool release_failing;      /* the last release was refused (mlocked memory) */
 	unsigned decay_tick;       /* frees since the clock was last read */
 	struct kchunk *chunks;
 	struct kchunk *spare;      /* mem_maps of unmapped chunks, for reuse */

@@ -12,11 +12,14 @@
  * cache), so aligned huge blocks need no padding and free() can tell a
  * valid huge pointer from anything else.
  *
- * Growing (realloc) reserves an aligned range of the new size plus a guard,
- * then moves the old pages there with mremap(MREMAP_MAYMOVE | MREMAP_FIXED):
- * page tables move, the data is not copied, and the rest of the reserved
- * range beyond the new size stays as the guard.  Shrinking protects the new
- * guard page and unmaps the tail in place.
+ * Growing (realloc) resizes the data's mapping with mremap(MREMAP_MAYMOVE)
+ * to the new size plus one page, which becomes the new guard: page tables
+ * move, the data is not copied, and the kernel chooses the place (a moved
+ * area is page aligned, not necessarily 2 MiB aligned).  The old guard page
+ * stays behind and is unmapped.  No MREMAP_FIXED into a reserved range: it
+ * unmaps its target before it can fail, and another thread could map into
+ * that hole before the reservation is cleaned up.  Shrinking protects the
+ * new guard page and unmaps the tail in place.
  *
  * Locking: vmap_lock, a leaf, protects the hash table; no syscall is made
  * with it held.  Areas are taken out of the table before they are unmapped
@@ -176,21 +179,16 @@ void *kvm_realloc(void *p, size_t size)
 		insert(a);
 		return p;
 	}
-	void *target = kos_map(len + PAGE_SIZE, VMAP_ALIGN, true, 0);
-	if (!target) {
-		insert(a);
-		return NULL;
-	}
-	void *n = kos_remap(p, a->size, len, target);
+	/* The data's mapping only: the guard page after it is a mapping of its
+	 * own (another protection), which mremap could not take along. */
+	void *n = kos_remap(p, a->size, len + PAGE_SIZE);
 	if (!n) {
-		kos_unmap(target, len + PAGE_SIZE);
 		insert(a);
-		return NULL;
+		return NULL;   /* the old area is intact */
 	}
-	/* The reservation's last page is the new guard; the old guard stays
-	 * behind at the old place. */
 	kos_protect_none((char *)n + len, PAGE_SIZE);
-	kos_unmap((char *)p + a->size, PAGE_SIZE);
+	if (n != p)
+		kos_unmap((char *)p + a->size, PAGE_SIZE);   /* the old guard */
 	a->addr = (uintptr_t)n;
 	a->size = len;
 	insert(a);

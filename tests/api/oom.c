@@ -12,12 +12,20 @@
  *     blocks overlap): NULL with ENOMEM, list intact; after freeing, small
  *     and 1 MiB mallocs work.
  *  3. single 2 GiB requests through every allocation function: NULL and
- *     ENOMEM (posix_memalign returns ENOMEM and leaves *memptr alone), a
- *     failed realloc leaves the old block intact, and malloc works after.
+ *     ENOMEM (posix_memalign returns ENOMEM, leaves *memptr alone and errno
+ *     ENOMEM, as glibc does), a failed realloc leaves the old block intact,
+ *     and malloc works after.
+ *  4. four threads take 1 MiB blocks until malloc fails, then, still holding
+ *     them, call every allocation function for 1 MiB: each call that fails
+ *     leaves errno == ENOMEM (posix_memalign also returns ENOMEM), and each
+ *     function fails at least once.  (kalloc's posix_memalign used to put
+ *     back the caller's errno, so a program checking errno saw "Success".)
  */
 #include "ktest.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -254,8 +262,10 @@ static int case_two_gib(void *arg)
 	EXPECT_FAIL(malloc(opaque_size(LIMIT)), "malloc(1 GiB)");
 
 	void *sentinel = (void *)0x99, *p = sentinel;
+	errno = 0;
 	int rc = posix_memalign(&p, 64, opaque_size(two));
 	CCHECK(rc == ENOMEM, "posix_memalign(64, 2 GiB) returned %d", rc);
+	CCHECK(errno == ENOMEM, "posix_memalign(64, 2 GiB): errno %d", errno);
 	CCHECK(p == sentinel, "posix_memalign(64, 2 GiB) changed *memptr");
 
 	errno = 0;
@@ -283,6 +293,96 @@ static int case_two_gib(void *arg)
 	return 0;
 }
 
+/* ---- 4. every function's failure, in threads ----------------------------- */
+
+enum { FN_POSIX_MEMALIGN, FN_MALLOC, FN_CALLOC, FN_REALLOC, FN_REALLOCARRAY, FN_MEMALIGN, FN_ALIGNED_ALLOC,
+       FN_VALLOC, FN_PVALLOC, NFN, THREADS = 4, HOLD = 1024 };
+static const char *const fn_names[NFN] = { "posix_memalign", "malloc", "calloc", "realloc", "reallocarray",
+	                                   "memalign", "aligned_alloc", "valloc", "pvalloc" };
+static atomic_int failed[NFN], bad_errno[NFN], filled;
+static pthread_barrier_t full;
+
+/* One call for 1 MiB; returns the block or NULL with *err the errno. */
+static void *call(int fn, int *err)
+{
+	const size_t n = opaque_size(1u << 20);
+	void *p = NULL;
+	errno = 0;
+	switch (fn) {
+	case FN_POSIX_MEMALIGN: {
+		int rc = posix_memalign(&p, 64, n);
+		if (rc) {
+			*err = errno == ENOMEM && rc == ENOMEM ? ENOMEM : (errno ? errno : -rc);
+			return NULL;
+		}
+		break;
+	}
+	case FN_MALLOC: p = malloc(n); break;
+	case FN_CALLOC: p = calloc(1, n); break;
+	case FN_REALLOC: p = realloc(NULL, n); break;
+	case FN_REALLOCARRAY: p = reallocarray(NULL, 1024, n / 1024); break;
+	case FN_MEMALIGN: p = memalign(4096, n); break;
+	case FN_ALIGNED_ALLOC: p = aligned_alloc(4096, n); break;
+	case FN_VALLOC: p = valloc(n); break;
+	case FN_PVALLOC: p = pvalloc(n); break;
+	}
+	*err = errno;
+	return p;
+}
+
+static void *exhaust(void *arg)
+{
+	(void)arg;
+	void **held = calloc(HOLD, sizeof *held);
+	int n = 0;
+	while (held && n < HOLD && (held[n] = malloc(opaque_size(1u << 20))) != NULL) {
+		memset(held[n], 1, 4096);
+		n++;
+	}
+	atomic_fetch_add(&filled, n);
+	pthread_barrier_wait(&full);
+	for (int round = 0; round < 3; round++)
+		for (int fn = 0; fn < NFN; fn++) {
+			int err = 0;
+			void *p = call(fn, &err);
+			if (p) {
+				free(p);
+				continue;
+			}
+			atomic_fetch_add(&failed[fn], 1);
+			if (err != ENOMEM)
+				atomic_fetch_add(&bad_errno[fn], 1);
+		}
+	pthread_barrier_wait(&full);
+	for (int i = 0; i < n; i++)
+		free(held[i]);
+	free(held);
+	return NULL;
+}
+
+static int case_errno_in_threads(void *arg)
+{
+	(void)arg;
+	limit_address_space();
+	pthread_t t[THREADS];
+	pthread_barrier_init(&full, NULL, THREADS);
+	for (int i = 0; i < THREADS; i++)
+		CCHECK(pthread_create(&t[i], NULL, exhaust, NULL) == 0, "pthread_create");
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	CCHECK(atomic_load(&filled) > 100, "only %d MiB before the first failure", atomic_load(&filled));
+	for (int fn = 0; fn < NFN; fn++) {
+		CCHECK(atomic_load(&failed[fn]) > 0, "%s never failed with memory exhausted", fn_names[fn]);
+		CCHECK(atomic_load(&bad_errno[fn]) == 0, "%s failed %d times with errno other than ENOMEM",
+		       fn_names[fn], atomic_load(&bad_errno[fn]));
+	}
+	void *p = malloc(opaque_size(1u << 20));
+	CCHECK(p != NULL, "malloc(1 MiB) fails after the threads freed everything");
+	free(p);
+	finish();
+	return 0;
+}
+
 int main(void)
 {
 	check_allocator();
@@ -294,6 +394,7 @@ int main(void)
 		{ case_big_blocks, "1 MiB blocks until ENOMEM" },
 		{ case_small_blocks, "64-byte blocks until ENOMEM" },
 		{ case_two_gib, "2 GiB requests" },
+		{ case_errno_in_threads, "every function's failure in threads" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		run_child(cases[i].fn, NULL, 60000, &r);

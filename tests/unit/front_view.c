@@ -138,7 +138,7 @@ static void live_views(void)
 	CHECK(p != NULL);
 	free(p);
 	void *q = malloc(24);
-	if (strcmp(kfront_mode_name(), "per-thread") == 0)
+	if (kfront_mode == KF_THREAD)
 		CHECK(q == p);
 	free(q);
 }
