@@ -15,11 +15,12 @@ log2="$build/meson-logs/testlog-perthread.json"
 rm -f "$log" "$log2"
 meson test -C "$build" --print-errorlogs --num-processes "$(nproc)" "$@"
 rc=$?
-# The multi-threaded API suite again, with the per-thread front caches
-# (KALLOC_RSEQ=0); the percpu suite runs both modes by itself.
+# The API suite and the real programs again, with the per-thread front
+# caches (KALLOC_RSEQ=0); the percpu and stress suites run both modes by
+# themselves.
 if [ "$#" -eq 0 ]; then
-	echo "== api suite again with KALLOC_RSEQ=0 (per-thread caches) =="
-	meson test -C "$build" --print-errorlogs --num-processes "$(nproc)" --setup perthread --suite api
+	echo "== api and programs suites again with KALLOC_RSEQ=0 (per-thread caches) =="
+	meson test -C "$build" --print-errorlogs --num-processes "$(nproc)" --setup perthread --suite api --suite programs
 	rc2=$?
 	[ "$rc" -eq 0 ] && rc=$rc2
 fi

@@ -131,6 +131,15 @@ void kalloc_init_slow(void)
 	kunlock(&init_lock);
 }
 
+bool kalloc_trim(void)
+{
+	kfront_flush_all();
+	size_t slabs = kslab_shrink_all();
+	size_t bytes = kpage_release_all();
+	bytes += kpage_reclaim_chunks();
+	return slabs || bytes;
+}
+
 /* KALLOC_STATS=1 prints the report to stderr at exit, KALLOC_STATS=path
  * appends it to a file. */
 __attribute__((destructor)) static void stats_at_exit(void)

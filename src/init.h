@@ -22,6 +22,10 @@ KINLINE void kalloc_ensure_init(void)
 		kalloc_init_slow();
 }
 
+/* malloc_trim: front caches flushed, empty slabs returned, every free page
+ * released, free chunks unmapped.  True when something went back. */
+bool kalloc_trim(void);
+
 #pragma GCC visibility pop
 
 #endif /* KALLOC_INIT_H */

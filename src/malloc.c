@@ -35,6 +35,16 @@
 
 #define MALLOC_GFP (GFP_KERNEL | __GFP_NOWARN)
 
+/* The glibc names, except in a sanitizer build (tests/sanitize): there the
+ * sanitizer's allocator must be the process's malloc (its own start-up
+ * allocates before any instrumented code may run), and kalloc's functions
+ * are kalloc_malloc, kalloc_free, ... for the tests to call. */
+#ifdef KALLOC_SANITIZER_BUILD
+#define KMALLOC(name) kalloc_##name
+#else
+#define KMALLOC(name) name
+#endif
+
 /* ------------------------------------------------------------------ */
 /* malloc / free                                                       */
 /* ------------------------------------------------------------------ */
@@ -81,7 +91,7 @@ static inline void *table_pop(size_t n)
  * iteration with the loop itself (bench/fastpath.sh; mimalloc 2.0: 115,
  * jemalloc 5.3: 77, tcmalloc 2.10: 77, glibc 2.36: 139).
  */
-KEXPORT void *malloc(size_t n)
+KEXPORT void *KMALLOC(malloc)(size_t n)
 {
 	if (likely(n <= KMALLOC_TABLE_MAX))
 		return table_pop(n);
@@ -105,7 +115,8 @@ static inline bool kmalloc_object(const void *p, size_t *cls)
 	if (likely(ci < KREGISTRY_LEN)) {
 		uintptr_t map = atomic_load_explicit(&kinfo_map[ci], memory_order_acquire);
 		if (likely(map != 0)) {
-			size_t c = *(const uint32_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t)) - KINFO_KSLAB_BASE;
+			size_t c = __atomic_load_n((const uint32_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t)), __ATOMIC_ACQUIRE) -
+		           KINFO_KSLAB_BASE;
 			*cls = c;
 			return likely(c < KMALLOC_NR_CLASSES && kmalloc_obj_valid(c, p));
 		}
@@ -113,7 +124,7 @@ static inline bool kmalloc_object(const void *p, size_t *cls)
 	return false;
 }
 
-KEXPORT void free(void *p)
+KEXPORT void KMALLOC(free)(void *p)
 {
 	size_t cls;
 	/* (kmalloc_object, spelled out: gcc 12 allocates registers better) */
@@ -121,7 +132,8 @@ KEXPORT void free(void *p)
 	if (likely(ci < KREGISTRY_LEN)) {
 		uintptr_t map = atomic_load_explicit(&kinfo_map[ci], memory_order_acquire);
 		if (likely(map != 0)) {
-			cls = *(const uint32_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t)) - KINFO_KSLAB_BASE;
+			cls = __atomic_load_n((const uint32_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t)), __ATOMIC_ACQUIRE) -
+			      KINFO_KSLAB_BASE;
 			if (likely(cls < KMALLOC_NR_CLASSES && kmalloc_obj_valid(cls, p))) {
 				/* p goes on top of its stack: the next malloc of
 				 * the class returns it and the program writes it.
@@ -137,7 +149,7 @@ KEXPORT void free(void *p)
 	free_slow(p);
 }
 
-KEXPORT void *calloc(size_t n, size_t m)
+KEXPORT void *KMALLOC(calloc)(size_t n, size_t m)
 {
 	size_t bytes;
 	if (unlikely(__builtin_mul_overflow(n, m, &bytes))) {
@@ -162,12 +174,12 @@ KEXPORT void *calloc(size_t n, size_t m)
 /* Small blocks take a path of their own, with free's lookup: the block
  * stays while the new size maps to its class (as krealloc_any decides),
  * else it moves through the front caches. */
-KEXPORT void *realloc(void *p, size_t n)
+KEXPORT void *KMALLOC(realloc)(void *p, size_t n)
 {
 	if (!p)
-		return malloc(n);
+		return KMALLOC(malloc)(n);
 	if (n == 0) {
-		free(p);
+		KMALLOC(free)(p);
 		return NULL;
 	}
 	size_t cls;
@@ -185,14 +197,14 @@ KEXPORT void *realloc(void *p, size_t n)
 	return krealloc_any(p, n < 16 ? 16 : n, MALLOC_GFP, "realloc");
 }
 
-KEXPORT void *reallocarray(void *p, size_t n, size_t m)
+KEXPORT void *KMALLOC(reallocarray)(void *p, size_t n, size_t m)
 {
 	size_t bytes;
 	if (__builtin_mul_overflow(n, m, &bytes)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return realloc(p, bytes);
+	return KMALLOC(realloc)(p, bytes);
 }
 
 /* ------------------------------------------------------------------ */
@@ -202,7 +214,7 @@ KEXPORT void *reallocarray(void *p, size_t n, size_t m)
 static void *aligned(size_t align, size_t n)
 {
 	if (align <= 16)
-		return malloc(n);
+		return KMALLOC(malloc)(n);
 	if (align > SIZE_MAX / 2 + 1) {
 		errno = EINVAL;
 		return NULL;
@@ -217,14 +229,14 @@ static void *aligned(size_t align, size_t n)
 	return kalloc_any(n < 16 ? 16 : n, align, MALLOC_GFP, NULL);
 }
 
-KEXPORT void *memalign(size_t align, size_t n)
+KEXPORT void *KMALLOC(memalign)(size_t align, size_t n)
 {
 	return aligned(align, n);
 }
 
 /* C17 (DR 460) and glibc since 2.38: an alignment that is not a power of
  * two (0 included) fails with EINVAL; memalign keeps rounding it up. */
-KEXPORT void *aligned_alloc(size_t align, size_t n)
+KEXPORT void *KMALLOC(aligned_alloc)(size_t align, size_t n)
 {
 	if (!KIS_POW2(align)) {
 		errno = EINVAL;
@@ -233,7 +245,7 @@ KEXPORT void *aligned_alloc(size_t align, size_t n)
 	return aligned(align, n);
 }
 
-KEXPORT int posix_memalign(void **memptr, size_t align, size_t n)
+KEXPORT int KMALLOC(posix_memalign)(void **memptr, size_t align, size_t n)
 {
 	if (align % sizeof(void *) != 0 || !KIS_POW2(align / sizeof(void *)))
 		return EINVAL;
@@ -245,12 +257,12 @@ KEXPORT int posix_memalign(void **memptr, size_t align, size_t n)
 	return 0;
 }
 
-KEXPORT void *valloc(size_t n)
+KEXPORT void *KMALLOC(valloc)(size_t n)
 {
 	return aligned(PAGE_SIZE, n);
 }
 
-KEXPORT void *pvalloc(size_t n)
+KEXPORT void *KMALLOC(pvalloc)(size_t n)
 {
 	if (n > SIZE_MAX - PAGE_SIZE) {
 		errno = ENOMEM;
@@ -263,23 +275,19 @@ KEXPORT void *pvalloc(size_t n)
 /* introspection                                                       */
 /* ------------------------------------------------------------------ */
 
-KEXPORT size_t malloc_usable_size(void *p)
+KEXPORT size_t KMALLOC(malloc_usable_size)(void *p)
 {
 	return p ? kusable_any(p, "malloc_usable_size") : 0;
 }
 
-KEXPORT int malloc_trim(size_t pad)
+KEXPORT int KMALLOC(malloc_trim)(size_t pad)
 {
 	(void)pad;
 	kalloc_ensure_init();
-	kfront_flush_all();
-	size_t slabs = kslab_shrink_all();
-	size_t bytes = kpage_release_all();
-	bytes += kpage_reclaim_chunks();
-	return (slabs || bytes) ? 1 : 0;
+	return kalloc_trim() ? 1 : 0;
 }
 
-KEXPORT struct mallinfo2 mallinfo2(void)
+KEXPORT struct mallinfo2 KMALLOC(mallinfo2)(void)
 {
 	struct mallinfo2 mi;
 	memset(&mi, 0, sizeof mi);
@@ -302,9 +310,9 @@ static int clamp_int(size_t v)
 	return v > (size_t)__INT_MAX__ ? __INT_MAX__ : (int)v;
 }
 
-KEXPORT struct mallinfo mallinfo(void)
+KEXPORT struct mallinfo KMALLOC(mallinfo)(void)
 {
-	struct mallinfo2 m2 = mallinfo2();
+	struct mallinfo2 m2 = KMALLOC(mallinfo2)();
 	struct mallinfo mi;
 	memset(&mi, 0, sizeof mi);
 	mi.arena = clamp_int(m2.arena);
@@ -316,7 +324,7 @@ KEXPORT struct mallinfo mallinfo(void)
 	return mi;
 }
 
-KEXPORT int mallopt(int param, int value)
+KEXPORT int KMALLOC(mallopt)(int param, int value)
 {
 	(void)value;
 	switch (param) {
@@ -336,10 +344,10 @@ KEXPORT int mallopt(int param, int value)
 	}
 }
 
-KEXPORT void malloc_stats(void)
+KEXPORT void KMALLOC(malloc_stats)(void)
 {
 	kalloc_ensure_init();
-	struct mallinfo2 m = mallinfo2();
+	struct mallinfo2 m = KMALLOC(mallinfo2)();
 	char buf[512];
 	size_t n = kformat(buf, sizeof buf,
 	                   "Arena 0:\nsystem bytes     = %10lu\nin use bytes     = %10lu\n"
@@ -351,13 +359,13 @@ KEXPORT void malloc_stats(void)
 	kwrite_all(2, buf, n);
 }
 
-KEXPORT int malloc_info(int options, FILE *fp)
+KEXPORT int KMALLOC(malloc_info)(int options, FILE *fp)
 {
 	if (options != 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	struct mallinfo2 m = mallinfo2();
+	struct mallinfo2 m = KMALLOC(mallinfo2)();
 	fprintf(fp, "<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n");
 	for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++) {
 		struct kmem_cache *c = &kmalloc_caches[i];
@@ -394,6 +402,7 @@ KEXPORT int malloc_info(int options, FILE *fp)
 #define KALIAS(name, target) \
 	KEXPORT __typeof__(target) name __attribute__((alias(#target)))
 
+#ifndef KALLOC_SANITIZER_BUILD
 KALIAS(__libc_malloc, malloc);
 KALIAS(__libc_free, free);
 KALIAS(__libc_calloc, calloc);
@@ -402,3 +411,4 @@ KALIAS(__libc_memalign, memalign);
 KALIAS(__libc_valloc, valloc);
 KALIAS(__libc_pvalloc, pvalloc);
 KALIAS(__posix_memalign, posix_memalign);
+#endif

@@ -447,7 +447,7 @@ void kpage_set_tails(struct page *head, size_t npages, uint32_t info)
 	struct kchunk *c = kpage_chunk(head);
 	uint32_t *w = &c->info[head - c->pages];
 	for (size_t i = 1; i < npages; i++) {
-		w[i] = info;
+		__atomic_store_n(&w[i], info, __ATOMIC_RELEASE);
 		if (slab)
 			head[i].head = head;
 	}

@@ -215,15 +215,19 @@ KINLINE void *kpage_address(const struct page *pg)
 	struct kchunk *c = kpage_chunk(pg);
 	return (void *)(c->base + ((uintptr_t)(pg - c->pages) << PAGE_SHIFT));
 }
+/* Info words are read without a lock (free, the buddy's merge test) while
+ * their page changes kind: atomic, acquire and release (plain moves on
+ * x86-64), so a reader that sees a slab's kind sees the slab's state that
+ * was written before it. */
 KINLINE uint32_t kpage_info(const struct page *pg)
 {
 	struct kchunk *c = kpage_chunk(pg);
-	return c->info[pg - c->pages];
+	return __atomic_load_n(&c->info[pg - c->pages], __ATOMIC_ACQUIRE);
 }
 KINLINE void kpage_set_info(struct page *pg, uint32_t info)
 {
 	struct kchunk *c = kpage_chunk(pg);
-	c->info[pg - c->pages] = info;
+	__atomic_store_n(&c->info[pg - c->pages], info, __ATOMIC_RELEASE);
 }
 KINLINE unsigned kpage_kind(const struct page *pg) { return kinfo_kind(kpage_info(pg)); }
 KINLINE bool kpage_is_slab(const struct page *pg)

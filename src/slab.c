@@ -174,8 +174,8 @@ static struct page *new_slab(struct kmem_cache *c, gfp_t gfp)
 	 * objects are handed out. */
 	s->freelist = NULL;
 	s->carved = 0;
-	/* Publish the slab state before its info word lets frees find it. */
-	atomic_thread_fence(memory_order_release);
+	/* The info word (a release store) publishes the slab state to the
+	 * frees that find it. */
 	kpage_set_info(s, info);
 	return s;
 }
@@ -331,7 +331,10 @@ static void free_chain(struct kmem_cache *c, struct page *s, void *first, void *
 			kpanic("double free of object %p (cache %s)", head, c->name);
 		fp_set(c, last, head);
 		nw = (uint64_t)(uintptr_t)first | ((w & ~(REMOTE_PTR | REMOTE_FULL)) + (uint64_t)k * REMOTE_ONE);
-	} while (!atomic_compare_exchange_weak_explicit(&s->remote, &w, nw, memory_order_release,
+	/* acq_rel: the free that takes the FULL mark off also acquires what the
+	 * allocation side wrote before setting it (the slab's links, which the
+	 * relist push below reuses). */
+	} while (!atomic_compare_exchange_weak_explicit(&s->remote, &w, nw, memory_order_acq_rel,
 	                                                memory_order_relaxed));
 	bool settle = false;
 	if (unlikely(w & REMOTE_FULL)) {

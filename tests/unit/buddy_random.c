@@ -290,7 +290,7 @@ int main(void)
 	       "%zu max-order blocks for %zu clean chunks", r->free_blocks[MAX_ORDER], r->clean_chunks);
 
 	/* malloc_trim: free chunks go back to the OS, nothing stays dirty. */
-	malloc_trim(0);
+	kalloc_trim();   /* malloc_trim's work */
 	bc_check_all(blocks, 0, res);
 	CHECKF(res[KZONE_NORMAL].chunks == res[KZONE_NORMAL].foreign_chunks,
 	       "after malloc_trim: %zu chunks left, %zu hold foreign blocks", res[KZONE_NORMAL].chunks,
