@@ -29,36 +29,14 @@ static volatile sig_atomic_t forks_in_handler;
 static void on_alarm(int sig)
 {
 	(void)sig;
-	int saved = errno;
-	pid_t pid = fork();
-	if (pid == 0)
-		_exit(0);
-	if (pid > 0) {
-		int st;
-		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-			;
-		forks_in_handler++;
-	}
-	errno = saved;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	forks_in_handler += fork_and_reap();
 }
 
 static int scenario(void *arg)
 {
 	(void)arg;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_alarm;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGALRM, &sa, NULL);
-	struct itimerval it = { { 0, 200 }, { 0, 200 } };
-	setitimer(ITIMER_REAL, &it, NULL);
+	set_handler(SIGALRM, on_alarm, SA_RESTART);
+	alarm_every_us(200);
 
 	enum { W = 32 };
 	unsigned char *p[W] = { 0 };
@@ -83,19 +61,10 @@ static int scenario(void *arg)
 		block_fill(p[k], n[k], (uint64_t)k);
 		if (now_ms() >= next_fork) {
 			next_fork = now_ms() + 20;
-			pid_t pid = fork();
-			if (pid == 0)
-				_exit(0);
-			if (pid > 0) {
-				int st;
-				while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-					;
-				own_forks++;
-			}
+			own_forks += fork_and_reap();
 		}
 	}
-	struct itimerval off = { { 0, 0 }, { 0, 0 } };
-	setitimer(ITIMER_REAL, &off, NULL);
+	alarm_every_us(0);
 	for (int k = 0; k < W; k++) {
 		if (p[k])
 			bad |= !block_ok(p[k], n[k], (uint64_t)k);

@@ -31,22 +31,6 @@ static void count(int sig)
 	hits = hits + 1;
 }
 
-static void set_handler(void (*fn)(int), int flags)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = fn;
-	sa.sa_flags = flags | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	CHECK(sigaction(SIGALRM, &sa, NULL) == 0);
-}
-
-static void timer(long usec)
-{
-	struct itimerval it = { { 0, usec }, { 0, usec } };
-	CHECK(setitimer(ITIMER_REAL, &it, NULL) == 0);
-}
-
 static double now(void)
 {
 	struct timespec ts;
@@ -108,17 +92,17 @@ int main(void)
 	check_allocator();
 
 	/* 1. do-nothing handler */
-	set_handler(nothing, 0);
-	timer(50);
+	set_handler(SIGALRM, nothing, SA_RESTART);
+	alarm_every_us(50);
 	churn(1, 0.7);
-	timer(0);
+	alarm_every_us(0);
 
 	/* 2. counting handler */
 	hits = 0;
-	set_handler(count, 0);
-	timer(50);
+	set_handler(SIGALRM, count, SA_RESTART);
+	alarm_every_us(50);
 	churn(2, 0.7);
-	timer(0);
+	alarm_every_us(0);
 	long phase2 = hits;
 	CHECKF(phase2 >= 100, "only %ld SIGALRMs arrived during phase 2", phase2);
 
@@ -127,12 +111,12 @@ int main(void)
 	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0 };
 	CHECK(sigaltstack(&ss, NULL) == 0);
 	hits = 0;
-	set_handler(count, SA_ONSTACK);
+	set_handler(SIGALRM, count, SA_RESTART | SA_ONSTACK);
 	pthread_t t;
 	CHECK(pthread_create(&t, NULL, second, NULL) == 0);
-	timer(50);
+	alarm_every_us(50);
 	churn(3, 0.7);
-	timer(0);
+	alarm_every_us(0);
 	CHECK(pthread_join(t, NULL) == 0);
 	long phase3 = hits;
 	CHECKF(phase3 >= 100, "only %ld SIGALRMs arrived during phase 3", phase3);

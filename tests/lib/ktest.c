@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -280,6 +281,45 @@ void stats_text(void (*print)(int), char *buf, size_t size)
 	waitpid(pid, NULL, 0);
 }
 
+/* ---- time, signals, fork -------------------------------------------------- */
+
+long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void set_handler(int sig, void (*fn)(int), int flags)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = fn;
+	sa.sa_flags = flags;
+	sigaction(sig, &sa, NULL);
+}
+
+void alarm_every_us(long us)
+{
+	struct itimerval it = { { 0, us }, { 0, us } };
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+int fork_and_reap(void)
+{
+	int saved = errno, ran = 0;
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		ran = 1;
+	}
+	errno = saved;
+	return ran;
+}
+
 /* ---- text ---------------------------------------------------------------- */
 
 int count_lines(const char *s)
@@ -322,13 +362,6 @@ const char *capture_end(struct capture *c, char *buf, size_t len)
 }
 
 /* ---- children ------------------------------------------------------------ */
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void run_child(int (*fn)(void *), void *arg, int timeout_ms, struct child_result *r)
 {

@@ -123,6 +123,18 @@ int reset_peak_rss(void);
  * here); NUL-terminated in buf. */
 void stats_text(void (*print)(int fd), char *buf, size_t size);
 
+/* ---- time, signals, fork -------------------------------------------------- */
+
+/* CLOCK_MONOTONIC in milliseconds. */
+long long now_ms(void);
+/* sigaction(sig) with handler fn and flags (SA_RESTART, ...). */
+void set_handler(int sig, void (*fn)(int), int flags);
+/* SIGALRM every us microseconds (ITIMER_REAL); 0 stops it. */
+void alarm_every_us(long us);
+/* Forks a child that exits 0 at once and waits for it.  Async-signal-safe,
+ * errno kept: for signal handlers.  1 when the child ran, 0 otherwise. */
+int fork_and_reap(void);
+
 /* ---- text ---------------------------------------------------------------- */
 
 static inline int contains(const char *hay, const char *needle)

@@ -64,13 +64,6 @@ static void on_alarm(int sig)
 	signals++;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int main(void)
 {
 	/* One CPU, and WARM blocks in its (or this thread's) stack. */
@@ -86,13 +79,8 @@ int main(void)
 			free(warm[i]);
 	}
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_alarm;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGALRM, &sa, NULL);
-	struct itimerval it = { { 0, 50 }, { 0, 50 } };
-	setitimer(ITIMER_REAL, &it, NULL);
+	set_handler(SIGALRM, on_alarm, SA_RESTART);
+	alarm_every_us(50);
 
 	uint64_t rng = 5;
 	uint8_t tag[LIVE];
@@ -121,8 +109,7 @@ int main(void)
 			}
 		}
 	}
-	struct itimerval off = { { 0, 0 }, { 0, 0 } };
-	setitimer(ITIMER_REAL, &off, NULL);
+	alarm_every_us(0);
 	for (int k = 0; k < LIVE; k++)
 		free(live[k]);
 	CHECKF(signals > 1000, "only %d signals", (int)signals);

@@ -62,20 +62,14 @@ static void *second(void *arg)
 
 int main(void)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGALRM, &sa, NULL);
-	struct itimerval tv = { { 0, 50 }, { 0, 50 } };
-	setitimer(ITIMER_REAL, &tv, NULL);
+	set_handler(SIGALRM, on_signal, SA_RESTART);
+	alarm_every_us(50);
 	pthread_t t;
 	pthread_create(&t, NULL, second, NULL);
 	int bad = run(12345, 3000000);
 	void *r;
 	pthread_join(t, &r);
-	struct itimerval off = { { 0, 0 }, { 0, 0 } };
-	setitimer(ITIMER_REAL, &off, NULL);
+	alarm_every_us(0);
 	CHECK(bad == 0);
 	CHECK((intptr_t)r == 0);
 	CHECK(hits > 100);

@@ -55,13 +55,6 @@ static uint64_t seed = 1;   /* every generator starts from it */
 			test_msg(__VA_ARGS__);                          \
 	} while (0)
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A size in one of the regimes: tiny, small, page block, huge. */
 static size_t any_size(uint64_t *rng)
 {
@@ -312,11 +305,7 @@ static void *signaller(void *arg)
 
 static void phase_churn(long long ms)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_usr1;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGUSR1, &sa, NULL);
+	set_handler(SIGUSR1, on_usr1, SA_RESTART);
 	atomic_store(&stop_a, 0);
 	for (int i = 0; i < WORKERS; i++) {
 		pthread_mutex_init(&handoff[i].lock, NULL);
@@ -399,29 +388,15 @@ static volatile sig_atomic_t handler_forks;
 static void on_alarm(int sig)
 {
 	(void)sig;
-	int saved = errno;
-	pid_t pid = fork();
-	if (pid == 0)
-		_exit(0);
-	if (pid > 0) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		handler_forks++;
-	}
-	errno = saved;
+	handler_forks += fork_and_reap();
 }
 
 /* In a fresh process (exec'd: one that never had a second thread, as the
  * rule for fork from a signal handler wants). */
 static int phase_signal_fork(long long ms)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_alarm;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGALRM, &sa, NULL);
-	struct itimerval it = { { 0, 500 }, { 0, 500 } };
-	setitimer(ITIMER_REAL, &it, NULL);
+	set_handler(SIGALRM, on_alarm, SA_RESTART);
+	alarm_every_us(500);
 	uint64_t rng = seed * 4242;
 	struct block t[32] = { { 0 } };
 	long long end = now_ms() + ms;
@@ -439,8 +414,7 @@ static int phase_signal_fork(long long ms)
 			return 2;
 		block_fill(t[k].p, t[k].n, t[k].tag);
 	}
-	struct itimerval off = { { 0, 0 }, { 0, 0 } };
-	setitimer(ITIMER_REAL, &off, NULL);
+	alarm_every_us(0);
 	for (int k = 0; k < 32; k++)
 		free(t[k].p);
 	return bad ? 1 : handler_forks > 10 ? 0 : 4;
