@@ -485,7 +485,7 @@ int main(int argc, char **argv)
 		long long t2 = now_ms();
 		static struct child_result r;
 		long long sig_ms = round_ms / 10;
-		run_child(exec_signal_fork, &sig_ms, 60000, &r);
+		run_child(exec_signal_fork, &sig_ms, (int)sig_ms + 60000, &r);
 		char how[128];
 		if (child_exit(&r) != 0)
 			FAIL("fork from a signal handler: %s\n%s", child_describe(&r, how, sizeof how), r.err);
