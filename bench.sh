@@ -100,10 +100,18 @@ workloads=(
 	"larson-t8|$bin/workload-larson 8"
 	"prodcons-1pair|$bin/workload-prodcons 1"
 	"prodcons-4pairs|$bin/workload-prodcons 4"
+	"prodcons64-1pair|$bin/workload-prodcons 1 64"
+	"smallloops-t1|$bin/workload-smallloops 1"
+	"smallloops-t2|$bin/workload-smallloops 2"
+	"pageblocks-t1|$bin/workload-pageblocks 1"
+	"pageblocks-t2|$bin/workload-pageblocks 2"
+	"threadchurn|$bin/workload-threadchurn 16"
 	"frag|$bin/workload-frag"
 	"tree|$bin/workload-tree"
 	"realloc-huge|$bin/workload-realloc_huge"
+	"bigblocks|$bin/workload-bigblocks"
 	"python|$py $here/bench/python_workload.py"
+	"sqlite|$py $here/bench/sqlite_workload.py"
 	"redis|redis"
 )
 if [ -n "$only" ]; then

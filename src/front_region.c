@@ -37,9 +37,9 @@ uint16_t kfront_begin[KFRONT_NR];
 size_t kfront_layout_words;
 unsigned kfront_nr_regions;
 
-static unsigned clamp_slots(size_t bytes, size_t size, unsigned max)
+static unsigned clamp_slots(size_t bytes, size_t size, unsigned min, unsigned max)
 {
-	return (unsigned)KMIN(KMAX(bytes / size, (size_t)KFRONT_SLOTS_MIN), (size_t)max);
+	return (unsigned)KMIN(KMAX(bytes / size, (size_t)min), (size_t)max);
 }
 
 bool kfront_layout_setup(struct kmem_cache *classes, unsigned n)
@@ -53,8 +53,19 @@ bool kfront_layout_setup(struct kmem_cache *classes, unsigned n)
 			struct kmem_cache *c = &classes[i];
 			kfront_cache[i] = c;
 			c->front_idx = (int16_t)i;
-			cap = clamp_slots(KFRONT_CPU_BYTES, c->size, KFRONT_CPU_SLOTS_MAX);
-			kfront_thread_cap[i] = clamp_slots(KFRONT_THREAD_BYTES, c->size, KFRONT_THREAD_SLOTS_MAX);
+			if (c->pages) {
+				/* Page blocks: a few slots reserved, none granted
+				 * at first (kfront_initial_cap): a CPU's stacks
+				 * grow within a budget of their own.  A thread
+				 * keeps one block up to KFRONT_THREAD_PAGE_MAX
+				 * (it holds its stacks until it exits). */
+				cap = clamp_slots(KFRONT_PAGE_BYTES, c->size, 1, KFRONT_SLOTS_MIN * 2);
+				kfront_thread_cap[i] = c->size <= KFRONT_THREAD_PAGE_MAX;
+			} else {
+				cap = clamp_slots(KFRONT_CPU_BYTES, c->size, KFRONT_SLOTS_MIN, KFRONT_CPU_SLOTS_MAX);
+				kfront_thread_cap[i] = clamp_slots(KFRONT_THREAD_BYTES, c->size, KFRONT_SLOTS_MIN,
+				                                   KFRONT_THREAD_SLOTS_MAX);
+			}
 		} else if (i < KFRONT_CLASSES) {
 			cap = 0;   /* a class index nobody registered */
 		}
@@ -68,10 +79,12 @@ bool kfront_layout_setup(struct kmem_cache *classes, unsigned n)
 }
 
 /* 8 KiB worth of objects, at least 2 and at most a quarter of the reserved
- * slots. */
+ * slots; none for page classes. */
 unsigned kfront_initial_cap(unsigned idx)
 {
 	unsigned max = kfront_cap[idx];
+	if (kfront_cache[idx]->pages)
+		return 0;   /* page blocks: granted on use, within their budget */
 	size_t by_bytes = KFRONT_INITIAL_BYTES / kfront_cache[idx]->size;
 	return (unsigned)KMIN(KMAX(by_bytes, (size_t)KMIN(2u, max)), (size_t)KMAX(max / 4, 1u));
 }

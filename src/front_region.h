@@ -14,13 +14,13 @@
 
 enum { KF_NONE = 0, KF_RSEQ = 1, KF_THREAD = 2 };
 
-#define KFRONT_CLASSES  41
+#define KFRONT_CLASSES  53
 #define KFRONT_CUSTOM   32
 #define KFRONT_NR       (KFRONT_CLASSES + KFRONT_CUSTOM)
 /* Words at the start of a region before the slots: the headers, then two
  * words of per-CPU accounting (kfront_cap_bytes, kfront_steal_backoff). */
-#define KPCPU_HDR_WORDS 80
-_Static_assert(KFRONT_NR + 2 <= KPCPU_HDR_WORDS, "headers and accounting fit before the slots");
+#define KPCPU_HDR_WORDS 88
+_Static_assert(KFRONT_NR + 3 <= KPCPU_HDR_WORDS, "headers and accounting fit before the slots");
 
 extern struct kpcpu_view kpcpu;        /* the fast paths' view */
 extern struct kpcpu_view kpcpu_slow;   /* the slow paths' view */
@@ -79,12 +79,16 @@ KINLINE unsigned kfront_hdr_cap(struct kpcpu_hdr *h)
 		return 0;
 	return (w >> 16) - (w & 0xffff);
 }
-/* Per-CPU mode: bytes of object capacity granted on a CPU, and how many
- * grow attempts skip stealing (a backoff): the last two header words of
- * its region. */
+/* Per-CPU mode: bytes of object capacity granted on a CPU (slab objects,
+ * and apart, page blocks), and how many grow attempts skip stealing (a
+ * backoff): the last three header words of its region. */
 KINLINE _Atomic size_t *kfront_cap_bytes(unsigned cpu)
 {
 	return (_Atomic size_t *)(void *)(kfront_slots(cpu) + KPCPU_HDR_WORDS - 1);
+}
+KINLINE _Atomic size_t *kfront_page_cap_bytes(unsigned cpu)
+{
+	return (_Atomic size_t *)(void *)(kfront_slots(cpu) + KPCPU_HDR_WORDS - 3);
 }
 KINLINE _Atomic size_t *kfront_steal_backoff(unsigned cpu)
 {

@@ -10,8 +10,9 @@
  *
  * Capacity: a stack starts with kfront_initial_cap and grows by half on each
  * miss (kfront_rseq_grow), up to its reserved slots, within a per-CPU budget
- * of object bytes (ktune.pcpu_budget), taking unused capacity from the CPU's
- * other stacks when the budget is spent, with a backoff after a fruitless
+ * of object bytes (ktune.pcpu_budget; page blocks have a budget of the same
+ * size apart, and start with no capacity), taking unused capacity from the
+ * CPU's other stacks of the same kind when the budget is spent, with a backoff after a fruitless
  * scan.  Only the owner's `end` moves, by compare-and-swap; a stack never
  * exceeds its reserved slots, so lowering `end` below the fill is harmless:
  * pops still work and pushes miss until it drains.
@@ -45,15 +46,16 @@ bool kfront_rseq_uses_cid(void)
 }
 
 /* Takes up to `want` bytes of unused capacity from other stacks of `cpu`
- * (never below their initial capacity).  Returns the bytes taken. */
-static size_t steal_capacity(unsigned cpu, unsigned except, size_t want)
+ * of the same kind (page blocks or not: `pages`), never below their
+ * initial capacity.  Returns the bytes taken. */
+static size_t steal_capacity(unsigned cpu, unsigned except, size_t want, bool pages)
 {
 	static _Atomic unsigned rotor;
 	size_t got = 0;
 	unsigned start = atomic_fetch_add_explicit(&rotor, 1, memory_order_relaxed);
 	for (unsigned n = 0; n < KFRONT_NR && got < want; n++) {
 		unsigned j = (start + n) % KFRONT_NR;
-		if (j == except || !kfront_cache[j])
+		if (j == except || !kfront_cache[j] || kfront_cache[j]->pages != pages)
 			continue;
 		struct kpcpu_hdr *h = kfront_hdr(cpu, j);
 		uint32_t w = __atomic_load_n(kfront_hdr_word(h), __ATOMIC_ACQUIRE);
@@ -68,7 +70,8 @@ static size_t steal_capacity(unsigned cpu, unsigned except, size_t want)
 		unsigned k = (unsigned)KMIN((size_t)(e - floor), (want - got + size - 1) / size);
 		uint32_t nw = b | (uint32_t)(e - k) << 16;
 		if (__atomic_compare_exchange_n(kfront_hdr_word(h), &w, nw, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-			atomic_fetch_sub_explicit(kfront_cap_bytes(cpu), k * size, memory_order_relaxed);
+			atomic_fetch_sub_explicit(pages ? kfront_page_cap_bytes(cpu) : kfront_cap_bytes(cpu), k * size,
+			                          memory_order_relaxed);
 			got += k * size;
 		}
 	}
@@ -87,7 +90,8 @@ void kfront_rseq_grow(unsigned idx)
 		return;
 	unsigned grow = KMIN(KMAX((e - b) / 2, 1u), max - (e - b));
 	size_t size = kfront_cache[idx]->size, bytes = grow * size;
-	_Atomic size_t *used = kfront_cap_bytes(cpu);
+	bool pages = kfront_cache[idx]->pages;
+	_Atomic size_t *used = pages ? kfront_page_cap_bytes(cpu) : kfront_cap_bytes(cpu);
 	if (atomic_fetch_add_explicit(used, bytes, memory_order_relaxed) + bytes > ktune.pcpu_budget) {
 		atomic_fetch_sub_explicit(used, bytes, memory_order_relaxed);
 		/* Stealing scans every stack of the CPU: after a scan that found
@@ -97,7 +101,7 @@ void kfront_rseq_grow(unsigned idx)
 			atomic_fetch_sub_explicit(backoff, 1, memory_order_relaxed);
 			return;
 		}
-		size_t got = steal_capacity(cpu, idx, bytes);
+		size_t got = steal_capacity(cpu, idx, bytes, pages);
 		if (got < bytes) {
 			if (!got)
 				atomic_store_explicit(backoff, KFRONT_STEAL_BACKOFF, memory_order_relaxed);
@@ -171,6 +175,7 @@ bool kfront_rseq_setup(void)
 			}
 		}
 		atomic_store(kfront_cap_bytes(c), bytes);
+		atomic_store(kfront_page_cap_bytes(c), 0);
 	}
 	return true;
 }

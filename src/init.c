@@ -45,7 +45,7 @@ static size_t reclaim(void)
 {
 	kfront_flush_all();
 	kslab_shrink_all();
-	return kpage_reclaim_chunks();
+	return kvm_purge() + kpage_reclaim_chunks();
 }
 
 /* glibc's stdio list lock, and whether the process ever had a second
@@ -120,7 +120,7 @@ void kalloc_init_slow(void)
 		kslab_init();
 		kvm_init();
 		kmalloc_init();
-		kfront_init(kmalloc_caches, KMALLOC_NR_CLASSES);
+		kfront_init(kmalloc_caches, KMALLOC_NR_ALL);
 		kos_set_reclaim(reclaim);
 		atomic_store_explicit(&kalloc_init_state, 2, memory_order_release);
 		if (!atfork)
@@ -137,6 +137,7 @@ bool kalloc_trim(void)
 	size_t slabs = kslab_shrink_all();
 	size_t bytes = kpage_release_all();
 	bytes += kpage_reclaim_chunks();
+	bytes += kvm_purge();
 	return slabs || bytes;
 }
 

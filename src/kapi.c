@@ -280,18 +280,26 @@ KEXPORT void kvfree(const void *addr)
 /* vmalloc                                                             */
 /* ------------------------------------------------------------------ */
 
-KEXPORT void *vmalloc(size_t size)
+static void *vmalloc_zero(size_t size, bool zero)
 {
+	bool z;
 	kalloc_ensure_init();
-	void *p = kvm_alloc(size, 0, GFP_KERNEL);
+	void *p = kvm_alloc(size, 0, GFP_KERNEL, &z);
 	if (!p)
 		kalloc_fail(size, GFP_KERNEL, "vmalloc");
+	else if (zero && !z)
+		memset(p, 0, KALIGN_UP(size ? size : 1, PAGE_SIZE));   /* a freed area reused: all of it */
 	return p;
+}
+
+KEXPORT void *vmalloc(size_t size)
+{
+	return vmalloc_zero(size, false);
 }
 
 KEXPORT void *vzalloc(size_t size)
 {
-	return vmalloc(size);   /* fresh mappings read as zero */
+	return vmalloc_zero(size, true);
 }
 
 KEXPORT void vfree(const void *addr)

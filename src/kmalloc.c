@@ -10,9 +10,19 @@
  * the highest bit (kmalloc_index).
  *
  * Above 32 KiB and up to the buddy allocator's largest block (4 MiB) a block
- * is a run of exact pages from the buddy allocator (unused tail pages go back
- * to it), marked KPG_LARGE in its head descriptor.  Above 4 MiB, the huge path
- * (vmalloc.c).
+ * is a run of exact pages from the buddy allocator, marked KPG_LARGE in its
+ * head descriptor (kpage_alloc_exact: unused tail pages go back to it up to
+ * 256 KiB; above, the block keeps its whole power-of-two block).  Up to
+ * 256 KiB the sizes come in 12 more classes (40 KiB, 48 KiB, ..., 256 KiB,
+ * four per power of two): page caches (slab.c), whose blocks the front
+ * caches keep per CPU, as the kernel's per-CPU page lists do, so these sizes
+ * do not take the zone lock on every call either.  A freed block of a class
+ * size goes to its class's front cache (KPG_CACHED) instead of the buddy
+ * allocator.  calloc and __GFP_ZERO take fresh blocks, which may be known
+ * to be zero.  Larger page blocks are not cached per CPU: held there they
+ * would keep the buddy allocator from merging what is around them, and the
+ * larger blocks then come from memory that must be faulted in (measured:
+ * docs/performance.md).  Above 4 MiB, the huge path (vmalloc.c).
  *
  * Classifying a pointer: the chunk registry gives the page descriptor; its
  * kind says slab (a kmalloc class, or another cache), large
@@ -20,7 +30,7 @@
  * no chunk is either the start of a huge area or invalid.
  *
  * Small blocks go through the front caches: the classes are front indices
- * 0 .. KMALLOC_NR_CLASSES - 1 (init.c registers kmalloc_caches with the
+ * 0 .. KMALLOC_NR_ALL - 1 (init.c registers kmalloc_caches with the
  * front layer after kmalloc_init).
  */
 #include "kmalloc.h"
@@ -28,15 +38,18 @@
 #include <errno.h>
 #include <string.h>
 
-struct kmem_cache kmalloc_caches[KMALLOC_NR_CLASSES];
+struct kmem_cache kmalloc_caches[KMALLOC_NR_ALL];
 struct kfree_check kmalloc_check[KMALLOC_NR_CLASSES] __attribute__((aligned(64)));
 
-const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES] = {
+const uint32_t kmalloc_class_size[KMALLOC_NR_ALL] = {
 	8, 16, 32, 48, 64, 80, 96, 112, 128,
 	160, 192, 224, 256, 320, 384, 448, 512, 640,
 	768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072,
 	3584, 4096, 5120, 6144, 7168, 8192, 10240, 12288, 14336,
 	16384, 20480, 24576, 28672, 32768,
+	/* page classes */
+	40960, 49152, 57344, 65536, 81920, 98304, 114688, 131072,
+	163840, 196608, 229376, 262144,
 };
 
 /* kmalloc_small_index[(size + 7) >> 3]: class of size <= 1024. */
@@ -79,13 +92,17 @@ const uint8_t kmalloc_index16[KMALLOC_TABLE_MAX / 16 + 1] = {
 
 void kmalloc_init(void)
 {
-	for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++) {
+	for (unsigned i = 0; i < KMALLOC_NR_ALL; i++) {
 		char name[KCACHE_NAME_LEN];
 		unsigned sz = kmalloc_class_size[i];
 		if (sz >= 1024 && sz % 1024 == 0)
 			kformat(name, sizeof name, "kmalloc-%uk", sz / 1024);
 		else
 			kformat(name, sizeof name, "kmalloc-%u", sz);
+		if (i >= KMALLOC_NR_CLASSES) {
+			kcache_init_pages(&kmalloc_caches[i], name, sz);
+			continue;
+		}
 		/* Power-of-two classes are naturally aligned (to a page at
 		 * most): aligned allocations rely on it. */
 		size_t align = KIS_POW2(sz) ? KMIN(sz, PAGE_SIZE) : 0;
@@ -159,6 +176,18 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 				*zeroed = false;
 			return p;
 		}
+		/* A page class, unless the caller wants zeroed memory (a fresh
+		 * block may be known zero: no memset). */
+		if (size > KMALLOC_MAX_CACHE_SIZE && size <= KMALLOC_PAGE_CLASS_MAX && !(gfp & __GFP_ZERO)) {
+			p = kfront_pop(kmalloc_index(size), gfp);
+			if (p) {
+				struct kchunk *c = kchunk_of(p);
+				kpage_set_info(kchunk_page(c, p), KPG_LARGE);   /* out of the cache */
+				if (zeroed)
+					*zeroed = false;
+			}
+			return p;
+		}
 	}
 	if (size <= KMAX_ORDER_SIZE && align <= KMAX_ORDER_SIZE) {
 		/* Zone-restricted small requests also land here: the kmalloc
@@ -168,8 +197,7 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 	}
 	if (low_zone)
 		goto fail;
-	p = kvm_alloc(size, align, gfp);
-	z = true;
+	p = kvm_alloc(size, align, gfp, &z);
 out:
 	if (likely(p)) {
 		if (zeroed)
@@ -221,6 +249,8 @@ static void classify(const void *p, const char *op, bool huge_size, struct kbloc
 			return;
 		case KPG_TAIL:
 			kbad_pointer(p, op, "inside a page block, not at its start");
+		case KPG_CACHED:
+			kbad_pointer(p, op, "a page block freed already: double free");
 		case KPG_NONE:
 		case KPG_FREE_HEAD:
 			kbad_pointer(p, op, "in free memory: freed already (double free?) or never allocated");
@@ -234,6 +264,22 @@ static void classify(const void *p, const char *op, bool huge_size, struct kbloc
 	bi->usable = 0;
 	if (huge_size && !(bi->usable = kvm_usable(p)))
 		kbad_pointer(p, op, kvm_contains(p) ? "inside a huge block, not at its start" : "not allocated by kalloc");
+}
+
+/* A page block of a page class's size (from the normal zone) goes to its
+ * class's front cache; false for any other. */
+static bool page_class_free(struct page *pg)
+{
+	size_t bytes = (size_t)pg->npages << PAGE_SHIFT;
+	if (bytes <= KMALLOC_MAX_CACHE_SIZE || bytes > KMALLOC_PAGE_CLASS_MAX ||
+	    kpage_chunk(pg)->zone != KZONE_NORMAL)
+		return false;
+	unsigned cls = kmalloc_index(bytes);
+	if (kmalloc_class_size[cls] != bytes || kmalloc_caches[cls].front_idx < 0)
+		return false;
+	kpage_set_info(pg, KPG_CACHED);
+	kfront_push(cls, kpage_address(pg));
+	return true;
 }
 
 void kfree_any(const void *p, const char *op)
@@ -250,7 +296,8 @@ void kfree_any(const void *p, const char *op)
 			kslab_free_one(bi.cache, bi.pg, (void *)p);
 		return;
 	case KB_LARGE:
-		kpage_free(bi.pg);
+		if (!page_class_free(bi.pg))
+			kpage_free(bi.pg);
 		return;
 	case KB_HUGE:
 		if (!kvm_free(p))

@@ -11,12 +11,18 @@
 
 #pragma GCC visibility push(hidden)
 
+/* Slab classes up to KMALLOC_MAX_CACHE_SIZE, then page classes (page
+ * caches, slab.c) up to KMALLOC_PAGE_CLASS_MAX: one numbering, four classes
+ * per power of two above 1 KiB. */
 #define KMALLOC_NR_CLASSES 41
+#define KMALLOC_NR_PAGE_CLASSES 12
+#define KMALLOC_NR_ALL (KMALLOC_NR_CLASSES + KMALLOC_NR_PAGE_CLASSES)
+#define KMALLOC_PAGE_CLASS_MAX (256UL << 10)
 #define KMALLOC_SMALL_MAX 1024   /* kmalloc_index's table lookup up to here */
-_Static_assert(KMALLOC_NR_CLASSES <= KFRONT_CLASSES, "every class has a front index");
+_Static_assert(KMALLOC_NR_ALL <= KFRONT_CLASSES, "every class has a front index");
 
-extern struct kmem_cache kmalloc_caches[KMALLOC_NR_CLASSES];
-extern const uint32_t kmalloc_class_size[KMALLOC_NR_CLASSES];
+extern struct kmem_cache kmalloc_caches[KMALLOC_NR_ALL];
+extern const uint32_t kmalloc_class_size[KMALLOC_NR_ALL];
 /* class of size (8-byte granularity) for sizes <= KMALLOC_SMALL_MAX */
 extern const uint8_t kmalloc_small_index[KMALLOC_SMALL_MAX / 8 + 1];
 #define KMALLOC_TABLE_MAX 8192  /* malloc's table lookup up to here */
@@ -49,7 +55,7 @@ KINLINE bool kmalloc_obj_valid(size_t cls, const void *p)
 
 /* Sets up the class caches (before kfront_init registers them). */
 void kmalloc_init(void);
-/* Class index for a size <= KMALLOC_MAX_CACHE_SIZE. */
+/* Class index for a size <= KMALLOC_PAGE_CLASS_MAX. */
 KINLINE unsigned kmalloc_index(size_t size)
 {
 	if (likely(size <= KMALLOC_SMALL_MAX))

@@ -165,7 +165,7 @@ KEXPORT void *KMALLOC(calloc)(size_t n, size_t m)
 	}
 	bool zeroed = false;
 	kalloc_ensure_init();
-	void *p = kalloc_any(bytes, 0, MALLOC_GFP, &zeroed);
+	void *p = kalloc_any(bytes, 0, MALLOC_GFP | __GFP_ZERO, &zeroed);
 	if (p && !zeroed)
 		memset(p, 0, bytes);
 	return p;
@@ -292,9 +292,9 @@ KEXPORT struct mallinfo2 KMALLOC(mallinfo2)(void)
 	struct mallinfo2 mi;
 	memset(&mi, 0, sizeof mi);
 	kalloc_ensure_init();
-	size_t present, in_use, free_blocks, hcount, hbytes;
+	size_t present, in_use, free_blocks, hcount, hbytes, hcached;
 	kstats_totals(&present, &in_use, &free_blocks);
-	kvm_totals(&hcount, &hbytes);
+	kvm_totals(&hcount, &hbytes, &hcached);
 	mi.arena = present;
 	mi.ordblks = free_blocks;
 	mi.hblks = hcount;

@@ -128,6 +128,11 @@ int kos_release(void *addr, size_t size)
 	return rc;
 }
 
+void kos_yield(void)
+{
+	sched_yield();
+}
+
 int kos_protect_none(void *addr, size_t size)
 {
 	int saved = errno, rc = 0;

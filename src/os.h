@@ -31,6 +31,8 @@ int kos_unmap(void *addr, size_t size);
 /* Gives pages back to the OS (MADV_DONTNEED): afterwards they read as
  * zero.  0 or an errno value. */
 int kos_release(void *addr, size_t size);
+/* Gives the CPU to another thread (sched_yield). */
+void kos_yield(void);
 /* Makes a range inaccessible (a guard).  0 or an errno value. */
 int kos_protect_none(void *addr, size_t size);
 /* mremap(MREMAP_MAYMOVE): resizes the mapping at old to new_size, moving its

@@ -36,13 +36,24 @@
  * Returning memory: every free block head records in `dirty` how many of its
  * pages may still be backed by RAM (an upper bound; exact for blocks that were
  * never split from a partially released block).  The zone keeps the sum.
- * When it exceeds the high mark (dirty_high, or an eighth of the pages in
- * use if that is more: high_mark), the largest dirty blocks are taken off
- * the free lists, the lock is dropped, they are released with MADV_DONTNEED
- * (adjacent ones with one call), and they come back as clean (dirty == 0)
- * blocks, or as dirty ones where the OS refused (mlocked memory), which
- * are then retried by the decay only.  Below that, a free releases what
- * is above dirty_high / 8 at most once a second (decay, see maybe_release).  A block allocated with dirty == 0
+ * When it exceeds the high mark (high_mark), the largest dirty blocks are
+ * taken off the free lists, the lock is dropped, they are released with
+ * MADV_DONTNEED (adjacent ones with one call), and they come back as clean
+ * (dirty == 0) blocks, or as dirty ones where the OS refused (mlocked
+ * memory), which are then retried by the decay only.
+ *
+ * The high mark adapts to demand, as the kernel's watermarks do to a zone's
+ * size and jemalloc's decay to time: it starts at dirty_high
+ * (KALLOC_DIRTY_MAX); a second release at the mark within KDIRTY_REPEAT_NS
+ * of the first, with clean pages amounting to half of what the first
+ * released allocated in between, means the program wants back what was
+ * just given back (a working set of free-and-refill that is larger than
+ * the mark; not a program freeing all it had), so the mark doubles, up to KDIRTY_MARK_FACTOR times the larger of dirty_high and the
+ * pages in use.  Memory the program stopped using goes back by the decay:
+ * at most once per KDECAY_NS, a free releases the dirty pages that stayed
+ * unused for the whole period (the least nr_dirty_pages seen since the last
+ * decay, above dirty_high / 8), and halves a raised mark that saw no
+ * release.  A block allocated with dirty == 0
  * reads as zero: calloc and __GFP_ZERO skip their memset.
  *
  * Zones: the node has ZONE_DMA, ZONE_DMA32 and ZONE_NORMAL, each with its own
@@ -94,7 +105,7 @@ static void add_free(struct kzone *z, struct page *pg, unsigned order)
 	}
 	a->nr_free++;
 	z->nr_free_pages += 1UL << order;
-	z->nr_dirty_pages += pg->dirty;
+	z->nr_dirty_pages += pg->dirty_est;
 }
 
 static void del_free(struct kzone *z, struct page *pg, unsigned order)
@@ -112,12 +123,12 @@ static void del_free(struct kzone *z, struct page *pg, unsigned order)
 	kpage_set_info(pg, KPG_NONE);
 	a->nr_free--;
 	z->nr_free_pages -= 1UL << order;
-	z->nr_dirty_pages -= pg->dirty;
+	z->nr_dirty_pages -= pg->dirty_est;
 }
 
-/* Frees the block at pg of `order` with `dirty` possibly-backed pages,
- * merging with free buddies. */
-static void free_block(struct kzone *z, struct page *pg, unsigned order, size_t dirty)
+/* Frees the block at pg of `order` with `dirty` possibly-backed pages (an
+ * upper bound), `est` of them estimated backed, merging with free buddies. */
+static void free_block(struct kzone *z, struct page *pg, unsigned order, size_t dirty, size_t est)
 {
 	struct kchunk *c = kpage_chunk(pg);
 	size_t pfn = (size_t)(pg - c->pages);
@@ -132,32 +143,42 @@ static void free_block(struct kzone *z, struct page *pg, unsigned order, size_t 
 			break;
 		del_free(z, b, order);
 		dirty += b->dirty;
+		est += b->dirty_est;
 		pfn &= ~(1UL << order);
 		order++;
 	}
 	pg = &c->pages[pfn];
 	pg->dirty = (uint32_t)KMIN(dirty, 1UL << order);
+	pg->dirty_est = (uint32_t)KMIN(est, (size_t)pg->dirty);
 	add_free(z, pg, order);
 }
 
 /* Frees pages [pfn, pfn + n) of chunk c as aligned power-of-two blocks, each
- * with at most `dirty` dirty pages. */
-static void free_range(struct kzone *z, struct kchunk *c, size_t pfn, size_t n, size_t dirty)
+ * with at most `dirty` dirty pages, `est` estimated backed pages shared out
+ * in proportion to their sizes. */
+static void free_range(struct kzone *z, struct kchunk *c, size_t pfn, size_t n, size_t dirty, size_t est)
 {
+	size_t total = n, left = est;
 	while (n) {
 		unsigned order = pfn ? (unsigned)__builtin_ctzl(pfn) : MAX_ORDER;
 		if (order > MAX_ORDER)
 			order = MAX_ORDER;
 		while ((1UL << order) > n)
 			order--;
-		free_block(z, &c->pages[pfn], order, KMIN(dirty, 1UL << order));
-		pfn += 1UL << order;
-		n -= 1UL << order;
+		size_t len = 1UL << order;
+		size_t e = len == n ? left : KMIN(left, (est * len + total - 1) / total);
+		left -= e;
+		free_block(z, &c->pages[pfn], order, KMIN(dirty, len), e);
+		pfn += len;
+		n -= len;
 	}
 }
 
 /* Takes a block of `order` off the free lists, splitting a larger one.
- * Returns the head with `dirty` set, or NULL. */
+ * Returns the head with `dirty` and `dirty_est` set, or NULL.  Splitting
+ * keeps `dirty` an upper bound on both halves (where the dirty pages lie is
+ * unknown, each half may hold all of them) and shares the estimate out
+ * evenly, so repeated splits and merges do not inflate it. */
 static struct page *rmqueue(struct kzone *z, unsigned order)
 {
 	for (unsigned o = order; o <= MAX_ORDER; o++) {
@@ -165,18 +186,20 @@ static struct page *rmqueue(struct kzone *z, unsigned order)
 		if (!pg)
 			continue;
 		del_free(z, pg, o);
-		size_t dirty = pg->dirty;
+		size_t dirty = pg->dirty, est = pg->dirty_est;
 		while (o > order) {
 			o--;
 			struct page *buddy = pg + (1UL << o);
 			size_t half = 1UL << o;
-			/* Where the dirty pages lie is unknown: each half may
-			 * hold all of them (an upper bound on both sides). */
 			buddy->dirty = (uint32_t)KMIN(dirty, half);
+			buddy->dirty_est = (uint32_t)KMIN(est / 2, (size_t)buddy->dirty);
+			est -= buddy->dirty_est;
 			add_free(z, buddy, o);
 			dirty = KMIN(dirty, half);
+			est = KMIN(est, dirty);
 		}
 		pg->dirty = (uint32_t)dirty;
+		pg->dirty_est = (uint32_t)est;
 		pg->order = (uint8_t)order;
 		return pg;
 	}
@@ -250,6 +273,7 @@ static bool zone_grow(struct kzone *z, unsigned zi)
 	z->nr_present_pages += KCHUNK_PAGES;
 	for (size_t pfn = 0; pfn < KCHUNK_PAGES; pfn += 1UL << MAX_ORDER) {
 		c->pages[pfn].dirty = 0;
+		c->pages[pfn].dirty_est = 0;
 		add_free(z, &c->pages[pfn], MAX_ORDER);
 	}
 	kunlock(&z->lock);
@@ -336,12 +360,21 @@ static void sort_by_address(struct page **v, size_t n)
 static size_t release_unlock(struct kzone *z, size_t target, unsigned min_order)
 {
 	struct page *v[KRELEASE_BATCH];
-	size_t n = 0, total = 0;
-	for (int o = MAX_ORDER; o >= (int)min_order && z->nr_dirty_pages > target && n < KRELEASE_BATCH; o--) {
+	size_t n = 0, total = 0, est = 0;
+	/* target 0: every block that may be backed; else blocks estimated
+	 * backed, until the estimate is down to the target */
+	bool all = target == 0;
+	size_t out = 0;   /* pages taken: others may need them meanwhile */
+	for (int o = MAX_ORDER; o >= (int)min_order && (all || z->nr_dirty_pages > target) && n < KRELEASE_BATCH &&
+	                        out < KRELEASE_PASS_PAGES;
+	     o--) {
 		struct page *pg = z->free_area[o].head;
-		while (pg && z->nr_dirty_pages > target && n < KRELEASE_BATCH) {
+		while (pg && (all || z->nr_dirty_pages > target) && n < KRELEASE_BATCH && out < KRELEASE_PASS_PAGES) {
 			struct page *next = pg->next;
-			if (pg->dirty) {
+			if (all ? pg->dirty != 0 : pg->dirty_est != 0) {
+				est += pg->dirty_est;
+				z->nr_reserved_pages += 1UL << o;
+				out += 1UL << o;
 				del_free(z, pg, (unsigned)o);
 				kpage_set_info(pg, KPG_RESERVED);
 				pg->order = (uint8_t)o;
@@ -350,6 +383,7 @@ static size_t release_unlock(struct kzone *z, size_t target, unsigned min_order)
 			pg = next;
 		}
 	}
+	z->last_release_est = est;
 	kunlock(&z->lock);
 	if (!n)
 		return 0;
@@ -368,15 +402,18 @@ static size_t release_unlock(struct kzone *z, size_t target, unsigned min_order)
 		 * would trust them to read as zero. */
 		bool ok = kos_release(start, len) == 0;
 		for (size_t k = i; k < j; k++)
-			v[k]->dirty = ok ? 0 : 1U << v[k]->order;
+			v[k]->dirty = v[k]->dirty_est = ok ? 0 : 1U << v[k]->order;
 		if (ok)
 			total += len >> PAGE_SHIFT;
 		failed |= !ok;
 		i = j;
 	}
 	klock(&z->lock);
-	for (size_t i = 0; i < n; i++)
-		free_block(z, v[i], v[i]->order, v[i]->dirty);
+	for (size_t i = 0; i < n; i++) {
+		z->nr_reserved_pages -= 1UL << v[i]->order;
+		free_block(z, v[i], v[i]->order, v[i]->dirty, v[i]->dirty_est);
+	}
+	z->dirty_min = KMIN(z->dirty_min, z->nr_dirty_pages);
 	z->nr_released_total += total;
 	z->release_failing = failed;
 	kunlock(&z->lock);
@@ -389,6 +426,12 @@ size_t kpage_release_all(void)
 	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
 		struct kzone *z = &knode0.zones[zi];
 		size_t got;
+		klock(&z->lock);
+		/* The program asked for its memory back: the mark starts over. */
+		z->dirty_mark = z->dirty_high;
+		z->clean_taken = 0;
+		z->last_high_ns = 0;
+		kunlock(&z->lock);
 		do {
 			klock(&z->lock);
 			got = release_unlock(z, 0, 0);
@@ -421,19 +464,32 @@ static struct page *alloc_block(gfp_t gfp, unsigned order, size_t keep)
 		/* 16 MiB of address space cannot hold a 64 MiB chunk. */
 		return NULL;
 	}
-	for (;;) {
+	for (unsigned tries = 0;; tries++) {
 		if (!zone_lock(z, gfp))
 			return NULL;
 		struct page *pg = rmqueue(z, order);
-		if (pg && keep < (1UL << order)) {
-			struct kchunk *c = kpage_chunk(pg);
-			free_range(z, c, (size_t)(pg - c->pages) + keep, (1UL << order) - keep, pg->dirty);
+		if (pg) {
+			size_t size = 1UL << order, est = pg->dirty_est;
+			size_t kept = est * keep / size;   /* the estimate for the pages kept */
+			if (keep < size) {
+				struct kchunk *c = kpage_chunk(pg);
+				free_range(z, c, (size_t)(pg - c->pages) + keep, size - keep, pg->dirty, est - kept);
+			}
+			z->clean_taken += keep - kept;
 		}
+		z->dirty_min = KMIN(z->dirty_min, z->nr_dirty_pages);
+		/* Blocks out for a release come back in a moment: waiting for
+		 * them beats mapping a chunk. */
+		bool wait = !pg && z->nr_reserved_pages >= (1UL << order) && tries < KRELEASE_WAIT_TRIES;
 		kunlock(&z->lock);
 		if (pg)
 			return pg;
 		if (!(gfp & __GFP_DIRECT_RECLAIM))
 			return NULL;
+		if (wait) {
+			kos_yield();
+			continue;
+		}
 		if (!zone_grow(z, zi))
 			return NULL;
 	}
@@ -477,11 +533,24 @@ struct page *kpage_alloc_exact(gfp_t gfp, size_t npages, unsigned align_order)
 	unsigned order = KMAX(order_for(npages), align_order);
 	if (npages == 0 || order > MAX_ORDER)
 		return NULL;
-	struct page *pg = alloc_block(gfp, order, npages);
+	/* Above KEXACT_WHOLE_MIN pages the tail stays with the block: given
+	 * back, it would be taken by smaller blocks, and the block's pages
+	 * could not merge again when it is freed (fragmentation that costs
+	 * page faults); kept, it costs address space, not memory. */
+	bool whole = npages > KEXACT_WHOLE_MIN;
+	struct page *pg = alloc_block(gfp, order, whole ? 1UL << order : npages);
 	if (!pg)
 		return NULL;
-	pg->flags = pg->dirty ? 0 : KPF_ZEROED;
+	pg->flags = (pg->dirty ? 0 : KPF_ZEROED) | (whole ? KPF_WHOLE : 0);
+	pg->order = (uint8_t)order;
 	pg->npages = (uint32_t)npages;
+	if (whole && npages < (1UL << order)) {
+		/* the pages past npages: tails, for reports */
+		struct kchunk *c = kpage_chunk(pg);
+		uint32_t *w = &c->info[pg - c->pages];
+		for (size_t i = npages; i < (1UL << order); i++)
+			__atomic_store_n(&w[i], KPG_TAIL, __ATOMIC_RELEASE);
+	}
 	kpage_set_info(pg, KPG_LARGE);
 	pg->head = pg;
 	return pg;
@@ -492,23 +561,36 @@ struct page *kpage_alloc_exact(gfp_t gfp, size_t npages, unsigned align_order)
  * back to the OS within about a second of its next free, without a thread.
  * Above dirty_high, the excess goes at once. */
 
-/* The pressure mark: dirty_high, or an eighth of the pages in use when that
- * is more, so a large heap that frees and refills in waves is not charged a
- * page fault per page per wave.  Under z->lock. */
+/* The pressure mark: the adaptive mark, or an eighth of the pages in use
+ * when that is more, so a large heap that frees and refills in waves is not
+ * charged a page fault per page per wave.  Under z->lock. */
 static size_t high_mark(const struct kzone *z)
 {
 	size_t used = z->nr_present_pages - z->nr_free_pages;
-	return KMAX(z->dirty_high, used / KDIRTY_USED_FRACTION);
+	return KMAX(KMAX(z->dirty_high, z->dirty_mark), used / KDIRTY_USED_FRACTION);
 }
 
 static void maybe_release(struct kzone *z)
 {
 	/* called with z->lock held; drops it */
-	size_t high = high_mark(z);
 	/* While the OS refuses releases, only the decay below retries them
 	 * (once per KDECAY_NS), not every free. */
-	if (z->nr_dirty_pages > high && !z->release_failing) {
-		release_unlock(z, high / 2, 0);
+	if (z->nr_dirty_pages > high_mark(z) && !z->release_failing) {
+		uint64_t now = kos_now_ns();
+		if (now - z->last_high_ns < KDIRTY_REPEAT_NS && z->clean_taken >= z->last_release_est / 2) {
+			size_t used = z->nr_present_pages - z->nr_free_pages;
+			size_t cap = KDIRTY_MARK_FACTOR * KMAX(z->dirty_high, used);
+			z->dirty_mark = KMIN(KMAX(z->dirty_mark, z->dirty_high) * 2, KMAX(cap, z->dirty_high));
+			z->clean_taken = 0;   /* one doubling per refill seen */
+		}
+		z->last_high_ns = now;
+		size_t high = high_mark(z);
+		if (z->nr_dirty_pages > high) {
+			z->clean_taken = 0;
+			release_unlock(z, high / 2, 0);
+			klock(&z->lock);
+		}
+		kunlock(&z->lock);
 		return;
 	}
 	size_t low = z->dirty_high / 8;
@@ -517,8 +599,16 @@ static void maybe_release(struct kzone *z)
 		uint64_t now = kos_now_ns();
 		if (now - z->last_decay_ns >= KDECAY_NS) {
 			z->last_decay_ns = now;
-			release_unlock(z, low, 0);
-			return;
+			if (z->dirty_mark > z->dirty_high && now - z->last_high_ns >= KDECAY_NS)
+				z->dirty_mark = KMAX(z->dirty_mark / 2, z->dirty_high);
+			/* what stayed unused since the last decay goes back */
+			size_t idle = z->dirty_min > low ? z->dirty_min - low : 0;
+			size_t target = z->nr_dirty_pages - KMIN(idle, z->nr_dirty_pages);
+			if (idle && !z->release_failing) {
+				release_unlock(z, KMAX(target, low), 0);
+				klock(&z->lock);
+			}
+			z->dirty_min = z->nr_dirty_pages;
 		}
 	}
 	kunlock(&z->lock);
@@ -529,9 +619,13 @@ void kpage_free(struct page *head)
 	struct kchunk *c = kpage_chunk(head);
 	struct kzone *z = &knode0.zones[c->zone];
 	size_t n = head->npages;
+	bool whole = head->flags & KPF_WHOLE;
 	head->flags = 0;
 	klock(&z->lock);
-	free_range(z, c, (size_t)(head - c->pages), n, n);
+	if (whole)   /* all of it may have been written (before a shrink); n estimated */
+		free_block(z, head, head->order, 1UL << head->order, n);
+	else
+		free_range(z, c, (size_t)(head - c->pages), n, n, n);
 	maybe_release(z);
 }
 
@@ -543,8 +637,18 @@ void kpage_shrink(struct page *head, size_t npages)
 	if (npages >= old || npages == 0)
 		return;
 	head->npages = (uint32_t)npages;
+	size_t from = old, dirty = old - npages;
+	if (head->flags & KPF_WHOLE) {
+		if (npages > KEXACT_WHOLE_MIN)
+			return;   /* still large: the block keeps its tail */
+		/* an exact block now: the rest of the power-of-two block goes
+		 * back (any of it may have been written) */
+		head->flags &= (uint8_t)~KPF_WHOLE;
+		from = 1UL << head->order;
+		dirty = from - npages;
+	}
 	klock(&z->lock);
-	free_range(z, c, (size_t)(head - c->pages) + npages, old - npages, old - npages);
+	free_range(z, c, (size_t)(head - c->pages) + npages, from - npages, dirty, old - npages);
 	maybe_release(z);
 }
 
@@ -561,7 +665,7 @@ void kpage_init(void)
 		klock_reinit(&z->lock);
 		z->name = zone_names[zi];
 		z->limit = limits[zi];
-		z->dirty_high = high >> PAGE_SHIFT;
+		z->dirty_high = z->dirty_mark = high >> PAGE_SHIFT;
 	}
 }
 

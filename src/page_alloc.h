@@ -45,6 +45,10 @@
  *   KPG_TAIL        other pages of a KPG_LARGE block (no head pointer: the
  *                   kind alone says a pointer there is not a block's start)
  *   KPG_RESERVED    taken off the free lists while being released
+ *   KPG_CACHED      head of a page block of a page cache (slab.c) sitting in
+ *                   a front cache or waiting for a shrink: allocated in the
+ *                   buddy allocator, free for the program (freeing it again
+ *                   is a double free)
  *   0               inside a free block (stale fields, never followed)
  * A page whose kind says nothing reliable (0, or a stale tail) is checked
  * against its head's range before anything is trusted.
@@ -57,6 +61,7 @@ enum {
 	KPG_TAIL = 4,
 	KPG_RESERVED = 5,
 	KPG_KSLAB = 6,
+	KPG_CACHED = 7,
 };
 #define KINFO_KSLAB_BASE 0x40u   /* info of a kmalloc slab page: base + class */
 KINLINE unsigned kinfo_kind(uint32_t info)
@@ -76,7 +81,10 @@ struct page {
 		uint32_t dirty;   /* FREE head: pages of the block that may be backed */
 	};
 	_Atomic uint32_t inuse;    /* slab: objects not on freelist nor remote-adopted */
-	uint32_t carved;           /* slab: objects handed out from never-used memory */
+	union {
+		uint32_t carved;       /* slab: objects handed out from never-used memory */
+		uint32_t dirty_est;    /* FREE head: estimate of its backed pages (<= dirty) */
+	};
 	struct page *next;    /* free list / slab partial list links */
 	struct page *prev;
 	struct page *head;    /* SLAB pages: the head page; LARGE head: itself */
@@ -90,6 +98,14 @@ _Static_assert(sizeof(struct page) == 64, "struct page is one cache line");
 /* page flags */
 #define KPF_ZEROED   0x01   /* (allocated block) the memory is known to read as zero */
 #define KPF_LISTED   0x02   /* (slab) on its cache's partial list; under the cache lock */
+#define KPF_WHOLE    0x04   /* (exact block) owns its whole 2^order block: tail not given back */
+
+/* Pages an allocated block occupies: npages, or its whole power-of-two
+ * block (KPF_WHOLE). */
+KINLINE size_t kpage_extent(const struct page *head)
+{
+	return (head->flags & KPF_WHOLE) ? 1UL << head->order : head->npages;
+}
 
 /* A chunk: 64 MiB of address space, its page info words and its mem_map. */
 struct kchunk {
@@ -115,11 +131,18 @@ struct kzone {
 	uintptr_t limit;           /* highest address + 1 allowed in the zone (0: none) */
 	struct kfree_area free_area[MAX_ORDER + 1];
 	size_t nr_free_pages;      /* pages in free blocks */
-	size_t nr_dirty_pages;     /* sum of `dirty` over free blocks */
+	size_t nr_dirty_pages;     /* sum of `dirty_est` over free blocks */
 	size_t nr_present_pages;   /* pages in the zone's chunks */
 	size_t nr_released_total;  /* pages given back to the OS, ever */
-	size_t dirty_high;         /* release above this many dirty free pages */
+	size_t nr_reserved_pages;  /* taken off the free lists by a release in flight */
+	size_t dirty_high;         /* the base of the high mark (KALLOC_DIRTY_MAX) */
+	size_t dirty_mark;         /* the high mark now: dirty_high, raised while
+	                              released memory is wanted again at once */
+	size_t dirty_min;          /* least nr_dirty_pages since the last decay */
 	uint64_t last_decay_ns;    /* last decay release (kos_now_ns) */
+	uint64_t last_high_ns;     /* last release at the high mark */
+	size_t last_release_est;   /* estimated backed pages the last release took */
+	size_t clean_taken;        /* clean pages allocated since then */
 	bool release_failing;      /* the last release was refused (mlocked memory) */
 	unsigned decay_tick;       /* frees since the clock was last read */
 	struct kchunk *chunks;

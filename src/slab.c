@@ -240,14 +240,25 @@ static struct page *empty_check_locked(struct kmem_cache *c, struct page *s)
 
 static void discard_slab(struct page *s)
 {
+	if (kpage_kind(s) == KPG_CACHED) {
+		/* a page cache's block (see "page caches" below) */
+		kpage_set_info(s, KPG_LARGE);
+		kpage_free(s);
+		return;
+	}
 	s->slab_cache = NULL;
 	kpage_set_info(s, KPG_LARGE);   /* kpage_free expects an allocated block head */
 	s->npages = 1U << s->order;
 	kpage_free(s);
 }
 
+static unsigned pages_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **out);
+static void pages_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs, bool now);
+
 unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **out)
 {
+	if (c->pages)
+		return pages_alloc_bulk(c, gfp, n, out);
 	unsigned got = 0;
 	if (gfp & __GFP_DIRECT_RECLAIM)
 		klock(&c->lock);
@@ -369,6 +380,10 @@ void kslab_free_one(struct kmem_cache *c, struct page *s, void *obj)
 
 static void free_bulk(struct kmem_cache *c, unsigned n, void *const *objs, bool settle)
 {
+	if (c->pages) {
+		pages_free_bulk(c, n, objs, settle);
+		return;
+	}
 	/* Runs of objects of the same slab (common: a batch returned by a
 	 * front cache came out of few slabs) go back as one chain. */
 	unsigned i = 0;
@@ -413,6 +428,19 @@ void kslab_put_bulk(struct kmem_cache *c, unsigned n, void *const *objs)
 static size_t shrink_locked(struct kmem_cache *c, struct page **dead)
 {
 	size_t found = 0;
+	if (c->pages) {
+		/* the blocks put back under drain_lock */
+		struct page *s = atomic_exchange_explicit(&c->relist, NULL, memory_order_acquire);
+		while (s) {
+			struct page *next = s->next;
+			s->next = *dead;
+			*dead = s;
+			found++;
+			s = next;
+		}
+		atomic_fetch_add_explicit(&c->nr_free_total, found, memory_order_relaxed);
+		return found;
+	}
 	klock(&c->lock);
 	take_relisted(c);
 	struct page *s = c->partial;
@@ -472,6 +500,69 @@ void kslab_foreach(void (*fn)(struct kmem_cache *c, void *arg), void *arg)
 	for (struct kmem_cache *c = kcache_list; c; c = c->next)
 		fn(c, arg);
 	kunlock(&kcache_list_lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* page caches                                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A page cache's objects are exact page blocks: this layer only passes
+ * them between the page layer and the front caches, which keep them per
+ * CPU.  A block handed to a front cache has the kind KPG_CACHED (kalloc_any
+ * makes it KPG_LARGE when it gives the block out, kfree_any KPG_CACHED
+ * again when it takes it back), so a second free of a cached block is
+ * seen.  Blocks put back under drain_lock (kslab_put_bulk) wait on
+ * c->relist, a lock-free stack through the head pages' `next`, for the
+ * shrink that follows: returning them to the page layer may release memory
+ * (a system call).
+ */
+
+static unsigned pages_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **out)
+{
+	size_t npages = c->object_size >> PAGE_SHIFT;
+	unsigned got = 0;
+	for (; got < n; got++) {
+		struct page *pg = kpage_alloc_exact(gfp & ~__GFP_ZERO, npages, 0);
+		if (!pg)
+			break;
+		kpage_set_tails(pg, npages, KPG_TAIL);
+		kpage_set_info(pg, KPG_CACHED);
+		out[got] = kpage_address(pg);
+	}
+	if (got)
+		atomic_fetch_add_explicit(&c->nr_alloc_total, got, memory_order_relaxed);
+	return got;
+}
+
+/* Each block must be a cached block of c. */
+static struct page *cached_block(struct kmem_cache *c, const void *p)
+{
+	struct kchunk *ch = kchunk_of(p);
+	struct page *pg = ch ? kchunk_page(ch, p) : NULL;
+	if (!pg || ((uintptr_t)p & (PAGE_SIZE - 1)) || kpage_kind(pg) != KPG_CACHED ||
+	    (size_t)pg->npages << PAGE_SHIFT != c->object_size)
+		kpanic("free: invalid pointer %p (not a cached block of %s)", p, c->name);
+	return pg;
+}
+
+static void pages_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs, bool now)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct page *pg = cached_block(c, objs[i]);
+		if (now) {
+			kpage_set_info(pg, KPG_LARGE);
+			kpage_free(pg);
+			continue;
+		}
+		struct page *old = atomic_load_explicit(&c->relist, memory_order_relaxed);
+		do
+			pg->next = old;
+		while (!atomic_compare_exchange_weak_explicit(&c->relist, &old, pg, memory_order_release,
+		                                              memory_order_relaxed));
+	}
+	if (now)
+		atomic_fetch_add_explicit(&c->nr_free_total, n, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------------ */
@@ -602,6 +693,30 @@ void kslab_fork_child(void)
 	for (struct kmem_cache *c = kcache_list; c; c = c->next)
 		klock_reinit(&c->lock);
 	klock_reinit(&kcache_list_lock);
+}
+
+void kcache_init_pages(struct kmem_cache *c, const char *name, size_t size)
+{
+	memset(c, 0, offsetof(struct kmem_cache, lock));
+	c->size = c->object_size = (uint32_t)size;
+	c->pages = true;
+	c->front_idx = -1;
+	c->objects = 1;
+	size_t i = 0;
+	for (; name[i] && i < KCACHE_NAME_LEN - 1; i++)
+		c->name[i] = name[i];
+	c->name[i] = '\0';
+	klock_reinit(&c->lock);
+	atomic_store_explicit(&c->relist, NULL, memory_order_relaxed);
+	atomic_store(&c->nr_alloc_total, 0);
+	atomic_store(&c->nr_free_total, 0);
+	klock(&kcache_list_lock);
+	c->prev = NULL;
+	c->next = kcache_list;
+	if (kcache_list)
+		kcache_list->prev = c;
+	kcache_list = c;
+	kunlock(&kcache_list_lock);
 }
 
 /* ------------------------------------------------------------------ */

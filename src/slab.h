@@ -35,6 +35,9 @@ struct kmem_cache {
 	int16_t front_idx;         /* front cache index, -1 for none (set by the
 	                              layers above: kmalloc_init, kapi.c) */
 	slab_flags_t flags;
+	bool pages;                /* a page cache: each object is an exact page
+	                              block (kcache_init_pages); `relist` then
+	                              holds blocks put back for the next shrink */
 	void (*ctor)(void *);
 	struct kmem_cache *next;   /* list of all caches (kcache_list_lock) */
 	struct kmem_cache *prev;
@@ -56,6 +59,12 @@ void kslab_init(void);
  * vmalloc's areas) and lists it.  0 or -EINVAL. */
 int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t align,
                 slab_flags_t flags, void (*ctor)(void *));
+/* A page cache: objects of `size` bytes (a page multiple), each an exact
+ * page block of the page layer (KPG_LARGE while the program holds it,
+ * KPG_CACHED while a front cache does).  For the kmalloc sizes above the
+ * slab classes: the front caches keep such blocks per CPU, as the kernel's
+ * per-CPU page lists do. */
+void kcache_init_pages(struct kmem_cache *c, const char *name, size_t size);
 /* A cache for kmem_cache_create, its struct from the kmem_cache cache.
  * NULL with *why set (and *err: EINVAL or ENOMEM) on failure; reports
  * nothing. */

@@ -16,7 +16,7 @@
 /* ------------------------------------------------------------------ */
 
 struct slab_totals {
-	size_t slab_bytes, obj_bytes;
+	size_t slab_bytes, obj_bytes, cached_blocks;
 };
 
 static void add_cache(struct kmem_cache *c, void *arg)
@@ -24,6 +24,11 @@ static void add_cache(struct kmem_cache *c, void *arg)
 	struct slab_totals *t = arg;
 	size_t live = kslab_live(c);
 	size_t cached = c->front_idx >= 0 ? kfront_cached((unsigned)c->front_idx) : 0;
+	if (c->pages) {
+		/* page blocks, counted in the pages in use: less those cached */
+		t->cached_blocks += cached * c->size;
+		return;
+	}
 	t->slab_bytes += (c->nr_slabs * PAGE_SIZE) << c->order;
 	t->obj_bytes += (live - KMIN(cached, live)) * c->size;
 }
@@ -41,11 +46,12 @@ void kstats_totals(size_t *present, size_t *in_use, size_t *free_blocks)
 	}
 	/* Pages not free are slabs or page blocks; of the slabs only the
 	 * objects handed out (and not sitting in a front cache) are in use. */
-	struct slab_totals t = { 0, 0 };
+	struct slab_totals t = { 0, 0, 0 };
 	kslab_foreach(add_cache, &t);
 	size_t used_pages = (p - f) << PAGE_SHIFT;
 	*present = p << PAGE_SHIFT;
-	*in_use = used_pages - KMIN(t.slab_bytes, used_pages) + t.obj_bytes;
+	size_t blocks = used_pages - KMIN(t.slab_bytes, used_pages);
+	*in_use = blocks - KMIN(t.cached_blocks, blocks) + t.obj_bytes;
 	*free_blocks = b;
 }
 
@@ -115,7 +121,10 @@ static void vmallocinfo(struct kout *o)
 		w = (struct vm_walk){ o, 0, 0 };
 		kvm_foreach(vmalloc_line, &w);
 	} while (kout_again(o, mark));
-	kout_printf(o, "vmallocinfo: %lu areas, %lu bytes\n", (unsigned long)w.count, (unsigned long)w.bytes);
+	size_t count, bytes, cached;
+	kvm_totals(&count, &bytes, &cached);
+	kout_printf(o, "vmallocinfo: %lu areas, %lu bytes; freed areas kept for reuse: %lu bytes\n",
+	            (unsigned long)w.count, (unsigned long)w.bytes, (unsigned long)cached);
 }
 
 static void frontinfo(struct kout *o)

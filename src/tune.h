@@ -21,11 +21,25 @@
 #define KDIRTY_HIGH_DEFAULT (32UL << 20)
 /* ... or this fraction of the memory in use, when that is more. */
 #define KDIRTY_USED_FRACTION 8
-/* Decay: at most once per this interval, a free finding more than an
- * eighth of the high mark dirty releases the excess. */
+/* The high mark doubles when a release at the mark follows another within
+ * this interval, up to this factor times the larger of KALLOC_DIRTY_MAX and
+ * the memory in use. */
+#define KDIRTY_REPEAT_NS 250000000ull
+#define KDIRTY_MARK_FACTOR 4
+/* Decay: at most once per this interval, a free releases the dirty pages
+ * (above an eighth of KALLOC_DIRTY_MAX) that stayed unused for the whole
+ * interval. */
 #define KDECAY_NS 1000000000ull
 /* The clock is read on one free in this many. */
 #define KDECAY_TICK 64
+/* An allocation finding no free block while a release has blocks out
+ * yields and looks again this many times before it maps a chunk. */
+#define KRELEASE_WAIT_TRIES 1000
+/* Pages a release pass takes off the free lists at most (16 MiB). */
+#define KRELEASE_PASS_PAGES 4096
+/* Exact page blocks of more pages than this keep their whole power-of-two
+ * block (kpage_alloc_exact). */
+#define KEXACT_WHOLE_MIN 64
 /* Free blocks released per pass (one lock round trip). */
 #define KRELEASE_BATCH 256
 
@@ -51,6 +65,12 @@
 #define KFRONT_CUSTOM_BYTES  (32U << 10)
 #define KFRONT_CUSTOM_SLOTS_MAX 64U
 #define KFRONT_SLOTS_MIN     4U
+/* Page blocks (kmalloc's page classes): slots reserved per CPU and class
+ * for this many bytes (1 to 8 blocks), granted within a budget of their
+ * own (the size of the one below); a thread keeps one block of the classes
+ * up to KFRONT_THREAD_PAGE_MAX, none of the larger ones. */
+#define KFRONT_PAGE_BYTES    (1U << 20)
+#define KFRONT_THREAD_PAGE_MAX (256U << 10)
 /* A per-CPU stack starts with this many bytes worth of objects (at most a
  * quarter of its slots) and grows by half on each miss ... */
 #define KFRONT_INITIAL_BYTES 8192U

@@ -21,10 +21,22 @@
  * that hole before the reservation is cleaned up.  Shrinking protects the
  * new guard page and unmaps the tail in place.
  *
- * Locking: vmap_lock, a leaf, protects the hash table; no syscall is made
- * with it held.  Areas are taken out of the table before they are unmapped
- * or moved.  The area records come from a static slab cache set up at
- * initialisation (kvm_init).
+ * Freed areas are not unmapped at once (as the kernel's vmalloc purges
+ * lazily): they wait in a small cache, most recent first, for the next huge
+ * allocation, which takes the smallest one that is large enough and gives
+ * back its tail (a new guard page, the rest unmapped), or grows the largest
+ * one by mremap; either way the pages it keeps are not faulted in again.
+ * A large tail of a reused area stays cached as an area of its own.
+ * The cache holds at most VMAP_CACHE_SLOTS areas and ktune.dirty_max bytes
+ * (or a quarter of the huge bytes in use, when that is more); an area that
+ * waited KDECAY_NS is unmapped by the next huge allocation or free, and
+ * malloc_trim and reclaim unmap them all (kvm_purge).  A reused area is not
+ * zero: kvm_alloc says so.
+ *
+ * Locking: vmap_lock, a leaf, protects the hash table and the cache; no
+ * syscall is made with it held.  Areas are taken out of the table (or the
+ * cache) before they are unmapped, resized or moved.  The area records come
+ * from a static slab cache set up at initialisation (kvm_init).
  */
 #include "vmalloc.h"
 
@@ -34,15 +46,22 @@
 #define VMAP_ALIGN   (2UL << 20)
 #define VMAP_BUCKETS 1024
 
+#define VMAP_CACHE_SLOTS 16
+#define VMAP_CACHE_FRACTION 4               /* of the huge bytes in use, at most */
+#define VMAP_TAIL_MIN (KMAX_ORDER_SIZE / 2) /* a smaller tail is unmapped, not kept */
+
 struct vmap_area {
 	uintptr_t addr;
 	size_t size;            /* usable bytes (page multiple); the guard follows */
-	struct vmap_area *next;
+	struct vmap_area *next; /* hash chain, or the cache list */
+	uint64_t freed_ns;      /* in the cache: when it was freed */
 };
 
 static klock_t vmap_lock = KLOCK_INIT;
 static struct vmap_area *vmap_table[VMAP_BUCKETS];
 static size_t vmap_count, vmap_bytes;
+static struct vmap_area *vcache;   /* freed areas, most recent first */
+static size_t vcache_count, vcache_bytes;
 static struct kmem_cache vmap_cache;
 
 static inline unsigned bucket(uintptr_t addr)
@@ -96,7 +115,105 @@ static struct vmap_area *take(uintptr_t p)
 	return a;
 }
 
-void *kvm_alloc(size_t size, size_t align, gfp_t gfp)
+static void cache_put(struct vmap_area *a);
+
+/* Unmaps areas (no lock held) and frees their records. */
+static void unmap_list(struct vmap_area *a)
+{
+	while (a) {
+		struct vmap_area *next = a->next;
+		kos_unmap((void *)a->addr, a->size + PAGE_SIZE);
+		area_free(a);
+		a = next;
+	}
+}
+
+/* Under vmap_lock: takes out of the cache what is beyond its bounds or
+ * older than KDECAY_NS (everything when `all`), chained for unmap_list. */
+static struct vmap_area *cache_trim_locked(bool all)
+{
+	struct vmap_area *dead = NULL, **pp = &vcache;
+	uint64_t now = all ? 0 : kos_now_ns();
+	size_t budget = KMAX(ktune.dirty_max, vmap_bytes / VMAP_CACHE_FRACTION);
+	size_t count = 0, bytes = 0;
+	while (*pp) {
+		struct vmap_area *a = *pp;
+		bool keep = !all && now - a->freed_ns < KDECAY_NS && count < VMAP_CACHE_SLOTS &&
+		            bytes + a->size <= budget;
+		if (keep) {
+			count++;
+			bytes += a->size;
+			pp = &a->next;
+			continue;
+		}
+		*pp = a->next;
+		vcache_count--;
+		vcache_bytes -= a->size;
+		a->next = dead;
+		dead = a;
+	}
+	return dead;
+}
+
+/* Gives area a (out of every list) exactly len usable bytes: the tail goes
+ * back (a new guard, the rest unmapped), or the mapping grows by mremap,
+ * moving where the kernel finds room.  False, with a intact, when the OS
+ * refuses. */
+static bool area_resize(struct vmap_area *a, size_t len)
+{
+	char *p = (char *)a->addr;
+	if (len < a->size) {
+		/* New guard first, then drop the rest (the old guard with it). */
+		kos_protect_none(p + len, PAGE_SIZE);
+		kos_unmap(p + len + PAGE_SIZE, a->size - len);
+	} else if (len > a->size) {
+		/* The data's mapping only: the guard page after it is a mapping
+		 * of its own (another protection), which mremap could not take
+		 * along.  One page more: the new guard. */
+		char *n = kos_remap(p, a->size, len + PAGE_SIZE);
+		if (!n)
+			return false;
+		kos_protect_none(n + len, PAGE_SIZE);
+		if (n != p)
+			kos_unmap(p + a->size, PAGE_SIZE);   /* the old guard */
+		a->addr = (uintptr_t)n;
+	}
+	a->size = len;
+	return true;
+}
+
+/* A cached area for len bytes aligned to align: the smallest that is large
+ * enough, else (when page alignment will do: growing may move it) the
+ * largest of at least half the size.  Taken out of the cache, or NULL. */
+static struct vmap_area *cache_take(size_t len, size_t align, struct vmap_area **dead)
+{
+	klock(&vmap_lock);
+	*dead = cache_trim_locked(false);
+	struct vmap_area **best = NULL, **grow = NULL;
+	for (struct vmap_area **pp = &vcache; *pp; pp = &(*pp)->next) {
+		struct vmap_area *a = *pp;
+		if (a->addr & (align - 1))
+			continue;
+		if (a->size >= len) {
+			if (!best || a->size < (*best)->size)
+				best = pp;
+		} else if (align <= PAGE_SIZE && a->size >= len / 2 && (!grow || a->size > (*grow)->size)) {
+			/* growing may move it: only where any page alignment will do */
+			grow = pp;
+		}
+	}
+	struct vmap_area **pick = best ? best : grow, *a = NULL;
+	if (pick) {
+		a = *pick;
+		*pick = a->next;
+		vcache_count--;
+		vcache_bytes -= a->size;
+	}
+	kunlock(&vmap_lock);
+	return a;
+}
+
+void *kvm_alloc(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 {
 	if (!(gfp & __GFP_DIRECT_RECLAIM))
 		return NULL;   /* mapping is a syscall */
@@ -105,8 +222,33 @@ void *kvm_alloc(size_t size, size_t align, gfp_t gfp)
 	if (size > (size_t)PTRDIFF_MAX - 2 * PAGE_SIZE)
 		return NULL;
 	size_t len = KALIGN_UP(size, PAGE_SIZE);
+	/* A reused area need only be aligned as asked; a fresh one is at
+	 * least 2 MiB aligned (huge-page friendly). */
+	struct vmap_area *dead, *a = cache_take(len, KMAX(align, PAGE_SIZE), &dead);
 	align = KMAX(align, VMAP_ALIGN);
-	struct vmap_area *a = area_new();
+	unmap_list(dead);
+	if (a) {
+		/* A large tail stays cached as an area of its own, after a new
+		 * guard page (the old guard stays its guard): its pages are not
+		 * faulted in again. */
+		struct vmap_area *t = a->size >= len + PAGE_SIZE + VMAP_TAIL_MIN ? area_new() : NULL;
+		if (t) {
+			kos_protect_none((char *)a->addr + len, PAGE_SIZE);
+			t->addr = a->addr + len + PAGE_SIZE;
+			t->size = a->size - len - PAGE_SIZE;
+			t->freed_ns = a->freed_ns;
+			a->size = len;
+			cache_put(t);
+		}
+		if (area_resize(a, len)) {
+			insert(a);
+			*zeroed = false;
+			return (void *)a->addr;
+		}
+		unmap_list(a);   /* the OS refused to grow it: make room instead */
+		a = NULL;
+	}
+	a = area_new();
 	if (!a)
 		return NULL;
 	void *p = kos_map(len + PAGE_SIZE, align, false, 0);
@@ -118,7 +260,22 @@ void *kvm_alloc(size_t size, size_t align, gfp_t gfp)
 	a->addr = (uintptr_t)p;
 	a->size = len;
 	insert(a);
+	*zeroed = true;
 	return p;
+}
+
+/* Puts area a (out of the table) in the cache, and unmaps what that
+ * pushes beyond the cache's bounds. */
+static void cache_put(struct vmap_area *a)
+{
+	klock(&vmap_lock);
+	a->next = vcache;
+	vcache = a;
+	vcache_count++;
+	vcache_bytes += a->size;
+	struct vmap_area *dead = cache_trim_locked(false);
+	kunlock(&vmap_lock);
+	unmap_list(dead);
 }
 
 bool kvm_free(const void *p)
@@ -128,9 +285,21 @@ bool kvm_free(const void *p)
 	struct vmap_area *a = take((uintptr_t)p);
 	if (!a)
 		return false;
-	kos_unmap((void *)a->addr, a->size + PAGE_SIZE);
-	area_free(a);
+	a->freed_ns = kos_now_ns();
+	cache_put(a);
 	return true;
+}
+
+size_t kvm_purge(void)
+{
+	klock(&vmap_lock);
+	struct vmap_area *dead = cache_trim_locked(true);
+	kunlock(&vmap_lock);
+	size_t bytes = 0;
+	for (struct vmap_area *a = dead; a; a = a->next)
+		bytes += a->size + PAGE_SIZE;
+	unmap_list(dead);
+	return bytes;
 }
 
 size_t kvm_usable(const void *p)
@@ -168,38 +337,17 @@ void *kvm_realloc(void *p, size_t size)
 	struct vmap_area *a = take((uintptr_t)p);
 	if (!a)
 		kbad_pointer(p, "realloc", "not allocated by kalloc");
-	size_t len = KALIGN_UP(size, PAGE_SIZE);
-	if (len <= a->size) {
-		if (len < a->size) {
-			/* New guard first, then drop the rest. */
-			kos_protect_none((char *)p + len, PAGE_SIZE);
-			kos_unmap((char *)p + len + PAGE_SIZE, a->size - len);
-			a->size = len;
-		}
-		insert(a);
-		return p;
-	}
-	/* The data's mapping only: the guard page after it is a mapping of its
-	 * own (another protection), which mremap could not take along. */
-	void *n = kos_remap(p, a->size, len + PAGE_SIZE);
-	if (!n) {
-		insert(a);
-		return NULL;   /* the old area is intact */
-	}
-	kos_protect_none((char *)n + len, PAGE_SIZE);
-	if (n != p)
-		kos_unmap((char *)p + a->size, PAGE_SIZE);   /* the old guard */
-	a->addr = (uintptr_t)n;
-	a->size = len;
+	bool ok = area_resize(a, KALIGN_UP(size, PAGE_SIZE));
 	insert(a);
-	return n;
+	return ok ? (void *)a->addr : NULL;   /* on failure the old area is intact */
 }
 
-void kvm_totals(size_t *count, size_t *bytes)
+void kvm_totals(size_t *count, size_t *bytes, size_t *cached)
 {
 	klock(&vmap_lock);
 	*count = vmap_count;
 	*bytes = vmap_bytes;
+	*cached = vcache_bytes;
 	kunlock(&vmap_lock);
 }
 

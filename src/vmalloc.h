@@ -11,12 +11,17 @@
 
 /* Sets up the cache of area records. */
 void kvm_init(void);
-/* Allocates a huge area of size bytes aligned to `align` (2 MiB at least).
- * Memory is zero (a fresh mapping).  NULL without __GFP_DIRECT_RECLAIM
- * (mapping is a system call) or when the OS refuses. */
-void *kvm_alloc(size_t size, size_t align, gfp_t gfp);
-/* If p is the start of a huge area, frees it and returns true. */
+/* Allocates a huge area of size bytes aligned to `align` (2 MiB at least
+ * when fresh; a reused one may be page aligned when align is below 2 MiB).
+ * *zeroed says whether it reads as zero (a fresh mapping) or not (a freed
+ * area reused).  NULL without __GFP_DIRECT_RECLAIM (mapping is a system
+ * call) or when the OS refuses. */
+void *kvm_alloc(size_t size, size_t align, gfp_t gfp, bool *zeroed);
+/* If p is the start of a huge area, frees it (into the cache of freed
+ * areas) and returns true. */
 bool kvm_free(const void *p);
+/* Unmaps every cached freed area; returns the bytes given back. */
+size_t kvm_purge(void);
 /* Usable size of huge area p, or 0 if p is not a huge area's start. */
 size_t kvm_usable(const void *p);
 /* Resizes a huge area in place or by mremap; NULL on failure (p intact).
@@ -27,7 +32,8 @@ bool kvm_contains(const void *p);
 void kvm_fork_prepare(void);
 void kvm_fork_parent(void);
 void kvm_fork_child(void);
-void kvm_totals(size_t *count, size_t *bytes);
+/* Live areas and their bytes, and the bytes of freed areas cached. */
+void kvm_totals(size_t *count, size_t *bytes, size_t *cached);
 /* Calls fn(addr, size, arg) for every area, with vmap_lock held: fn makes no
  * system call and takes no lock. */
 void kvm_foreach(void (*fn)(uintptr_t addr, size_t size, void *arg), void *arg);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Producer/consumer pipeline: P pairs (argv[1], default 1) of threads; the
- * producer mallocs messages (32..512 bytes), fills a header, and passes
+ * producer mallocs messages (32..512 bytes, or all of argv[2] bytes), fills a header, and passes
  * them through a bounded single-producer single-consumer ring; the
  * consumer reads and frees them.  Every free is a remote free.  Time for
  * all messages to pass.
@@ -22,13 +22,14 @@ struct ring {
 
 static struct ring rings[MAXP];
 static long messages;
+static size_t fixed_size;   /* argv[2]: every message this size (0: random) */
 
 static void *producer(void *arg)
 {
 	struct ring *q = arg;
 	uint64_t s = (uint64_t)(uintptr_t)arg | 1;
 	for (long i = 0; i < messages; i++) {
-		size_t n = 32 + rnd(&s) % 481;
+		size_t n = fixed_size ? fixed_size : 32 + rnd(&s) % 481;
 		long *m = malloc(n);
 		m[0] = i;
 		m[1] = (long)n;
@@ -66,6 +67,8 @@ int main(int argc, char **argv)
 	int pairs = argc > 1 ? atoi(argv[1]) : 1;
 	if (pairs < 1 || pairs > MAXP)
 		pairs = 1;
+	if (argc > 2 && atol(argv[2]) >= 16)
+		fixed_size = (size_t)atol(argv[2]);
 	messages = (long)(4000000 * scale()) / pairs;
 	pthread_t t[2 * MAXP];
 	double t0 = now_s();

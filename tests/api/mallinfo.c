@@ -5,6 +5,8 @@
  *    of the arena do not exceed the arena;
  *  - uordblks (bytes in use) grows by at least 10 MiB when 10 MiB of 1 KiB
  *    blocks are allocated, and drops by at least 5 MiB when they are freed;
+ *  - the same for 3, then 100 blocks of 100000 bytes (page blocks: freed
+ *    ones kept in a per-CPU cache are free, not in use);
  *  - a 64 MiB block adds at least 64 MiB to uordblks + hblkhd (bytes in use,
  *    counting mmapped blocks);
  *  - the old int-based mallinfo agrees with mallinfo2 on the growth.
@@ -65,6 +67,33 @@ int main(void)
 	check_sane(&m2, "after freeing 10 MiB");
 	CHECKF(m2.uordblks + (5u << 20) <= m1.uordblks,
 	       "uordblks only went from %zu to %zu after freeing 10 MiB", m1.uordblks, m2.uordblks);
+
+	/* Page blocks, in use and then freed: 3 (all of which a front cache
+	 * keeps), then 100. */
+	static const int npage[] = { 3, 100 };
+	enum { PAGESZ = 100000 };
+	for (int k = 0; k < 2; k++) {
+		int n = npage[k];
+		struct mallinfo2 before = mallinfo2();
+		for (int i = 0; i < n; i++) {
+			p[i] = malloc(opaque_size(PAGESZ));
+			CHECK(p[i] != NULL);
+			if (p[i])
+				memset(p[i], 0x43, PAGESZ);
+		}
+		struct mallinfo2 mp1 = mallinfo2();
+		check_sane(&mp1, "with page blocks");
+		CHECKF(mp1.uordblks + mp1.hblkhd >= before.uordblks + before.hblkhd + (size_t)n * PAGESZ,
+		       "uordblks + hblkhd went from %zu to %zu with %d page blocks", before.uordblks + before.hblkhd,
+		       mp1.uordblks + mp1.hblkhd, n);
+		for (int i = 0; i < n; i++)
+			free(p[i]);
+		struct mallinfo2 mp2 = mallinfo2();
+		check_sane(&mp2, "after freeing the page blocks");
+		CHECKF(mp2.uordblks + mp2.hblkhd + (size_t)n * PAGESZ <= mp1.uordblks + mp1.hblkhd,
+		       "uordblks + hblkhd went from %zu to %zu after freeing %d page blocks",
+		       mp1.uordblks + mp1.hblkhd, mp2.uordblks + mp2.hblkhd, n);
+	}
 
 	/* One big block: bytes in use counting mmapped blocks grows by 64 MiB. */
 	size_t big = 64u << 20;

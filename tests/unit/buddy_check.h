@@ -104,6 +104,8 @@ static size_t bc_foreign_len(const struct page *pg)
 		return c ? 1UL << c->order : 0;
 	}
 	if (kind == KPG_LARGE && pg->head == pg)
+		return kpage_extent(pg);
+	if (kind == KPG_CACHED)
 		return pg->npages;
 	return 0;
 }
@@ -161,12 +163,15 @@ static __attribute__((unused)) int bc_check_zone(unsigned zi, const struct bc_bl
 			}
 			size_t len;
 			if (ti < n && t[ti].addr == addr) {
-				len = t[ti].npages;
+				len = kpage_extent(pg);
 				CHECKF(kpage_kind(pg) == KPG_LARGE, "tracked block %#lx: kind %u, want KPG_LARGE",
 				       (unsigned long)addr, kpage_kind(pg));
 				CHECKF(pg->head == pg, "tracked block %#lx: head pointer", (unsigned long)addr);
-				CHECKF(pg->npages == len, "tracked block %#lx: npages %u, want %zu", (unsigned long)addr,
-				       pg->npages, len);
+				CHECKF(pg->npages == t[ti].npages, "tracked block %#lx: npages %u, want %zu",
+				       (unsigned long)addr, pg->npages, t[ti].npages);
+				CHECKF((pg->flags & KPF_WHOLE) ? len == 1UL << pg->order && t[ti].npages > KEXACT_WHOLE_MIN
+				                               : len == t[ti].npages,
+				       "tracked block %#lx of %zu pages spans %zu", (unsigned long)addr, t[ti].npages, len);
 				CHECKF(len >= 1 && pfn + len <= KCHUNK_PAGES, "tracked block %#lx crosses its chunk",
 				       (unsigned long)addr);
 				res->tracked_pages += len;
@@ -183,8 +188,9 @@ static __attribute__((unused)) int bc_check_zone(unsigned zi, const struct bc_bl
 				len = 1UL << o;
 				CHECKF((pfn & (len - 1)) == 0, "free block %#lx of order %u not buddy-aligned",
 				       (unsigned long)addr, o);
-				CHECKF(pg->dirty <= len, "free block %#lx of order %u: dirty %u", (unsigned long)addr, o,
-				       pg->dirty);
+				CHECKF(pg->dirty <= len && pg->dirty_est <= pg->dirty,
+				       "free block %#lx of order %u: dirty %u, estimate %u", (unsigned long)addr, o,
+				       pg->dirty, pg->dirty_est);
 				if (o < MAX_ORDER) {
 					const struct page *b = &c->pages[pfn ^ len];
 					CHECKF(!(kpage_kind(b) == KPG_FREE_HEAD && b->order == o),
@@ -195,7 +201,7 @@ static __attribute__((unused)) int bc_check_zone(unsigned zi, const struct bc_bl
 				walk_free[o]++;
 				res->free_blocks[o]++;
 				res->free_pages += len;
-				dirty_sum += pg->dirty;
+				dirty_sum += pg->dirty_est;
 				if (o == MAX_ORDER)
 					maxfree++;
 				else
@@ -261,7 +267,7 @@ static __attribute__((unused)) int bc_check_zone(unsigned zi, const struct bc_bl
 			       o, (unsigned long)(c->base + (pfn << PAGE_SHIFT)));
 			bc_freemap[ci][pfn / 64] &= ~bit;
 			list_pages += 1UL << o;
-			list_dirty += pg->dirty;
+			list_dirty += pg->dirty_est;
 		}
 		CHECKF(count == a->nr_free, "zone %s order %u: %zu blocks listed, nr_free %zu", z->name, o, count,
 		       a->nr_free);
@@ -280,7 +286,7 @@ static __attribute__((unused)) int bc_check_zone(unsigned zi, const struct bc_bl
 	       z->nr_free_pages, res->free_pages);
 	CHECKF(list_pages == res->free_pages, "zone %s: lists hold %zu pages, walk found %zu", z->name, list_pages,
 	       res->free_pages);
-	CHECKF(z->nr_dirty_pages == dirty_sum, "zone %s: nr_dirty_pages %zu, sum over free blocks %zu", z->name,
+	CHECKF(z->nr_dirty_pages == dirty_sum, "zone %s: nr_dirty_pages %zu, sum of estimates over free blocks %zu", z->name,
 	       z->nr_dirty_pages, dirty_sum);
 	CHECKF(list_dirty == dirty_sum, "zone %s: dirty on lists %zu, walk %zu", z->name, list_dirty, dirty_sum);
 	CHECKF(res->free_pages + res->tracked_pages + res->foreign_pages == z->nr_present_pages,

@@ -7,7 +7,7 @@
  *   - blocks are aligned (2^order pages; exact blocks to 2^align_order);
  *   - a block handed out with KPF_ZEROED reads as zero;
  *   - the zone never keeps more dirty free pages than its high mark
- *     (dirty_high, or 1/KDIRTY_USED_FRACTION of the pages in use);
+ *     (the adaptive mark, or 1/KDIRTY_USED_FRACTION of the pages in use);
  *   - GFP_NOWAIT takes free blocks but never maps a chunk;
  *   - orders above MAX_ORDER and impossible exact sizes fail;
  *   - after freeing everything each chunk is 16 max-order free blocks (but
@@ -72,13 +72,14 @@ static struct kzone *normal(void)
 	return &knode0.zones[KZONE_NORMAL];
 }
 
-/* The high mark: dirty_high, or a fraction of the pages in use when that is
- * more (page_alloc.c: high_mark). */
+/* The high mark: the adaptive mark (never below dirty_high), or a fraction
+ * of the pages in use when that is more (page_alloc.c: high_mark). */
 static void check_dirty_mark(void)
 {
 	struct kzone *z = normal();
 	size_t used = z->nr_present_pages - z->nr_free_pages;
-	size_t high = z->dirty_high > used / KDIRTY_USED_FRACTION ? z->dirty_high : used / KDIRTY_USED_FRACTION;
+	size_t mark = KMAX(z->dirty_mark, z->dirty_high);
+	size_t high = KMAX(mark, used / KDIRTY_USED_FRACTION);
 	CHECKF(z->nr_dirty_pages <= high, "%zu dirty free pages above the high mark %zu", z->nr_dirty_pages, high);
 }
 

@@ -25,7 +25,7 @@
 #include <sys/mman.h>
 
 #define IDX 3
-#define BEGIN 100
+#define BEGIN (KPCPU_HDR_WORDS + 4)   /* first slot, past the headers */
 #define CAP 5
 
 static void *thread_ids(void *arg)

@@ -11,8 +11,13 @@
  *     neighbours;
  *   - alignment: at least 8; at least 16 for size >= 16; objects of
  *     power-of-two classes aligned to their size (a page at most);
- *   - above 32 KiB: page blocks of exactly round_up(size, PAGE_SIZE) bytes,
- *     page aligned, up to 4 MiB; above, huge blocks (in no chunk).
+ *   - above 32 KiB up to 256 KiB: page blocks, page aligned, of a page
+ *     class's size (the smallest page class that fits), kept in the class's
+ *     front cache when freed (page kind KPG_CACHED); up to 4 MiB, page blocks
+ *     of exactly round_up(size, PAGE_SIZE) bytes, back in the buddy allocator
+ *     when freed; above, huge blocks (in no chunk);
+ *   - the page class table: whole pages, increasing, at most 25% apart,
+ *     ending at KMALLOC_PAGE_CLASS_MAX.
  */
 #include "internal.h"
 #include "ktest.h"
@@ -140,6 +145,9 @@ static void page_sizes(void)
 		if (!p)
 			continue;
 		size_t want = KALIGN_UP(size, PAGE_SIZE);
+		if (size <= KMALLOC_PAGE_CLASS_MAX)
+			want = kmalloc_class_size[kmalloc_index(size)];
+		CHECKF(want >= size && want < size + size / 4 + PAGE_SIZE, "kmalloc(%zu): class size %zu", size, want);
 		CHECKF(((uintptr_t)p & (PAGE_SIZE - 1)) == 0, "kmalloc(%zu) = %p not page aligned", size, (void *)p);
 		CHECKF(ksize(p) == want, "kmalloc(%zu): ksize %zu, want exactly %zu", size, ksize(p), want);
 		struct page *pg = virt_to_page(p);
@@ -147,7 +155,24 @@ static void page_sizes(void)
 		       "kmalloc(%zu): not a page block of %zu pages", size, want >> PAGE_SHIFT);
 		memset(p, 0x42, want);
 		kfree(p);
+		if (size <= KMALLOC_PAGE_CLASS_MAX)
+			CHECKF(kpage_kind(pg) == KPG_CACHED, "kfree(kmalloc(%zu)): page kind %u, want KPG_CACHED (%u)",
+			       size, kpage_kind(pg), KPG_CACHED);
+		else
+			CHECKF(kpage_kind(pg) != KPG_LARGE && kpage_kind(pg) != KPG_CACHED,
+			       "kfree(kmalloc(%zu)): page kind %u, want back in the buddy allocator", size, kpage_kind(pg));
 	}
+	/* the page classes */
+	for (unsigned c = KMALLOC_NR_CLASSES; c < KMALLOC_NR_ALL; c++) {
+		CHECKF(kmalloc_class_size[c] % PAGE_SIZE == 0, "page class %u: %u bytes, not whole pages", c,
+		       kmalloc_class_size[c]);
+		CHECKF(kmalloc_class_size[c] > kmalloc_class_size[c - 1] &&
+		               kmalloc_class_size[c] * 4 <= kmalloc_class_size[c - 1] * 5,
+		       "page class %u: %u after %u", c, kmalloc_class_size[c], kmalloc_class_size[c - 1]);
+		CHECKF(kmalloc_index(kmalloc_class_size[c]) == c && kmalloc_index(kmalloc_class_size[c - 1] + 1) == c,
+		       "kmalloc_index around page class %u", c);
+	}
+	CHECK(kmalloc_class_size[KMALLOC_NR_ALL - 1] == KMALLOC_PAGE_CLASS_MAX);
 	static const size_t huge[] = { KMAX_ORDER_SIZE + 1, KMAX_ORDER_SIZE + PAGE_SIZE, 5UL << 20, (9UL << 20) + 3 };
 	for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
 		size_t size = huge[i];

@@ -7,7 +7,9 @@
  *                      alloc_pages of order 4): RSS falls by most of the
  *                      working set right after the frees, without
  *                      malloc_trim (the buddy allocator keeps at most
- *                      KDIRTY_HIGH_DEFAULT of dirty free pages), and by
+ *                      its high mark of dirty free pages: KDIRTY_HIGH_DEFAULT
+ *                      here, where nothing was freed and refilled before,
+ *                      and after a malloc_trim), and by
  *                      nearly all of it after malloc_trim(0);
  *   rss_return slab    256-byte kmalloc objects (a million of them): RSS
  *                      falls by nearly all of it after malloc_trim(0);

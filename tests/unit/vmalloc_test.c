@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * vmalloc: huge, virtually contiguous areas.
- *   - vmalloc / vzalloc of small and large sizes: page aligned (2 MiB
- *     aligned, as each area is its own mapping), zero, writable over the
- *     rounded size; ksize is the rounded size; vfree(NULL) is a no-op;
+ *   - vmalloc / vzalloc of small and large sizes: page aligned, writable
+ *     over the rounded size; ksize is the rounded size; vfree(NULL) is a
+ *     no-op;
  *   - vzalloc after a dirty area was freed still reads as zero;
+ *   - freed areas are kept for reuse: a smaller request takes a cached area
+ *     at the same address and gives back its tail (a new guard after it, the
+ *     rest unmapped), a larger one grows it with its contents, and
+ *     malloc_trim's work unmaps what is cached;
  *   - the guard page: a child writing one byte past the rounded end dies
  *     with SIGSEGV; a child writing the last byte inside lives;
  *   - kvmalloc / kvfree, small and huge;
@@ -40,6 +44,46 @@ static void guard(size_t size)
 	vfree(p);
 }
 
+static int child_faults(void *addr)
+{
+	static struct child_result r;
+	run_child(write_at, addr, 10000, &r);
+	return child_signal(&r) == SIGSEGV;
+}
+
+static void reuse(void)
+{
+	kalloc_trim();   /* an empty cache to start from */
+	char *p = vmalloc(8UL << 20);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	memset(p, 0x5c, 8UL << 20);
+	vfree(p);
+	char *q = vmalloc(6UL << 20);   /* the cached 8 MiB, its tail given back */
+	CHECKF(q == p, "vmalloc(6 MiB) after vfree of 8 MiB: %p, want the cached %p", (void *)q, (void *)p);
+	CHECK(ksize(q) == 6UL << 20);
+	CHECK(q[0] == 0x5c && q[(6UL << 20) - 1] == 0x5c);   /* not zeroed: it was not asked for */
+	CHECKF(child_faults(q + (6UL << 20)), "no guard after the trimmed area");
+	CHECKF(child_faults(q + (7UL << 20)), "the trimmed tail is still mapped");
+	vfree(q);
+	char *r = vmalloc(10UL << 20);   /* the cached 6 MiB, grown */
+	CHECK(r != NULL && ksize(r) == 10UL << 20);
+	if (r) {
+		CHECK(r[0] == 0x5c && r[(6UL << 20) - 1] == 0x5c && r[(10UL << 20) - 1] == 0);
+		CHECKF(child_faults(r + (10UL << 20)), "no guard after the grown area");
+		vfree(r);
+		kalloc_trim();
+		CHECKF(child_faults(r), "a cached area is still mapped after malloc_trim's work");
+	}
+	char *z = vzalloc(7UL << 20);
+	CHECK(z != NULL);
+	if (z) {
+		CHECK(first_nonzero(z, 7UL << 20) == 7UL << 20);
+		vfree(z);
+	}
+}
+
 static void basics(void)
 {
 	static const size_t sizes[] = { 1, 100, 4096, 4097, 100000, 1UL << 20, KMAX_ORDER_SIZE + 1, 5UL << 20,
@@ -51,9 +95,7 @@ static void basics(void)
 		if (!p)
 			continue;
 		CHECKF(((uintptr_t)p & (PAGE_SIZE - 1)) == 0, "vmalloc(%zu) = %p not page aligned", size, (void *)p);
-		CHECKF(((uintptr_t)p & ((2UL << 20) - 1)) == 0, "vmalloc(%zu) = %p not 2 MiB aligned", size, (void *)p);
 		CHECKF(ksize(p) == rounded, "vmalloc(%zu): ksize %zu, want %zu", size, ksize(p), rounded);
-		CHECKF(first_nonzero(p, rounded) == rounded, "vmalloc(%zu) not zero", size);
 		memset(p, 0xfe, rounded);
 		vfree(p);
 
@@ -119,6 +161,7 @@ static void bad_vfree(void)
 int main(void)
 {
 	basics();
+	reuse();
 	guard(1);
 	guard(4096);
 	guard(5UL << 20);
