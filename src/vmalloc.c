@@ -27,8 +27,8 @@
  * back its tail (a new guard page, the rest unmapped), or grows the largest
  * one by mremap; either way the pages it keeps are not faulted in again.
  * A large tail of a reused area stays cached as an area of its own.
- * The cache holds at most VMAP_CACHE_SLOTS areas and ktune.dirty_max bytes
- * (or a quarter of the huge bytes in use, when that is more); an area that
+ * The cache holds at most VMAP_CACHE_SLOTS areas and a quarter of
+ * ktune.dirty_max bytes (or of the huge bytes in use, when that is more); an area that
  * waited KDECAY_NS is unmapped by the next huge allocation or free, and
  * malloc_trim and reclaim unmap them all (kvm_purge).  A reused area is not
  * zero: kvm_alloc says so.
@@ -134,7 +134,7 @@ static struct vmap_area *cache_trim_locked(bool all)
 {
 	struct vmap_area *dead = NULL, **pp = &vcache;
 	uint64_t now = all ? 0 : kos_now_ns();
-	size_t budget = KMAX(ktune.dirty_max, vmap_bytes / VMAP_CACHE_FRACTION);
+	size_t budget = KMAX(ktune.dirty_max / 4, vmap_bytes / VMAP_CACHE_FRACTION);
 	size_t count = 0, bytes = 0;
 	while (*pp) {
 		struct vmap_area *a = *pp;
@@ -184,7 +184,8 @@ static bool area_resize(struct vmap_area *a, size_t len)
 
 /* A cached area for len bytes aligned to align: the smallest that is large
  * enough, else (when page alignment will do: growing may move it) the
- * largest of at least half the size.  Taken out of the cache, or NULL. */
+ * largest, whose pages are kept when it grows (a fresh mapping would fault
+ * in all of them).  Taken out of the cache, or NULL. */
 static struct vmap_area *cache_take(size_t len, size_t align, struct vmap_area **dead)
 {
 	klock(&vmap_lock);
@@ -197,7 +198,7 @@ static struct vmap_area *cache_take(size_t len, size_t align, struct vmap_area *
 		if (a->size >= len) {
 			if (!best || a->size < (*best)->size)
 				best = pp;
-		} else if (align <= PAGE_SIZE && a->size >= len / 2 && (!grow || a->size > (*grow)->size)) {
+		} else if (align <= PAGE_SIZE && (!grow || a->size > (*grow)->size)) {
 			/* growing may move it: only where any page alignment will do */
 			grow = pp;
 		}
