@@ -3,14 +3,15 @@
 #
 # Runs the benchmarks of bench/ under kalloc, glibc, jemalloc, mimalloc and
 # tcmalloc (LD_PRELOAD of each in turn, interleaved: every repetition runs
-# each workload under every allocator before the next repetition), takes
-# the median of the repetitions, and writes build/bench/report.md (time
-# and peak RSS per workload per allocator, ratios to kalloc, geometric
-# means) and build/bench/report.svg.  --quick: one repetition of smaller
-# workloads, in under 3 minutes on two cores.  --base LIB adds an earlier
-# build of kalloc's preload library as one more allocator, "kalloc-base",
-# measured in the same interleaved run: its ratio to kalloc is what a change
-# gained or lost.
+# each workload under every allocator before the next repetition), and the
+# multi-threaded ones also under kalloc-thread (kalloc in its per-thread
+# fallback mode, KALLOC_RSEQ=0); takes the median of the repetitions, and
+# writes build/bench/report.md (time and peak RSS per workload per
+# allocator, ratios to kalloc, geometric means) and build/bench/report.svg.
+# --quick: one repetition of smaller workloads, in about 5 minutes on two
+# cores.  --base LIB adds an earlier build of kalloc's preload library as
+# one more allocator, "kalloc-base", measured in the same interleaved run:
+# its ratio to kalloc is what a change gained or lost.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
 	--reps) reps=$2; shift ;;
 	--only) only=$2; shift ;;
 	--base) base=$2; shift ;;
-	-h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -69,7 +70,13 @@ lib[glibc]=""
 lib[jemalloc]=$(find_lib "$libdir/libjemalloc.so.2")
 lib[mimalloc]=$(find_lib "$libdir/libmimalloc.so.2" "$libdir/libmimalloc.so")
 lib[tcmalloc]=$(find_lib "$libdir/libtcmalloc_minimal.so.4")
-allocs=(kalloc glibc jemalloc mimalloc tcmalloc)
+allocs=(kalloc glibc jemalloc mimalloc tcmalloc kalloc-thread)
+# kalloc-thread: kalloc in its per-thread fallback mode (KALLOC_RSEQ=0, as
+# where rseq is not to be had), on the multi-threaded workloads only.
+lib[kalloc-thread]=${lib[kalloc]}
+declare -A allocenv
+allocenv[kalloc-thread]="KALLOC_RSEQ=0"
+threaded='(-t[2-9]|pair|threadchurn|redis)'
 if [ -n "$base" ]; then
 	[ -e "$base" ] || { echo "bench.sh: --base $base: no such file" >&2; exit 2; }
 	lib[kalloc-base]=$(cd "$(dirname "$base")" && pwd)/$(basename "$base")
@@ -127,7 +134,8 @@ trap 'rm -rf "$tmp"' EXIT
 run_one() {
 	local a=$1; shift
 	local pre=${lib[$a]}
-	if ! env ${pre:+LD_PRELOAD=$pre} /usr/bin/time -f "%e %M" -o "$tmp/time" "$@" > "$tmp/out" 2> "$tmp/err"; then
+	# shellcheck disable=SC2086
+	if ! env ${allocenv[$a]:-} ${pre:+LD_PRELOAD=$pre} /usr/bin/time -f "%e %M" -o "$tmp/time" "$@" > "$tmp/out" 2> "$tmp/err"; then
 		echo "bench.sh: '$*' failed under $a:" >&2
 		tail -5 "$tmp/err" >&2
 		echo "nan nan"
@@ -148,7 +156,8 @@ free_port() {
 run_redis() {
 	local a=$1 pre=${lib[$1]} port pid i
 	port=$(free_port)
-	env ${pre:+LD_PRELOAD=$pre} redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+	# shellcheck disable=SC2086
+	env ${allocenv[$a]:-} ${pre:+LD_PRELOAD=$pre} redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
 		--daemonize no --loglevel warning > "$tmp/redis.log" 2>&1 &
 	pid=$!
 	for i in $(seq 1 100); do
@@ -178,6 +187,9 @@ for r in $(seq 1 "$reps"); do
 		cmd=${w#*|}
 		for a in "${order[@]}"; do
 			n=$((n + 1))
+			if [ "$a" = kalloc-thread ] && ! [[ "$name" =~ $threaded ]]; then
+				continue
+			fi
 			if [ "$cmd" = redis ]; then
 				res=$(run_redis "$a")
 			else
@@ -197,7 +209,8 @@ if [ -x "$bin/kbench-micro" ] && [ -z "$only" ]; then
 	for a in "${allocs[@]}"; do
 		echo "micro-benchmarks under $a"
 		pre=${lib[$a]}
-		env ${pre:+LD_PRELOAD=$pre} "$bin/kbench-micro" --benchmark_min_time="$min_time" \
+		# shellcheck disable=SC2086
+		env ${allocenv[$a]:-} ${pre:+LD_PRELOAD=$pre} "$bin/kbench-micro" --benchmark_min_time="$min_time" \
 			--benchmark_format=json --benchmark_out="$out/micro-$a.json" --benchmark_out_format=json \
 			> /dev/null 2> "$tmp/micro.err" || { echo "bench.sh: micro-benchmarks failed under $a" >&2; tail -3 "$tmp/micro.err" >&2; }
 	done

@@ -15,6 +15,8 @@ PEERS = ALLOCS[1:]
 # The micro-benchmarks' "best peer": the best of the other general-purpose
 # allocators (not glibc, not an earlier kalloc build given with --base).
 BEST_OF = ["jemalloc", "mimalloc", "tcmalloc"]
+# The other allocators a workload's "best peer" is taken from.
+GENERAL = ["glibc"] + BEST_OF
 # Workloads whose "time" is a duration; everything here is, lower is better.
 SCALING = ["larson-t1", "larson-t2", "larson-t4", "larson-t8"]
 
@@ -98,9 +100,9 @@ def main():
     def table(metric, idx, unit, scale):
         lines.append(f"\n## {metric}\n")
         hdr = "| workload | " + " | ".join(f"{a} ({unit})" for a in ALLOCS) + " | " + \
-              " | ".join(f"{p}/kalloc" for p in PEERS) + " |"
+              " | ".join(f"{p}/kalloc" for p in PEERS) + " | best peer/kalloc |"
         lines.append(hdr)
-        lines.append("|" + "---|" * (1 + len(ALLOCS) + len(PEERS)))
+        lines.append("|" + "---|" * (2 + len(ALLOCS) + len(PEERS)))
         ratios = {p: [] for p in PEERS}
         for w in order:
             vals = [med.get((w, a), (float("nan"),) * 2)[idx] for a in ALLOCS]
@@ -112,10 +114,13 @@ def main():
                 rr.append(fmt(r))
                 if not math.isnan(r):
                     ratios[p].append(r)
-            lines.append(f"| {w} | " + " | ".join(row) + " | " + " | ".join(rr) + " |")
+            # the best of the four other allocators (not kalloc's own variants)
+            peer_vals = [v for a, v in zip(ALLOCS, vals) if a in GENERAL and not math.isnan(v)]
+            best = min(peer_vals) / k if peer_vals and k and not math.isnan(k) and k > 0 else float("nan")
+            lines.append(f"| {w} | " + " | ".join(row) + " | " + " | ".join(rr) + f" | {fmt(best)} |")
         gm = {p: geomean(ratios[p]) for p in PEERS}
         lines.append("| **geometric mean** | " + " | ".join("" for _ in ALLOCS) + " | " +
-                     " | ".join(f"**{fmt(gm[p])}**" for p in PEERS) + " |")
+                     " | ".join(f"**{fmt(gm[p])}**" for p in PEERS) + " | |")
         return gm
 
     gm_t = table("Time", 0, "s", 1)
