@@ -112,8 +112,9 @@ KALLOC_API unsigned long get_zeroed_page(gfp_t gfp);
 /* Returns memory from __get_free_pages(); order must match.  0 is a no-op. */
 KALLOC_API void free_pages(unsigned long addr, unsigned int order);
 #define free_page(addr) free_pages((addr), 0)
-/* Allocates exactly round_up(size, PAGE_SIZE) bytes of pages (the unused
- * tail of the power-of-two block goes back to the buddy allocator). */
+/* Allocates round_up(size, PAGE_SIZE) bytes of pages (up to 256 KiB the
+ * unused tail of the power-of-two block goes back to the buddy allocator;
+ * above, the block keeps it: address space, not memory). */
 KALLOC_API void *alloc_pages_exact(size_t size, gfp_t gfp);
 KALLOC_API void free_pages_exact(void *addr, size_t size);
 
@@ -169,8 +170,9 @@ KALLOC_API const char *kmem_cache_name(struct kmem_cache *cache);
 /* kmalloc                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Largest size served from a kmalloc slab cache; above it come page blocks,
- * above 4 MiB the huge (vmalloc-like) path. */
+/* Largest size served from a kmalloc slab cache; above it come page blocks
+ * (up to 256 KiB in page classes kept per CPU, rounded up to 40, 48, 56, 64,
+ * 80 KiB, ...: ksize tells), above 4 MiB the huge (vmalloc-like) path. */
 #define KMALLOC_MAX_CACHE_SIZE (32UL * 1024)
 /* Largest kmalloc size (PTRDIFF_MAX, as malloc). */
 #define KMALLOC_MAX_SIZE       ((size_t)PTRDIFF_MAX)

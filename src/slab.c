@@ -610,6 +610,18 @@ static void choose_order(struct kmem_cache *c)
 	c->objects = (uint16_t)KMIN(objs, 65535u);
 }
 
+/* Puts c on the list of all caches. */
+static void list_cache(struct kmem_cache *c)
+{
+	klock(&kcache_list_lock);
+	c->prev = NULL;
+	c->next = kcache_list;
+	if (kcache_list)
+		kcache_list->prev = c;
+	kcache_list = c;
+	kunlock(&kcache_list_lock);
+}
+
 int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t align, slab_flags_t flags,
                 void (*ctor)(void *))
 {
@@ -664,13 +676,7 @@ int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t alig
 	c->slab_mask = (PAGE_SIZE << c->order) - 1;
 	c->page_info = KPG_SLAB;
 
-	klock(&kcache_list_lock);
-	c->prev = NULL;
-	c->next = kcache_list;
-	if (kcache_list)
-		kcache_list->prev = c;
-	kcache_list = c;
-	kunlock(&kcache_list_lock);
+	list_cache(c);
 	return 0;
 }
 
@@ -710,13 +716,7 @@ void kcache_init_pages(struct kmem_cache *c, const char *name, size_t size)
 	atomic_store_explicit(&c->relist, NULL, memory_order_relaxed);
 	atomic_store(&c->nr_alloc_total, 0);
 	atomic_store(&c->nr_free_total, 0);
-	klock(&kcache_list_lock);
-	c->prev = NULL;
-	c->next = kcache_list;
-	if (kcache_list)
-		kcache_list->prev = c;
-	kcache_list = c;
-	kunlock(&kcache_list_lock);
+	list_cache(c);
 }
 
 /* ------------------------------------------------------------------ */
