@@ -150,6 +150,23 @@ void *kos_remap(void *old, size_t old_size, size_t new_size)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+void *kos_remap_to(void *old, size_t old_size, size_t new_size, void *target)
+{
+	int saved = errno;
+	void *p = mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, target);
+	if (p != MAP_FAILED) {
+		errno = saved;
+		return p;
+	}
+	/* The reservation was unmapped by the failed call or still is ours;
+	 * which one, only a mapping that cannot replace anything tells. */
+	void *again = kos_map_at(target, new_size);
+	if (again)
+		munmap(again, new_size);
+	errno = saved;
+	return NULL;
+}
+
 void kos_random(void *buf, size_t len)
 {
 	int saved = errno;

@@ -37,10 +37,17 @@ void kos_yield(void);
 int kos_protect_none(void *addr, size_t size);
 /* mremap(MREMAP_MAYMOVE): resizes the mapping at old to new_size, moving its
  * page tables wherever the kernel finds room.  Returns the new address, or
- * NULL with the old mapping intact.  (No MREMAP_FIXED: it unmaps its target
- * before it can fail, and another thread could map into that hole before
- * the caller cleans up.) */
+ * NULL with the old mapping intact. */
 void *kos_remap(void *old, size_t old_size, size_t new_size);
+/* mremap(MREMAP_MAYMOVE | MREMAP_FIXED) to target, a range of at least
+ * new_size bytes that the caller mapped (its reservation).  Returns target,
+ * or NULL with the old mapping intact and the reservation's first new_size
+ * bytes given back: MREMAP_FIXED may unmap its target before it fails, and
+ * another thread may map into that hole at once, so the hole is unmapped
+ * only when it can be taken back first (MAP_FIXED_NOREPLACE); when it
+ * cannot, it is left alone (at worst an untouched reservation stays
+ * mapped: address space, no memory). */
+void *kos_remap_to(void *old, size_t old_size, size_t new_size, void *target);
 /* Fills buf with random bytes (getrandom, falling back to the clock and
  * the address space layout). */
 void kos_random(void *buf, size_t len);

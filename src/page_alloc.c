@@ -48,9 +48,10 @@
  * of the first, with clean pages amounting to half of what the first
  * released allocated in between, means the program wants back what was
  * just given back (a working set of free-and-refill that is larger than
- * the mark; not a program freeing all it had), so the mark doubles, up to KDIRTY_MARK_FACTOR times the larger of dirty_high and the
- * pages in use.  Memory the program stopped using goes back by the decay:
- * at most once per KDECAY_NS, a free releases the dirty pages that stayed
+ * the mark; not a program freeing all it had), so the mark doubles, up to
+ * KDIRTY_MARK_FACTOR times dirty_high or a quarter of the pages in use
+ * (KDIRTY_MARK_USED_DIV), whichever is more.  Memory the program stopped
+ * using goes back by the decay: at most once per KDECAY_NS, a free releases the dirty pages that stayed
  * unused for the whole period (the least nr_dirty_pages seen since the last
  * decay, above dirty_high / 8), and halves a raised mark that saw no
  * release.  A block allocated with dirty == 0
@@ -579,7 +580,7 @@ static void maybe_release(struct kzone *z)
 		uint64_t now = kos_now_ns();
 		if (now - z->last_high_ns < KDIRTY_REPEAT_NS && z->clean_taken >= z->last_release_est / 2) {
 			size_t used = z->nr_present_pages - z->nr_free_pages;
-			size_t cap = KDIRTY_MARK_FACTOR * KMAX(z->dirty_high, used);
+			size_t cap = KMAX(KDIRTY_MARK_FACTOR * z->dirty_high, used / KDIRTY_MARK_USED_DIV);
 			z->dirty_mark = KMIN(KMAX(z->dirty_mark, z->dirty_high) * 2, KMAX(cap, z->dirty_high));
 			z->clean_taken = 0;   /* one doubling per refill seen */
 		}

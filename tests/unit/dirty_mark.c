@@ -5,8 +5,8 @@
  *     high mark raises the mark (a second release at the mark within
  *     KDIRTY_REPEAT_NS, with the released memory allocated again in
  *     between), after which its rounds release nothing; the mark stays
- *     below KDIRTY_MARK_FACTOR times the larger of dirty_high and the pages
- *     in use;
+ *     below KDIRTY_MARK_FACTOR times dirty_high or 1/KDIRTY_MARK_USED_DIV of
+ *     the pages in use, whichever is more;
  *   - a program freeing all it holds does not raise the mark: the dirty
  *     free pages end at the mark or below;
  *   - decay: a raised mark that sees no release for KDECAY_NS is halved,
@@ -72,8 +72,9 @@ int main(void)
 	size_t mark = z->dirty_mark;
 	CHECKF(mark > BASE_PAGES, "refill rounds did not raise the mark (%zu pages)", mark);
 	size_t used = z->nr_present_pages - z->nr_free_pages;
-	CHECKF(mark <= KDIRTY_MARK_FACTOR * KMAX(BASE_PAGES, used + ((size_t)NBLK << ORDER)),
-	       "mark %zu pages above %d times the base or the pages in use", mark, KDIRTY_MARK_FACTOR);
+	CHECKF(mark <= KMAX(KDIRTY_MARK_FACTOR * BASE_PAGES, (used + ((size_t)NBLK << ORDER)) / KDIRTY_MARK_USED_DIV),
+	       "mark %zu pages above %d times the base and 1/%d of the pages in use", mark, KDIRTY_MARK_FACTOR,
+	       KDIRTY_MARK_USED_DIV);
 	size_t r2 = released();
 	for (int i = 0; i < 10; i++)
 		round_trip(NBLK);

@@ -9,6 +9,8 @@
  *     at the same address and gives back its tail (a new guard after it, the
  *     rest unmapped), a larger one grows it with its contents, and
  *     malloc_trim's work unmaps what is cached;
+ *   - krealloc growing a huge block moves it to a 2 MiB aligned place,
+ *     contents intact, a guard after it;
  *   - the guard page: a child writing one byte past the rounded end dies
  *     with SIGSEGV; a child writing the last byte inside lives;
  *   - kvmalloc / kvfree, small and huge;
@@ -71,6 +73,7 @@ static void reuse(void)
 	CHECK(r != NULL && ksize(r) == 10UL << 20);
 	if (r) {
 		CHECK(r[0] == 0x5c && r[(6UL << 20) - 1] == 0x5c && r[(10UL << 20) - 1] == 0);
+		CHECKF(((uintptr_t)r & ((2UL << 20) - 1)) == 0, "the grown area %p is not 2 MiB aligned", (void *)r);
 		CHECKF(child_faults(r + (10UL << 20)), "no guard after the grown area");
 		vfree(r);
 		kalloc_trim();
@@ -82,6 +85,31 @@ static void reuse(void)
 		CHECK(first_nonzero(z, 7UL << 20) == 7UL << 20);
 		vfree(z);
 	}
+}
+
+/* kkrealloc growing a huge block moves its pages to a 2 MiB aligned place
+ * (where the kernel moves whole page-table pages), contents intact. */
+static void grow_aligned(void)
+{
+	size_t size = 4UL << 20;
+	char *p = kmalloc(size, GFP_KERNEL);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	pattern_fill(p, size, 9);
+	for (; size < (64UL << 20); size *= 2) {
+		char *q = krealloc(p, size * 2, GFP_KERNEL);
+		CHECKF(q != NULL, "realloc to %zu failed", size * 2);
+		if (!q)
+			break;
+		p = q;
+		CHECKF(((uintptr_t)p & ((2UL << 20) - 1)) == 0, "realloc to %zu: %p not 2 MiB aligned", size * 2,
+		       (void *)p);
+		CHECKF(pattern_check(p, size, 9) == size, "realloc to %zu lost the contents", size * 2);
+		pattern_fill(p, size * 2, 9);
+		CHECKF(child_faults(p + size * 2), "no guard after the area grown to %zu", size * 2);
+	}
+	kfree(p);
 }
 
 static void basics(void)
@@ -162,6 +190,7 @@ int main(void)
 {
 	basics();
 	reuse();
+	grow_aligned();
 	guard(1);
 	guard(4096);
 	guard(5UL << 20);
