@@ -87,7 +87,7 @@ static void reuse(void)
 	}
 }
 
-/* kkrealloc growing a huge block moves its pages to a 2 MiB aligned place
+/* krealloc growing a huge block moves its pages to a 2 MiB aligned place
  * (where the kernel moves whole page-table pages), contents intact. */
 static void grow_aligned(void)
 {
