@@ -26,14 +26,23 @@
  * Freed areas are not unmapped at once (as the kernel's vmalloc purges
  * lazily): they wait in a small cache, most recent first, for the next huge
  * allocation, which takes the smallest one that is large enough and gives
- * back its tail (a new guard page, the rest unmapped), or grows the largest
- * one by mremap; either way the pages it keeps are not faulted in again.
- * A large tail of a reused area stays cached as an area of its own.
- * The cache holds at most VMAP_CACHE_SLOTS areas and a quarter of
- * ktune.dirty_max bytes (or of the huge bytes in use, when that is more); an area that
- * waited KDECAY_NS is unmapped by the next huge allocation or free, and
- * malloc_trim and reclaim unmap them all (kvm_purge).  A reused area is not
- * zero: kvm_alloc says so.
+ * back its tail (a new guard page, the rest unmapped), or, when none is
+ * large enough, moves the pages of the largest ones, largest first, into a
+ * new 2 MiB aligned mapping whose rest is fresh (mremap, as tcmalloc serves
+ * a large request from any free spans); either way the pages it reuses are
+ * not faulted in again.  A large tail of a reused area stays cached as an
+ * area of its own.  The cache holds at most VMAP_CACHE_SLOTS areas and a
+ * quarter of ktune.dirty_max bytes (or of the huge bytes in use, when that
+ * is more); an area that waited KDECAY_NS is unmapped by the next huge
+ * allocation or free, and malloc_trim and reclaim unmap them all
+ * (kvm_purge).  A reused area is not zero: kvm_alloc says so.
+ *
+ * An area built so is several mappings (VMAs) to the kernel, and before
+ * Linux 6.17 one mremap moves a range within one VMA only (EFAULT
+ * otherwise): each area records its pieces (at most VMAP_PIECES), moves
+ * them one by one, and is copied, not moved, when it must grow.  Any other
+ * area is one mapping and stays one: a grow moves and extends it with one
+ * mremap, a shrink or a split only cuts it.
  *
  * Locking: vmap_lock, a leaf, protects the hash table and the cache; no
  * syscall is made with it held.  Areas are taken out of the table (or the
@@ -52,11 +61,15 @@
 #define VMAP_CACHE_FRACTION 4               /* of the huge bytes in use, at most */
 #define VMAP_TAIL_MIN (KMAX_ORDER_SIZE / 2) /* a smaller tail is unmapped, not kept */
 
+#define VMAP_PIECES 8   /* mappings (VMAs) one area may be made of */
+
 struct vmap_area {
 	uintptr_t addr;
 	size_t size;            /* usable bytes (page multiple); the guard follows */
 	struct vmap_area *next; /* hash chain, or the cache list */
 	uint64_t freed_ns;      /* in the cache: when it was freed */
+	unsigned npieces;       /* the VMAs it is made of, 1..VMAP_PIECES */
+	size_t end[VMAP_PIECES];   /* where each ends, in bytes from addr; the last at size */
 };
 
 static klock_t vmap_lock = KLOCK_INIT;
@@ -157,10 +170,42 @@ static struct vmap_area *cache_trim_locked(bool all)
 	return dead;
 }
 
+/* The pieces: an area is one mapping when made, and stays one when cut or
+ * grown (a grow moves and extends it with one mremap); one built out of
+ * cached areas (assemble) is several, whose bounds are kept, since before
+ * Linux 6.17 one mremap moves a range within one VMA only. */
+static void pieces_one(struct vmap_area *a)
+{
+	a->npieces = 1;
+	a->end[0] = a->size;
+}
+
+/* Cuts a's pieces at len (0 < len <= size). */
+static void pieces_cut(struct vmap_area *a, size_t len)
+{
+	unsigned i = 0;
+	while (a->end[i] < len)
+		i++;
+	a->end[i] = len;
+	a->npieces = i + 1;
+}
+
+/* Takes a's first `from` bytes away (0 < from < size): a starts there. */
+static void pieces_drop_front(struct vmap_area *a, size_t from)
+{
+	unsigned k = 0;
+	for (unsigned i = 0; i < a->npieces; i++)
+		if (a->end[i] > from)
+			a->end[k++] = a->end[i] - from;
+	a->npieces = k;
+	a->addr += from;
+	a->size -= from;
+}
+
 /* Gives area a (out of every list) exactly len usable bytes: the tail goes
  * back (a new guard, the rest unmapped), or the mapping grows by mremap,
- * moving to a new aligned place.  False, with a intact, when the OS
- * refuses. */
+ * moving to a new aligned place (an area of several pieces is copied
+ * instead).  False, with a intact, when the OS refuses. */
 static bool area_resize(struct vmap_area *a, size_t len)
 {
 	char *p = (char *)a->addr;
@@ -168,6 +213,18 @@ static bool area_resize(struct vmap_area *a, size_t len)
 		/* New guard first, then drop the rest (the old guard with it). */
 		kos_protect_none(p + len, PAGE_SIZE);
 		kos_unmap(p + len + PAGE_SIZE, a->size - len);
+		pieces_cut(a, len);
+	} else if (len > a->size && a->npieces > 1) {
+		/* Several mappings: one mremap cannot move them together. */
+		char *n = kos_map(len + PAGE_SIZE, VMAP_ALIGN, false, 0);
+		if (!n)
+			return false;
+		memcpy(n, p, a->size);
+		kos_protect_none(n + len, PAGE_SIZE);
+		kos_unmap(p, a->size + PAGE_SIZE);
+		a->addr = (uintptr_t)n;
+		a->size = len;
+		pieces_one(a);
 	} else if (len > a->size) {
 		/* The pages move (page tables, no copy) into a new 2 MiB
 		 * aligned reservation of len bytes and a guard: aligned at
@@ -185,40 +242,122 @@ static bool area_resize(struct vmap_area *a, size_t len)
 		kos_protect_none(n + len, PAGE_SIZE);
 		kos_unmap(p + a->size, PAGE_SIZE);   /* the old guard */
 		a->addr = (uintptr_t)n;
+		a->end[0] = len;
 	}
 	a->size = len;
 	return true;
 }
 
-/* A cached area for len bytes aligned to align: the smallest that is large
- * enough, else (when 2 MiB alignment will do: growing moves it) the
- * largest, whose pages are kept when it grows (a fresh mapping would fault
- * in all of them).  Taken out of the cache, or NULL. */
+/* Cached areas for len bytes aligned to align: the smallest that is large
+ * enough, else (when 2 MiB alignment will do: they are moved into a new
+ * aligned place) the largest ones, largest first, while they do not cover
+ * len and their pieces, with one for the fresh rest, number at most
+ * VMAP_PIECES; chained by ->next.  Their pages are reused (a fresh mapping
+ * would fault in all of them).  Taken out of the cache, or NULL. */
 static struct vmap_area *cache_take(size_t len, size_t align, struct vmap_area **dead)
 {
 	klock(&vmap_lock);
 	*dead = cache_trim_locked(false);
-	struct vmap_area **best = NULL, **grow = NULL;
+	struct vmap_area **best = NULL;
 	for (struct vmap_area **pp = &vcache; *pp; pp = &(*pp)->next) {
 		struct vmap_area *a = *pp;
-		if (a->addr & (align - 1))
-			continue;
-		if (a->size >= len) {
-			if (!best || a->size < (*best)->size)
-				best = pp;
-		} else if (align <= VMAP_ALIGN && (!grow || a->size > (*grow)->size)) {
-			/* growing moves it to a 2 MiB aligned place */
-			grow = pp;
-		}
+		if ((a->addr & (align - 1)) == 0 && a->size >= len && (!best || a->size < (*best)->size))
+			best = pp;
 	}
-	struct vmap_area **pick = best ? best : grow, *a = NULL;
-	if (pick) {
-		a = *pick;
+	struct vmap_area *chain = NULL, **tail = &chain;
+	size_t got = 0;
+	unsigned pieces = 0;
+	while (got < len && (best || align <= VMAP_ALIGN)) {
+		struct vmap_area **pick = best;
+		for (struct vmap_area **pp = &vcache; !best && *pp; pp = &(*pp)->next)
+			if (pieces + (*pp)->npieces + 1 <= VMAP_PIECES && (!pick || (*pp)->size > (*pick)->size))
+				pick = pp;
+		if (!pick)
+			break;
+		struct vmap_area *a = *pick;
 		*pick = a->next;
 		vcache_count--;
 		vcache_bytes -= a->size;
+		a->next = NULL;
+		*tail = a;
+		tail = &a->next;
+		got += a->size;
+		pieces += a->npieces;
+		best = NULL;
 	}
 	kunlock(&vmap_lock);
+	return chain;
+}
+
+/* Builds a huge area of len bytes out of cached areas (a chain from
+ * cache_take, together smaller than len, or about len): a new 2 MiB aligned
+ * mapping, into which their pieces move, one mremap each (page tables move;
+ * nothing is copied or faulted in); what the last one has beyond len goes
+ * back to the cache, or the last piece grows over the rest, which is fresh
+ * (so one cached area too small makes an area of one mapping).  The area,
+ * in the table; NULL, with what was not moved back in the cache, where the
+ * OS refuses (the pieces hold no data: nothing is lost). */
+static struct vmap_area *assemble(struct vmap_area *chain, size_t len)
+{
+	struct vmap_area *a = area_new();
+	char *t = a ? kos_map(len + PAGE_SIZE, VMAP_ALIGN, false, 0) : NULL;
+	size_t off = 0;
+	unsigned np = 0;
+	while (chain && t && off < len) {
+		struct vmap_area *b = chain;
+		chain = b->next;
+		b->next = NULL;
+		size_t used = 0;   /* of b, moved */
+		for (unsigned i = 0; i < b->npieces && off < len; i++) {
+			size_t n = KMIN(b->end[i] - used, len - off);
+			/* the last piece of all grows over the fresh rest:
+			 * one mapping less */
+			size_t grow = !chain && i == b->npieces - 1 ? len - off - n : 0;
+			if (!kos_remap_to((char *)b->addr + used, n, n + grow, t + off)) {
+				/* The hole at t + off is dealt with; the
+				 * pages moved are unmapped (free pages:
+				 * nothing is lost). */
+				if (off)
+					kos_unmap(t, off);
+				kos_unmap(t + off + n + grow, len + PAGE_SIZE - off - n - grow);
+				t = NULL;
+				break;
+			}
+			a->end[np++] = off + n + grow;
+			off += n + grow;
+			used += n;
+		}
+		if (used == b->size) {
+			kos_unmap((char *)b->addr + used, PAGE_SIZE);   /* its guard */
+			area_free(b);
+			continue;
+		}
+		/* the rest of it, after its own guard, stays cached */
+		if (used)
+			pieces_drop_front(b, used);
+		if (b->size < VMAP_TAIL_MIN)
+			unmap_list(b);
+		else
+			cache_put(b);
+	}
+	while (chain) {
+		struct vmap_area *b = chain;
+		chain = b->next;
+		b->next = NULL;
+		cache_put(b);
+	}
+	if (!t) {
+		if (a)
+			area_free(a);
+		return NULL;
+	}
+	if (off < len)
+		a->end[np++] = len;   /* the fresh rest */
+	a->npieces = np;
+	kos_protect_none(t + len, PAGE_SIZE);
+	a->addr = (uintptr_t)t;
+	a->size = len;
+	insert(a);
 	return a;
 }
 
@@ -233,34 +372,39 @@ void *kvm_alloc(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 	size_t len = KALIGN_UP(size, PAGE_SIZE);
 	/* A reused area need only be aligned as asked; a fresh one is at
 	 * least 2 MiB aligned (huge-page friendly). */
-	struct vmap_area *dead, *a = cache_take(len, KMAX(align, PAGE_SIZE), &dead);
-	align = KMAX(align, VMAP_ALIGN);
+	align = KMAX(align, PAGE_SIZE);
+	struct vmap_area *dead, *a = cache_take(len, align, &dead);
 	unmap_list(dead);
-	if (a) {
+	if (a && !a->next && a->size >= len && (a->addr & (align - 1)) == 0) {
 		/* A large tail stays cached as an area of its own, after a new
 		 * guard page (the old guard stays its guard): its pages are not
 		 * faulted in again. */
 		struct vmap_area *t = a->size >= len + PAGE_SIZE + VMAP_TAIL_MIN ? area_new() : NULL;
 		if (t) {
 			kos_protect_none((char *)a->addr + len, PAGE_SIZE);
-			t->addr = a->addr + len + PAGE_SIZE;
-			t->size = a->size - len - PAGE_SIZE;
-			t->freed_ns = a->freed_ns;
+			*t = *a;
+			t->next = NULL;
+			pieces_drop_front(t, len + PAGE_SIZE);
 			a->size = len;
+			pieces_cut(a, len);
 			cache_put(t);
 		}
-		if (area_resize(a, len)) {
-			insert(a);
+		area_resize(a, len);   /* shrinking does not fail */
+		insert(a);
+		*zeroed = false;
+		return (void *)a->addr;
+	}
+	if (a) {
+		a = assemble(a, len);
+		if (a) {
 			*zeroed = false;
 			return (void *)a->addr;
 		}
-		unmap_list(a);   /* the OS refused to grow it: make room instead */
-		a = NULL;
 	}
 	a = area_new();
 	if (!a)
 		return NULL;
-	void *p = kos_map(len + PAGE_SIZE, align, false, 0);
+	void *p = kos_map(len + PAGE_SIZE, KMAX(align, VMAP_ALIGN), false, 0);
 	if (!p) {
 		area_free(a);
 		return NULL;
@@ -268,6 +412,7 @@ void *kvm_alloc(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 	kos_protect_none((char *)p + len, PAGE_SIZE);
 	a->addr = (uintptr_t)p;
 	a->size = len;
+	pieces_one(a);
 	insert(a);
 	*zeroed = true;
 	return p;

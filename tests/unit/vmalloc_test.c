@@ -9,6 +9,11 @@
  *     at the same address and gives back its tail (a new guard after it, the
  *     rest unmapped), a larger one grows it with its contents, and
  *     malloc_trim's work unmaps what is cached;
+ *   - no cached area large enough: the largest ones are moved together
+ *     into a new aligned area with their contents (nothing faulted in
+ *     afresh), and the rest of the last one stays cached; such an area,
+ *     several mappings, grows (copied), is reused for less and grows again
+ *     with its contents;
  *   - krealloc growing a huge block moves it to a 2 MiB aligned place,
  *     contents intact, a guard after it;
  *   - the guard page: a child writing one byte past the rounded end dies
@@ -85,6 +90,93 @@ static void reuse(void)
 		CHECK(first_nonzero(z, 7UL << 20) == 7UL << 20);
 		vfree(z);
 	}
+}
+
+static size_t count_not(const char *p, size_t n, char v)
+{
+	size_t bad = 0;
+	for (size_t i = 0; i < n; i += 512)
+		bad += p[i] != v;
+	return bad;
+}
+
+/* No cached area is large enough: the largest ones are moved together into
+ * a new aligned area (their contents show: nothing was faulted in afresh),
+ * their old places are gone, and what the last one had beyond the request
+ * stays cached, reused next.  Such an area is several mappings: growing it
+ * (which one mremap cannot do), reusing it for less, and growing that,
+ * keep the contents. */
+static void assembled(void)
+{
+	kalloc_trim();
+	char *keep = vmalloc(64UL << 20);   /* the cache may hold a quarter of the huge bytes in use */
+	char *x = vmalloc(6UL << 20), *y = vmalloc(8UL << 20);
+	CHECK(keep && x && y);
+	if (!keep || !x || !y)
+		return;
+	memset(x, 0x11, 6UL << 20);
+	memset(y, 0x22, 8UL << 20);
+	vfree(x);
+	vfree(y);
+	char *z = vmalloc(10UL << 20);
+	CHECK(z != NULL);
+	if (!z)
+		return;
+	CHECKF(((uintptr_t)z & ((2UL << 20) - 1)) == 0, "assembled area %p not 2 MiB aligned", (void *)z);
+	CHECKF(count_not(z, 8UL << 20, 0x22) == 0, "the first 8 MiB are not the cached 8 MiB area's pages");
+	CHECKF(count_not(z + (8UL << 20), 2UL << 20, 0x11) == 0,
+	       "the last 2 MiB are not the cached 6 MiB area's first pages");
+	CHECKF(child_faults(z + (10UL << 20)), "no guard after the assembled area");
+	CHECKF(child_faults(y), "the moved 8 MiB area is still mapped at its old place");
+	CHECKF(child_faults(x), "the moved part of the 6 MiB area is still mapped at its old place");
+	char *w = vmalloc(3UL << 20);
+	CHECKF(w == x + (2UL << 20), "vmalloc(3 MiB): %p, want the 6 MiB area's cached rest at %p", (void *)w,
+	       (void *)(x + (2UL << 20)));
+	if (w) {
+		CHECK(count_not(w, 3UL << 20, 0x11) == 0);
+		vfree(w);
+	}
+
+	/* grown: copied (several mappings), contents kept */
+	char *g = krealloc(z, 20UL << 20, GFP_KERNEL);
+	CHECKF(g != NULL, "krealloc of an assembled area to 20 MiB failed");
+	if (!g) {
+		vfree(z);
+		return;
+	}
+	CHECK(count_not(g, 8UL << 20, 0x22) == 0 && count_not(g + (8UL << 20), 2UL << 20, 0x11) == 0);
+	CHECKF(child_faults(g + (20UL << 20)), "no guard after the grown area");
+	memset(g, 0x33, 20UL << 20);
+	vfree(g);
+
+	/* several again, then reused for less (cut, its tail cached) and grown */
+	char *u = vmalloc(9UL << 20), *v = vmalloc(5UL << 20);
+	CHECK(u && v);
+	if (!u || !v)
+		return;
+	kalloc_trim();
+	vfree(u);
+	vfree(v);
+	char *m = vmalloc(13UL << 20);   /* 9 + 4 of 5: two pieces */
+	CHECK(m != NULL);
+	memset(m, 0x44, 13UL << 20);
+	vfree(m);
+	char *s = vmalloc(11UL << 20);   /* reuses m: cut inside its second piece */
+	CHECK(s == m);
+	if (s) {
+		CHECK(count_not(s, 11UL << 20, 0x44) == 0);
+		char *s2 = krealloc(s, 16UL << 20, GFP_KERNEL);
+		CHECKF(s2 != NULL, "krealloc of the reused area to 16 MiB failed");
+		if (s2) {
+			CHECK(count_not(s2, 11UL << 20, 0x44) == 0);
+			CHECKF(child_faults(s2 + (16UL << 20)), "no guard after the grown area");
+			vfree(s2);
+		} else {
+			vfree(s);
+		}
+	}
+	vfree(keep);
+	kalloc_trim();
 }
 
 /* krealloc growing a huge block moves its pages to a 2 MiB aligned place
@@ -191,6 +283,7 @@ int main(void)
 	basics();
 	reuse();
 	grow_aligned();
+	assembled();
 	guard(1);
 	guard(4096);
 	guard(5UL << 20);
