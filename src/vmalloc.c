@@ -61,7 +61,7 @@
 #define VMAP_CACHE_FRACTION 4               /* of the huge bytes in use, at most */
 #define VMAP_TAIL_MIN (KMAX_ORDER_SIZE / 2) /* a smaller tail is unmapped, not kept */
 
-#define VMAP_PIECES 8   /* mappings (VMAs) one area may be made of */
+#define VMAP_PIECES 16   /* mappings (VMAs) one area may be made of */
 
 struct vmap_area {
 	uintptr_t addr;
