@@ -6,6 +6,7 @@
 #ifndef BENCH_COMMON_H
 #define BENCH_COMMON_H
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,5 +47,26 @@ static inline void result(double t, double ops)
 static inline void keep(void *p)
 {
 	__asm__ __volatile__("" : : "r"(p) : "memory");
+}
+
+/* Runs fn in t threads (argument: the thread's number), waits for them, and
+ * returns the seconds that took; what the threads return is kept. */
+static inline double run_threads(int t, void *(*fn)(void *))
+{
+	pthread_t th[64];
+	uintptr_t sum = 0;
+	if (t > 64)
+		t = 64;
+	double t0 = now_s();
+	for (int i = 0; i < t; i++)
+		pthread_create(&th[i], NULL, fn, (void *)(uintptr_t)i);
+	for (int i = 0; i < t; i++) {
+		void *r;
+		pthread_join(th[i], &r);
+		sum += (uintptr_t)r;
+	}
+	double t1 = now_s();
+	keep((void *)sum);
+	return t1 - t0;
 }
 #endif

@@ -64,18 +64,6 @@ int main(int argc, char **argv)
 	if (t < 1 || t > MAXT)
 		t = 1;
 	steps = (long)(200000 * scale());   /* per thread */
-	pthread_t th[MAXT];
-	double t0 = now_s();
-	for (int i = 0; i < t; i++)
-		pthread_create(&th[i], NULL, worker, (void *)(uintptr_t)i);
-	uint64_t sum = 0;
-	for (int i = 0; i < t; i++) {
-		void *r;
-		pthread_join(th[i], &r);
-		sum += (uintptr_t)r;
-	}
-	double t1 = now_s();
-	keep((void *)(uintptr_t)sum);
-	result(t1 - t0, (double)steps * t);
+	result(run_threads(t, worker), (double)steps * t);
 	return 0;
 }
