@@ -51,11 +51,13 @@
  * the mark; not a program freeing all it had), so the mark doubles, up to
  * KDIRTY_MARK_FACTOR times dirty_high or a quarter of the pages in use
  * (KDIRTY_MARK_USED_DIV), whichever is more.  Memory the program stopped
- * using goes back by the decay: at most once per KDECAY_NS, a free releases the dirty pages that stayed
- * unused for the whole period (the least nr_dirty_pages seen since the last
- * decay, above dirty_high / 8), and halves a raised mark that saw no
- * release.  A block allocated with dirty == 0
- * reads as zero: calloc and __GFP_ZERO skip their memset.
+ * using goes back by the decay: at most once per KDECAY_NS, a free releases
+ * the dirty pages that stayed unused for the whole period (the least
+ * nr_dirty_pages seen since the last decay, above dirty_high / 8), and
+ * halves a raised mark that saw no release.
+ *
+ * A block allocated with dirty == 0 reads as zero: calloc and __GFP_ZERO
+ * skip their memset.
  *
  * Zones: the node has ZONE_DMA, ZONE_DMA32 and ZONE_NORMAL, each with its own
  * lock, free lists and chunks.  The zone of an allocation comes from the GFP

@@ -551,8 +551,7 @@ static void pages_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs,
 	for (unsigned i = 0; i < n; i++) {
 		struct page *pg = cached_block(c, objs[i]);
 		if (now) {
-			kpage_set_info(pg, KPG_LARGE);
-			kpage_free(pg);
+			discard_slab(pg);
 			continue;
 		}
 		struct page *old = atomic_load_explicit(&c->relist, memory_order_relaxed);
@@ -622,6 +621,22 @@ static void list_cache(struct kmem_cache *c)
 	kunlock(&kcache_list_lock);
 }
 
+/* The fields every cache starts with: a name, no front cache, an unheld
+ * lock, nothing counted.  The rest is the caller's. */
+static void cache_begin(struct kmem_cache *c, const char *name)
+{
+	memset(c, 0, offsetof(struct kmem_cache, lock));
+	c->front_idx = -1;
+	size_t i = 0;
+	for (; name && name[i] && i < KCACHE_NAME_LEN - 1; i++)
+		c->name[i] = name[i];
+	c->name[i] = '\0';
+	klock_reinit(&c->lock);
+	atomic_store_explicit(&c->relist, NULL, memory_order_relaxed);
+	atomic_store(&c->nr_alloc_total, 0);
+	atomic_store(&c->nr_free_total, 0);
+}
+
 int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t align, slab_flags_t flags,
                 void (*ctor)(void *))
 {
@@ -645,29 +660,20 @@ int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t alig
 	}
 	stride = KALIGN_UP(stride, a);
 
-	memset(c, 0, offsetof(struct kmem_cache, lock));
+	cache_begin(c, name);
 	c->size = (uint32_t)stride;
 	c->object_size = (uint32_t)size;
 	c->fp_offset = (uint32_t)fp_offset;
 	c->flags = flags;
 	c->ctor = ctor;
-	c->front_idx = -1;
-	size_t i = 0;
-	for (; name && name[i] && i < KCACHE_NAME_LEN - 1; i++)
-		c->name[i] = name[i];
-	c->name[i] = '\0';
 	choose_order(c);
 
 	uint64_t rnd[2];
 	kos_random(rnd, sizeof rnd);
 	c->secret = rnd[0] | 1;
-	klock_reinit(&c->lock);
 	c->partial = NULL;
-	atomic_store_explicit(&c->relist, NULL, memory_order_relaxed);
 	c->nr_partial = c->nr_slabs = 0;
 	c->dead = false;
-	atomic_store(&c->nr_alloc_total, 0);
-	atomic_store(&c->nr_free_total, 0);
 
 	unsigned k = (unsigned)__builtin_ctzl(stride);
 	c->div_shift = k;
@@ -703,19 +709,10 @@ void kslab_fork_child(void)
 
 void kcache_init_pages(struct kmem_cache *c, const char *name, size_t size)
 {
-	memset(c, 0, offsetof(struct kmem_cache, lock));
+	cache_begin(c, name);
 	c->size = c->object_size = (uint32_t)size;
 	c->pages = true;
-	c->front_idx = -1;
 	c->objects = 1;
-	size_t i = 0;
-	for (; name[i] && i < KCACHE_NAME_LEN - 1; i++)
-		c->name[i] = name[i];
-	c->name[i] = '\0';
-	klock_reinit(&c->lock);
-	atomic_store_explicit(&c->relist, NULL, memory_order_relaxed);
-	atomic_store(&c->nr_alloc_total, 0);
-	atomic_store(&c->nr_free_total, 0);
 	list_cache(c);
 }
 

@@ -24,7 +24,8 @@ bool kvm_free(const void *p);
 size_t kvm_purge(void);
 /* Usable size of huge area p, or 0 if p is not a huge area's start. */
 size_t kvm_usable(const void *p);
-/* Resizes a huge area in place or by mremap; NULL on failure (p intact).
+/* Resizes a huge area in place, by mremap, or (one made of several
+ * mappings, growing) by copying; NULL on failure (p intact).
  * Reports and aborts when p is not a huge area's start. */
 void *kvm_realloc(void *p, size_t size);
 /* Is p inside (not only at the start of) any huge area? */

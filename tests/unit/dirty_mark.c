@@ -87,16 +87,7 @@ int main(void)
 	kunlock(&z->lock);
 	kalloc_trim();
 	sleep_ms(300);
-	unsigned n = 4 * NBLK;   /* 8192 pages */
-	for (unsigned i = 0; i < n; i++) {
-		blk[i] = kpage_alloc(GFP_KERNEL, ORDER);
-		CHECK(blk[i] != NULL);
-		if (blk[i])
-			memset(kpage_address(blk[i]), 0x5b, PAGE_SIZE << ORDER);
-	}
-	for (unsigned i = 0; i < n; i++)
-		if (blk[i])
-			kpage_free(blk[i]);
+	round_trip(4 * NBLK);   /* 8192 pages, all freed at once */
 	CHECKF(z->dirty_mark == BASE_PAGES, "freeing everything raised the mark to %zu pages", z->dirty_mark);
 	CHECKF(z->nr_dirty_pages <= BASE_PAGES, "after freeing everything: %zu dirty free pages, mark %lu",
 	       z->nr_dirty_pages, BASE_PAGES);
