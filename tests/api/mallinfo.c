@@ -17,6 +17,17 @@
 
 #define SANE_MAX ((size_t)1 << 46)
 
+/* n blocks of sz bytes, each written whole with `fill`. */
+static void alloc_filled(void **p, int n, size_t sz, int fill)
+{
+	for (int i = 0; i < n; i++) {
+		p[i] = malloc(opaque_size(sz));
+		CHECK(p[i] != NULL);
+		if (p[i])
+			memset(p[i], fill, sz);
+	}
+}
+
 static void check_sane(const struct mallinfo2 *m, const char *when)
 {
 	CHECKF(m->arena < SANE_MAX && m->ordblks < SANE_MAX && m->smblks < SANE_MAX &&
@@ -38,12 +49,7 @@ int main(void)
 	struct mallinfo2 m0 = mallinfo2();
 	check_sane(&m0, "at start");
 
-	for (int i = 0; i < N; i++) {
-		p[i] = malloc(opaque_size(SZ));
-		CHECK(p[i] != NULL);
-		if (p[i])
-			memset(p[i], 0x42, SZ);
-	}
+	alloc_filled(p, N, SZ, 0x42);
 	struct mallinfo2 m1 = mallinfo2();
 	check_sane(&m1, "after allocating 10 MiB");
 	CHECKF(m1.uordblks >= m0.uordblks + (size_t)N * SZ,
@@ -75,12 +81,7 @@ int main(void)
 	for (int k = 0; k < 2; k++) {
 		int n = npage[k];
 		struct mallinfo2 before = mallinfo2();
-		for (int i = 0; i < n; i++) {
-			p[i] = malloc(opaque_size(PAGESZ));
-			CHECK(p[i] != NULL);
-			if (p[i])
-				memset(p[i], 0x43, PAGESZ);
-		}
+		alloc_filled(p, n, PAGESZ, 0x43);
 		struct mallinfo2 mp1 = mallinfo2();
 		check_sane(&mp1, "with page blocks");
 		CHECKF(mp1.uordblks + mp1.hblkhd >= before.uordblks + before.hblkhd + (size_t)n * PAGESZ,
