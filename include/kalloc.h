@@ -50,34 +50,76 @@ extern "C" {
 
 typedef unsigned int gfp_t;
 
-/* Zone modifiers: where the memory may live. */
-#define __GFP_DMA            0x01u    /* below 16 MiB: not available yet, such allocations fail */
+/*
+ * Zone modifiers: where the memory may live.  Mandatory, as in the kernel:
+ * memory outside the zone is never returned (NULL instead).  With both,
+ * the stricter (DMA) wins.
+ */
+#define __GFP_DMA            0x01u    /* below 16 MiB */
 #define __GFP_DMA32          0x04u    /* below 4 GiB */
-/* Action modifiers. */
-#define __GFP_HIGH           0x20u    /* accepted; no emergency reserve yet */
-#define __GFP_IO             0x40u    /* accepted; no effect yet */
-#define __GFP_FS             0x80u    /* accepted; no effect yet */
-#define __GFP_ZERO           0x100u   /* return zeroed memory */
-#define __GFP_NOWARN         0x200u   /* no report on failure */
-#define __GFP_DIRECT_RECLAIM 0x400u   /* may map memory from the OS, and reclaim when it refuses */
-#define __GFP_KSWAPD_RECLAIM 0x800u   /* accepted; no effect */
-#define __GFP_NORETRY        0x1000u  /* accepted; no effect yet */
-#define __GFP_HARDWALL       0x100000u /* accepted; no effect */
-#define __GFP_NOFAIL         0x8000u  /* never return NULL: report and abort instead */
+/*
+ * Behaviour modifiers.
+ *  __GFP_DIRECT_RECLAIM  may call the OS (map memory), wait for locks and
+ *                        run shrinkers; without it the allocation makes no
+ *                        system call, never blocks, runs no shrinker: it
+ *                        is served from caches and free lists or fails
+ *  __GFP_HIGH            may use the zones' reserve (their min watermark)
+ *  __GFP_IO, __GFP_FS    handed to shrinkers in shrink_control.gfp_mask,
+ *                        so they can decline under GFP_NOIO / GFP_NOFS
+ *  __GFP_NORETRY         when memory is short: one light attempt (kalloc's
+ *                        own caches only, no shrinker), then fail
+ *  __GFP_RETRY_MAYFAIL   reclaim (shrinkers included) and retry up to 16
+ *                        times while reclaim frees something (default: 4)
+ *  __GFP_NOFAIL          never NULL: reclaims for as long as anything can
+ *                        be freed, then reports and aborts
+ *  __GFP_ZERO            zeroed memory
+ *  __GFP_NOWARN          no report on failure
+ *  __GFP_COMP            accepted: every page block is one compound block
+ *                        here (virt_to_page of any page finds its head's
+ *                        block)
+ *  __GFP_COLD            kmem_cache_alloc takes the object from the slabs
+ *                        (the cold end), not from the CPU's recently freed
+ *                        ones
+ *  __GFP_KSWAPD_RECLAIM, __GFP_HARDWALL: accepted; nothing to do here (no
+ *  background reclaim thread, no cpusets)
+ * Bits outside these: a one-line report (unless __GFP_NOWARN), and the known
+ * bits honoured.
+ */
+#define __GFP_HIGH           0x20u
+#define __GFP_IO             0x40u
+#define __GFP_FS             0x80u
+#define __GFP_ZERO           0x100u
+#define __GFP_NOWARN         0x200u
+#define __GFP_DIRECT_RECLAIM 0x400u
+#define __GFP_KSWAPD_RECLAIM 0x800u
+#define __GFP_NORETRY        0x1000u
+#define __GFP_RETRY_MAYFAIL  0x2000u
+#define __GFP_COMP           0x4000u
+#define __GFP_NOFAIL         0x8000u
+#define __GFP_COLD           0x10000u
+#define __GFP_HARDWALL       0x100000u
 #define __GFP_RECLAIM        (__GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM)
+/* The old names. */
+#define __GFP_WAIT           __GFP_DIRECT_RECLAIM
+#define __GFP_REPEAT         __GFP_RETRY_MAYFAIL
 
 /* May map memory from the OS and reclaim; the normal choice. */
 #define GFP_KERNEL (__GFP_RECLAIM | __GFP_IO | __GFP_FS)
-/* Never maps memory from the OS: served from what kalloc holds, or fails
- * (page and slab locks are only tried, but a cache's lock may still be
- * waited for after a new slab).  No reserve yet: as GFP_NOWAIT. */
+/* Never blocks, never calls the OS, may use the reserve: for signal
+ * handlers and code that holds locks a reclaim could need. */
 #define GFP_ATOMIC (__GFP_HIGH | __GFP_KSWAPD_RECLAIM)
-/* Like GFP_ATOMIC. */
+/* As GFP_ATOMIC without the reserve: fails where GFP_ATOMIC may not. */
 #define GFP_NOWAIT (__GFP_KSWAPD_RECLAIM)
+/* May reclaim, but shrinkers are told not to do I/O / file-system work. */
+#define GFP_NOIO   (__GFP_RECLAIM)
+#define GFP_NOFS   (__GFP_RECLAIM | __GFP_IO)
 /* Memory for data handed to "user" code; same as GFP_KERNEL here. */
 #define GFP_USER   (GFP_KERNEL | __GFP_HARDWALL)
 #define GFP_DMA    __GFP_DMA
 #define GFP_DMA32  __GFP_DMA32
+
+/* Every bit above (the zone modifiers included). */
+#define KALLOC_GFP_KNOWN 0x11ffe7u
 
 /* ------------------------------------------------------------------ */
 /* Page allocator                                                      */
@@ -156,8 +198,14 @@ KALLOC_API void *kmem_cache_zalloc(struct kmem_cache *cache, gfp_t gfp) KALLOC_M
 /* Returns an object to its cache.  An object of another cache is reported
  * and aborts. */
 KALLOC_API void kmem_cache_free(struct kmem_cache *cache, void *obj);
-/* Releases the cache's empty slabs to the page allocator. Returns 0. */
+/* Returns the cache's empty slabs to the page allocator now (objects
+ * cached per CPU go back to their slabs first).  Returns 0. */
 KALLOC_API int kmem_cache_shrink(struct kmem_cache *cache);
+/* Allocates n objects into objs: returns n, or 0 (having allocated none)
+ * when not all n can be had, as the kernel's does. */
+KALLOC_API int kmem_cache_alloc_bulk(struct kmem_cache *cache, gfp_t gfp, size_t n, void **objs);
+/* Frees n objects of the cache (NULL entries are skipped). */
+KALLOC_API void kmem_cache_free_bulk(struct kmem_cache *cache, size_t n, void **objs);
 /* Destroys an empty cache: 0 on success.  With live objects, reports the
  * cache name and the count on stderr, leaves the cache intact and returns
  * -EBUSY. */
@@ -239,6 +287,71 @@ KALLOC_API void kalloc_this_cpu_add(void *p, long v, size_t size);
 #define this_cpu_dec(pcp) this_cpu_add(pcp, -1)
 #define this_cpu_read(pcp) (*this_cpu_ptr(&(pcp)))
 #define for_each_possible_cpu(cpu) for ((cpu) = 0; (cpu) < (__typeof__(cpu))nr_cpu_ids; (cpu)++)
+
+/* ------------------------------------------------------------------ */
+/* Memory limit and shrinkers                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * KALLOC_LIMIT=512M in the environment, or kalloc_set_limit(), caps the
+ * memory kalloc holds: pages handed out or free but possibly backed, and
+ * huge areas (in use or cached); not its own metadata (page descriptors,
+ * per-CPU cache arrays: about 1.6% more).  An allocation that would go
+ * above it reclaims as its GFP flags allow (kalloc's own caches and free
+ * memory first, then the shrinkers, then it retries) and otherwise fails:
+ * NULL (malloc: ENOMEM).  0 is no limit.  Returns 0, or -EINVAL for a limit
+ * smaller than a page.  When more than the new limit is held, kalloc gives
+ * back what it can at once; the rest stays until it is freed.
+ */
+KALLOC_API int kalloc_set_limit(size_t bytes);
+/* The limit (0: none) and the bytes charged against it now. */
+KALLOC_API size_t kalloc_get_limit(void);
+KALLOC_API size_t kalloc_charged(void);
+
+struct shrink_control {
+	gfp_t gfp_mask;            /* the flags of the allocation that reclaims */
+	int nid;                   /* node: 0 */
+	unsigned long nr_to_scan;  /* objects to scan (and free if it can) */
+	unsigned long nr_scanned;  /* set to nr_to_scan; may be lowered */
+};
+
+/* scan_objects: nothing can be done now (e.g. GFP_NOFS); count_objects:
+ * nothing to free. */
+#define SHRINK_STOP  (~0UL)
+#define SHRINK_EMPTY (~0UL - 1)
+/* The cost of recreating an object; above it, fewer are scanned. */
+#define DEFAULT_SEEKS 2
+
+/*
+ * A shrinker, as in the kernel: count_objects says how many objects it could
+ * free, scan_objects frees up to sc->nr_to_scan of them and returns how many
+ * it freed (or SHRINK_STOP).  Shrinkers run when an allocation allowed to
+ * reclaim finds memory short (above the limit, or the OS refuses memory),
+ * one at a time, with no lock of kalloc held: they may allocate (such
+ * allocations do not reclaim again) and free.  A shrinker that frees
+ * nothing in 8 consecutive passes, or returns counts that make no sense,
+ * is reported once and not asked again.  Do not unregister a shrinker
+ * from inside a shrinker.
+ */
+struct shrinker {
+	unsigned long (*count_objects)(struct shrinker *, struct shrink_control *);
+	unsigned long (*scan_objects)(struct shrinker *, struct shrink_control *);
+	long batch;                /* objects per scan_objects call; 0: 128 */
+	int seeks;                 /* DEFAULT_SEEKS, or more for dear objects */
+	unsigned flags;            /* none defined */
+	void *private_data;
+	/* kalloc's (set by register_shrinker) */
+	struct shrinker *kalloc_next;
+	unsigned kalloc_fruitless;
+	int kalloc_dropped;
+	char kalloc_name[32];
+};
+
+/* Registers s under `name` (copied; for reports).  0, -EINVAL for a
+ * shrinker without both callbacks, -EEXIST when it is registered already. */
+KALLOC_API int register_shrinker(struct shrinker *s, const char *name);
+/* Waits for a pass in progress, then removes s. */
+KALLOC_API void unregister_shrinker(struct shrinker *s);
 
 /* ------------------------------------------------------------------ */
 /* Introspection                                                       */

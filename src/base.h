@@ -21,6 +21,7 @@
  *   kmalloc.c       size classes; routing of any block by size and pointer
  *   percpu.c        per-CPU data for applications (alloc_percpu, this_cpu_add)
  *   stats.c         slabinfo, buddyinfo, vmallocinfo, front caches, totals
+ *   reclaim.c       memory pressure: the limit's reclaim, shrinkers
  *   init.c          lazy initialisation, fork handlers, reclaim, exit report
  *   kapi.c          the exported kernel-style API (include/kalloc.h)
  *   malloc.c        the exported glibc malloc API and its fast paths
@@ -73,6 +74,9 @@
  * Lock order, outermost first.  A thread holding one of these takes only
  * locks further down the list:
  *
+ *   0. shrink_lock     (reclaim.c)       running the shrinkers, which may
+ *                                        allocate and free; taken with no
+ *                                        other lock held
  *   1. init_lock       (init.c)          the one-time initialisation
  *   2. drain_lock      (front_rseq.c)    draining other CPUs' stacks; the
  *                                        custom-cache slots of the stacks
@@ -89,10 +93,10 @@
  *   pc_lock    (percpu.c)        the per-CPU data allocator's bitmap
  *   vmap_lock  (vmalloc.c)       the huge areas' table
  *
- * Fork preparation (init.c) takes glibc's stdio list lock before all of
- * them (glibc's fork takes it after the prepare handlers, and stdio
- * allocates under its locks), then every lock in this order, the leaves
- * last; the child reinitialises them.  A process that has only ever had one
+ * Fork preparation (init.c) takes shrink_lock, then glibc's stdio list
+ * lock (glibc's fork takes it after the prepare handlers, and stdio
+ * allocates under its locks; a shrinker may use stdio), then every lock in
+ * this order, the leaves last; the child reinitialises them.  A process that has only ever had one
  * thread takes none.
  *
  * System calls: none is made with a lock of kalloc held, with two
@@ -108,6 +112,16 @@ KINLINE void klock(klock_t *l) { pthread_mutex_lock(l); }
 KINLINE bool ktrylock(klock_t *l) { return pthread_mutex_trylock(l) == 0; }
 KINLINE void kunlock(klock_t *l) { pthread_mutex_unlock(l); }
 KINLINE void klock_reinit(klock_t *l) { pthread_mutex_t z = KLOCK_INIT; *l = z; }
+
+/* In a loop that waits for another CPU (PAUSE on x86-64). */
+KINLINE void kcpu_relax(void)
+{
+#if defined(__x86_64__)
+	__asm__ __volatile__("pause");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
 
 /* Asks for the line at p in a writable state.  x86-64: PREFETCHW, which
  * processors without it execute as a no-op (GCC emits it only with

@@ -84,7 +84,10 @@ static void *front_refill(struct kmem_cache *c, unsigned idx, gfp_t gfp)
 	void *tmp[KFRONT_BATCH_MAX];
 	if (kfront_mode == KF_RSEQ)
 		kfront_rseq_grow(idx);
-	unsigned n = kslab_alloc_bulk(c, gfp, front_batch(idx), tmp);
+	/* Without reclaim (GFP_ATOMIC), one object: no batch to push back,
+	 * so no lock that could be waited for. */
+	unsigned want = (gfp & __GFP_DIRECT_RECLAIM) ? front_batch(idx) : 1;
+	unsigned n = kslab_alloc_bulk(c, gfp, want, tmp);
 	if (!n)
 		return NULL;
 	void *obj = tmp[--n];

@@ -29,9 +29,9 @@
  *    handler takes init_lock first) instead of leaving init_lock held in the
  *    child.
  *
- * Reclaim: when the OS refuses a mapping, os.c calls the hook registered
- * here, which gives back what can be given (front caches, empty slabs, then
- * whole free chunks) so the mapping can be retried.
+ * Reclaim: the initialisation registers reclaim.c's hooks: os.c's, run
+ * when the OS refuses a mapping, and the page layer's, run when memory is
+ * short under the limit (reclaim.c).
  */
 #include "init.h"
 
@@ -40,13 +40,6 @@
 _Atomic int kalloc_init_state;
 static klock_t init_lock = KLOCK_INIT;
 static __thread bool in_init;
-
-static size_t reclaim(void)
-{
-	kfront_flush_all();
-	kslab_shrink_all();
-	return kvm_purge() + kpage_reclaim_chunks();
-}
 
 /* glibc's stdio list lock, and whether the process ever had a second
  * thread; weak, so a C library without them leaves them NULL. */
@@ -63,6 +56,7 @@ static void fork_prepare(void)
 	fork_locked = !(&__libc_single_threaded && __libc_single_threaded);
 	if (!fork_locked)
 		return;
+	kreclaim_fork_prepare();
 	if (_IO_list_lock)
 		_IO_list_lock();
 	klock(&init_lock);
@@ -85,6 +79,7 @@ static void fork_parent(void)
 	kunlock(&init_lock);
 	if (_IO_list_unlock)
 		_IO_list_unlock();
+	kreclaim_fork_parent();
 }
 
 /* The front caches last: the child flushes the stacks of the threads that
@@ -95,6 +90,7 @@ static void fork_child(void)
 	if (!fork_locked)
 		return;
 	klock_reinit(&init_lock);
+	kreclaim_fork_child();
 	kvm_fork_child();
 	kpage_fork_child();
 	kslab_fork_child();
@@ -121,7 +117,7 @@ void kalloc_init_slow(void)
 		kvm_init();
 		kmalloc_init();
 		kfront_init(kmalloc_caches, KMALLOC_NR_ALL);
-		kos_set_reclaim(reclaim);
+		kreclaim_init();
 		atomic_store_explicit(&kalloc_init_state, 2, memory_order_release);
 		if (!atfork)
 			pthread_atfork(fork_prepare, fork_parent, fork_child);

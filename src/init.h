@@ -6,7 +6,7 @@
 #ifndef KALLOC_INIT_H
 #define KALLOC_INIT_H
 
-#include "stats.h"
+#include "reclaim.h"
 
 #pragma GCC visibility push(hidden)
 

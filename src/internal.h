@@ -24,6 +24,7 @@
 #include "kmalloc.h"
 #include "percpu.h"
 #include "stats.h"
+#include "reclaim.h"
 #include "init.h"
 
 #endif /* KALLOC_INTERNAL_H */

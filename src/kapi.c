@@ -13,6 +13,20 @@
 #include <errno.h>
 #include <string.h>
 
+/* Unknown GFP bits: one line (unless __GFP_NOWARN), and the known bits
+ * honoured. */
+static KNOINLINE gfp_t gfp_unknown(gfp_t gfp, const char *op)
+{
+	if (!(gfp & __GFP_NOWARN))
+		kreport("%s: unknown GFP bits 0x%x ignored", op, gfp & ~KALLOC_GFP_KNOWN);
+	return gfp & KALLOC_GFP_KNOWN;
+}
+
+KINLINE gfp_t gfp_check(gfp_t gfp, const char *op)
+{
+	return unlikely(gfp & ~KALLOC_GFP_KNOWN) ? gfp_unknown(gfp, op) : gfp;
+}
+
 /* ------------------------------------------------------------------ */
 /* pages                                                               */
 /* ------------------------------------------------------------------ */
@@ -20,7 +34,7 @@
 KEXPORT struct page *alloc_pages(gfp_t gfp, unsigned int order)
 {
 	kalloc_ensure_init();
-	return kpage_api_alloc(gfp, order);
+	return kpage_api_alloc(gfp_check(gfp, "alloc_pages"), order);
 }
 
 KEXPORT void *page_address(const struct page *page)
@@ -66,7 +80,7 @@ KEXPORT void free_pages(unsigned long addr, unsigned int order)
 KEXPORT void *alloc_pages_exact(size_t size, gfp_t gfp)
 {
 	kalloc_ensure_init();
-	return kpage_api_alloc_exact(size, gfp);
+	return kpage_api_alloc_exact(size, gfp_check(gfp, "alloc_pages_exact"));
 }
 
 KEXPORT void free_pages_exact(void *addr, size_t size)
@@ -105,7 +119,10 @@ KEXPORT void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 	void *obj;
 	if (unlikely(!c || c->dead))
 		kpanic("kmem_cache_alloc: %s cache %p", c ? "destroyed" : "NULL", (void *)c);
-	if (likely(c->front_idx >= 0)) {
+	gfp = gfp_check(gfp, "kmem_cache_alloc");
+	/* __GFP_COLD: from the slabs, not the recently freed objects of the
+	 * CPU's stack (the hot end). */
+	if (likely(c->front_idx >= 0 && !(gfp & __GFP_COLD))) {
 		obj = kfront_pop((unsigned)c->front_idx, gfp);   /* reports failures */
 		if (unlikely(!obj))
 			return NULL;
@@ -137,6 +154,42 @@ KEXPORT void kmem_cache_free(struct kmem_cache *c, void *obj)
 		kfront_push((unsigned)c->front_idx, obj);
 	else
 		kslab_free_one(c, s, obj);
+}
+
+KEXPORT int kmem_cache_alloc_bulk(struct kmem_cache *c, gfp_t gfp, size_t n, void **objs)
+{
+	if (unlikely(!c || c->dead))
+		kpanic("kmem_cache_alloc_bulk: %s cache %p", c ? "destroyed" : "NULL", (void *)c);
+	gfp = gfp_check(gfp, "kmem_cache_alloc_bulk");
+	if (n == 0 || n > INT32_MAX)
+		return 0;
+	size_t got = 0;
+	if (c->front_idx >= 0 && !(gfp & __GFP_COLD))
+		while (got < n && (objs[got] = kpcpu_pop(&kpcpu, (size_t)c->front_idx)) != NULL)
+			got++;
+	while (got < n) {
+		unsigned want = (unsigned)KMIN(n - got, (size_t)UINT32_MAX);
+		unsigned k = kslab_alloc_bulk(c, gfp, want, objs + got);
+		if (!k)
+			break;
+		got += k;
+	}
+	if (got < n) {
+		/* all or nothing, as the kernel's */
+		kmem_cache_free_bulk(c, got, objs);
+		kalloc_fail(c->object_size * n, gfp, c->name);
+		return 0;
+	}
+	if (gfp & __GFP_ZERO)
+		for (size_t i = 0; i < n; i++)
+			memset(objs[i], 0, c->object_size);
+	return (int)n;
+}
+
+KEXPORT void kmem_cache_free_bulk(struct kmem_cache *c, size_t n, void **objs)
+{
+	for (size_t i = 0; i < n; i++)
+		kmem_cache_free(c, objs[i]);
 }
 
 KEXPORT int kmem_cache_shrink(struct kmem_cache *c)
@@ -195,6 +248,7 @@ KEXPORT void *kmalloc(size_t size, gfp_t gfp)
 {
 	bool z = false;
 	kalloc_ensure_init();
+	gfp = gfp_check(gfp, "kmalloc");
 	void *p = kalloc_any(size, 0, gfp, &z);
 	if (p && (gfp & __GFP_ZERO) && !z)
 		memset(p, 0, size);
@@ -229,6 +283,7 @@ KEXPORT void *krealloc(const void *p, size_t new_size, gfp_t gfp)
 		kfree_any(p, "krealloc");
 		return NULL;
 	}
+	gfp = gfp_check(gfp, "krealloc");
 	size_t old = (gfp & __GFP_ZERO) ? kusable_any(p, "krealloc") : 0;
 	void *n = krealloc_any((void *)p, new_size, gfp, "krealloc");
 	if (n && (gfp & __GFP_ZERO) && new_size > old)
@@ -347,6 +402,43 @@ KEXPORT void kalloc_this_cpu_add(void *p, long v, size_t size)
 /* ------------------------------------------------------------------ */
 /* introspection                                                       */
 /* ------------------------------------------------------------------ */
+
+/* ------------------------------------------------------------------ */
+/* memory limit and shrinkers                                          */
+/* ------------------------------------------------------------------ */
+
+KEXPORT int kalloc_set_limit(size_t bytes)
+{
+	kalloc_ensure_init();
+	if (bytes && bytes < PAGE_SIZE)
+		return -EINVAL;
+	kreclaim_set_limit(bytes);
+	return 0;
+}
+
+KEXPORT size_t kalloc_get_limit(void)
+{
+	kalloc_ensure_init();
+	return atomic_load_explicit(&kmem_limit_pages, memory_order_relaxed) << PAGE_SHIFT;
+}
+
+KEXPORT size_t kalloc_charged(void)
+{
+	kalloc_ensure_init();
+	return kmem_charged() << PAGE_SHIFT;
+}
+
+KEXPORT int register_shrinker(struct shrinker *s, const char *name)
+{
+	kalloc_ensure_init();
+	return kreclaim_register(s, name);
+}
+
+KEXPORT void unregister_shrinker(struct shrinker *s)
+{
+	if (s)
+		kreclaim_unregister(s);
+}
 
 KEXPORT void kalloc_stats_print(int fd)
 {

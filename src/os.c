@@ -320,3 +320,25 @@ void kos_close(int fd)
 	close(fd);
 	errno = saved;
 }
+
+size_t kos_read_file(const char *path, char *buf, size_t len)
+{
+	int saved = errno;
+	size_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		while (n + 1 < len) {
+			ssize_t r = read(fd, buf + n, len - 1 - n);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			n += (size_t)r;
+		}
+		close(fd);
+	}
+	if (len)
+		buf[n] = '\0';
+	errno = saved;
+	return n;
+}

@@ -70,6 +70,9 @@ void kwrite_all(int fd, const char *buf, size_t len);
 /* Opens path for appending (created 0644); the descriptor or -1. */
 int kos_open_append(const char *path);
 void kos_close(int fd);
+/* Reads up to len - 1 bytes of a small file into buf, NUL-terminated;
+ * the bytes read (0 when it cannot be read). */
+size_t kos_read_file(const char *path, char *buf, size_t len);
 
 #pragma GCC visibility pop
 

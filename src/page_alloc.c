@@ -81,6 +81,108 @@ _Atomic uintptr_t kinfo_map[KREGISTRY_LEN];
 static const char *const zone_names[KNR_ZONES] = { "DMA", "DMA32", "Normal" };
 
 /* ------------------------------------------------------------------ */
+/* the memory limit                                                    */
+/* ------------------------------------------------------------------ */
+
+_Atomic size_t kmem_limit_pages;
+static _Atomic size_t kmem_pending;    /* reserved by allocations in flight */
+static _Atomic size_t kmem_vm_pages;   /* huge areas, in use and cached */
+static size_t (*pressure_hook)(gfp_t gfp, size_t pages, bool light);
+__thread bool kmem_in_reclaim;
+
+void kmem_set_limit(size_t bytes)
+{
+	size_t pages = bytes ? KMAX(bytes >> PAGE_SHIFT, (size_t)1) : 0;
+	atomic_store_explicit(&kmem_limit_pages, pages, memory_order_relaxed);
+}
+
+void kmem_set_pressure(size_t (*fn)(gfp_t gfp, size_t pages, bool light))
+{
+	pressure_hook = fn;
+}
+
+/* The zones' share of the charge.  Their counters are read without their
+ * locks: each is a word written under its zone's lock, and an allocation
+ * that raises one holds a reservation (kmem_pending) until after it has,
+ * so a reader that no longer sees the reservation sees the counter. */
+static size_t zones_charged(void)
+{
+	size_t pages = 0;
+	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
+		const struct kzone *z = &knode0.zones[zi];
+		size_t present = __atomic_load_n(&z->nr_present_pages, __ATOMIC_RELAXED);
+		size_t free = __atomic_load_n(&z->nr_free_pages, __ATOMIC_RELAXED);
+		size_t dirty = __atomic_load_n(&z->nr_dirty_pages, __ATOMIC_RELAXED);
+		pages += present - KMIN(free, present) + dirty;
+	}
+	return pages;
+}
+
+size_t kmem_charged(void)
+{
+	size_t pending = atomic_load_explicit(&kmem_pending, memory_order_acquire);
+	return pending + atomic_load_explicit(&kmem_vm_pages, memory_order_acquire) + zones_charged();
+}
+
+bool kmem_reserve(size_t pages, gfp_t gfp)
+{
+	size_t limit = atomic_load_explicit(&kmem_limit_pages, memory_order_relaxed);
+	/* The last 64th of the limit (1 MiB at most) is a reserve, as the
+	 * zones' min watermark: for __GFP_HIGH, __GFP_NOFAIL and reclaim (a
+	 * shrinker that allocates). */
+	if (limit && !(gfp & (__GFP_HIGH | __GFP_NOFAIL)) && !kmem_in_reclaim)
+		limit -= kmem_limit_reserve(limit);
+	size_t pending = atomic_load_explicit(&kmem_pending, memory_order_acquire);
+	for (;;) {
+		size_t used = pending + atomic_load_explicit(&kmem_vm_pages, memory_order_acquire) + zones_charged();
+		if (limit && (used > limit || pages > limit - used))
+			return false;
+		if (atomic_compare_exchange_weak_explicit(&kmem_pending, &pending, pending + pages,
+		                                          memory_order_acq_rel, memory_order_acquire))
+			return true;
+	}
+}
+
+void kmem_unreserve(size_t pages)
+{
+	atomic_fetch_sub_explicit(&kmem_pending, pages, memory_order_release);
+}
+
+void kmem_vm_charge(long delta)
+{
+	atomic_fetch_add_explicit(&kmem_vm_pages, (size_t)delta, memory_order_release);
+}
+
+bool kmem_retry(gfp_t gfp, size_t pages, unsigned *tries)
+{
+	if (!(gfp & __GFP_DIRECT_RECLAIM) || kmem_in_reclaim || !pressure_hook)
+		return false;
+	bool light = (gfp & __GFP_NORETRY) && !(gfp & __GFP_NOFAIL);
+	unsigned max = light                        ? 1
+	               : (gfp & __GFP_NOFAIL)       ? UINT32_MAX
+	               : (gfp & __GFP_RETRY_MAYFAIL) ? KRECLAIM_TRIES_MAYFAIL
+	                                            : KRECLAIM_TRIES;
+	if (*tries >= max)
+		return false;
+	++*tries;
+	kmem_in_reclaim = true;
+	size_t got = pressure_hook(gfp, pages, light);
+	kmem_in_reclaim = false;
+	/* A light pass is the one try __GFP_NORETRY has, whatever it freed. */
+	return got > 0;
+}
+
+/* Whether z may hand out 2^order pages: the reserve (min watermark) is left
+ * to __GFP_HIGH, __GFP_NOFAIL and reclaim.  Under z->lock. */
+static bool watermark_ok(const struct kzone *z, unsigned order, gfp_t gfp)
+{
+	size_t min = 0;
+	if (!(gfp & (__GFP_HIGH | __GFP_NOFAIL)) && !kmem_in_reclaim)
+		min = KMIN((size_t)KZONE_MIN_PAGES, z->nr_present_pages / 16);
+	return z->nr_free_pages >= (1UL << order) + min;
+}
+
+/* ------------------------------------------------------------------ */
 /* free lists                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -467,10 +569,22 @@ static struct page *alloc_block(gfp_t gfp, unsigned order, size_t keep)
 		/* 16 MiB of address space cannot hold a 64 MiB chunk. */
 		return NULL;
 	}
+	unsigned reclaims = 0;
 	for (unsigned tries = 0;; tries++) {
-		if (!zone_lock(z, gfp))
+		/* Under a limit the pages are reserved first: at most `keep`
+		 * more pages are charged once the block is taken. */
+		bool limited = atomic_load_explicit(&kmem_limit_pages, memory_order_relaxed) != 0;
+		if (limited && !kmem_reserve(keep, gfp)) {
+			if (kmem_retry(gfp, keep, &reclaims))
+				continue;
 			return NULL;
-		struct page *pg = rmqueue(z, order);
+		}
+		if (!zone_lock(z, gfp)) {
+			if (limited)
+				kmem_unreserve(keep);
+			return NULL;
+		}
+		struct page *pg = watermark_ok(z, order, gfp) ? rmqueue(z, order) : NULL;
 		if (pg) {
 			size_t size = 1UL << order, est = pg->dirty_est;
 			size_t kept = est * keep / size;   /* the estimate for the pages kept */
@@ -485,6 +599,8 @@ static struct page *alloc_block(gfp_t gfp, unsigned order, size_t keep)
 		 * them beats mapping a chunk. */
 		bool wait = !pg && z->nr_reserved_pages >= (1UL << order) && tries < KRELEASE_WAIT_TRIES;
 		kunlock(&z->lock);
+		if (limited)
+			kmem_unreserve(keep);
 		if (pg)
 			return pg;
 		if (!(gfp & __GFP_DIRECT_RECLAIM))
@@ -493,8 +609,13 @@ static struct page *alloc_block(gfp_t gfp, unsigned order, size_t keep)
 			kos_yield();
 			continue;
 		}
-		if (!zone_grow(z, zi))
+		if (!zone_grow(z, zi)) {
+			/* The OS refused a chunk (kos_map has run its own
+			 * reclaim): the shrinkers may still free memory. */
+			if (kmem_retry(gfp, keep, &reclaims))
+				continue;
 			return NULL;
+		}
 	}
 }
 

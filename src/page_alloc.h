@@ -135,6 +135,8 @@ struct kzone {
 	size_t nr_present_pages;   /* pages in the zone's chunks */
 	size_t nr_released_total;  /* pages given back to the OS, ever */
 	size_t nr_reserved_pages;  /* taken off the free lists by a release in flight */
+	size_t min_pages;          /* the reserve (min watermark): free pages only
+	                              __GFP_HIGH, __GFP_NOFAIL and reclaim may take */
 	size_t dirty_high;         /* the base of the high mark (KALLOC_DIRTY_MAX) */
 	size_t dirty_mark;         /* the high mark now: dirty_high, raised while
 	                              released memory is wanted again at once */
@@ -193,6 +195,48 @@ void kpage_set_tails(struct page *head, size_t npages, uint32_t info);
 void kpage_fork_prepare(void);
 void kpage_fork_parent(void);
 void kpage_fork_child(void);
+
+/*
+ * The memory limit (KALLOC_LIMIT, kalloc_set_limit) and reclaim.
+ *
+ * What counts against the limit ("charged"): the pages of every zone that
+ * are allocated or free but possibly backed (present - free + dirty
+ * estimate), the huge areas in use or cached (vmalloc.c reports them with
+ * kmem_vm_charge), and what allocations in flight have reserved.  kalloc's
+ * own metadata (mem_maps, front-cache regions, area records) is not
+ * charged.  An allocation that would go above the limit fails; with
+ * __GFP_DIRECT_RECLAIM its caller asks kmem_retry whether to try again,
+ * which runs the pressure hook (reclaim.c: kalloc's caches, free memory,
+ * then the shrinkers) as the GFP flags allow.
+ */
+/* The limit in pages (0: none). */
+extern _Atomic size_t kmem_limit_pages;
+/* The part of a limit left to __GFP_HIGH, __GFP_NOFAIL and reclaim. */
+KINLINE size_t kmem_limit_reserve(size_t limit) { return KMIN(limit / 64, (size_t)KZONE_MIN_PAGES); }
+void kmem_set_limit(size_t bytes);
+/* Pages charged now. */
+size_t kmem_charged(void);
+/* Reserves `pages` against the limit for an allocation about to be made
+ * (false: it would go above; the limit's last 64th is left to __GFP_HIGH,
+ * __GFP_NOFAIL and reclaim); kmem_unreserve when its pages are counted. */
+bool kmem_reserve(size_t pages, gfp_t gfp);
+void kmem_unreserve(size_t pages);
+/* vmalloc.c: its mapped pages (areas in use and cached) changed by delta. */
+void kmem_vm_charge(long delta);
+/* Whether an allocation that failed for want of memory (`pages` wanted)
+ * should be tried again: runs the pressure hook as the GFP flags allow
+ * (none without __GFP_DIRECT_RECLAIM or inside reclaim; one light pass for
+ * __GFP_NORETRY; full passes while they free something, a few by default,
+ * more for __GFP_RETRY_MAYFAIL, without end for __GFP_NOFAIL).  *tries
+ * starts at 0.  No lock of kalloc may be held. */
+bool kmem_retry(gfp_t gfp, size_t pages, unsigned *tries);
+/* The pressure hook (registered by reclaim.c): frees what it can, only
+ * kalloc's own caches and free memory when `light`; returns the pages
+ * the charge went down by. */
+void kmem_set_pressure(size_t (*fn)(gfp_t gfp, size_t pages, bool light));
+/* Set while this thread reclaims (the kernel's PF_MEMALLOC): its
+ * allocations do not reclaim again and may use the zones' reserves. */
+extern __thread bool kmem_in_reclaim;
 
 /* A zone's counters, read under its lock. */
 struct kzone_stats {

@@ -271,7 +271,15 @@ unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **ou
 		if (!s) {
 			kunlock(&c->lock);
 			s = new_slab(c, gfp);
-			klock(&c->lock);
+			if (gfp & __GFP_DIRECT_RECLAIM)
+				klock(&c->lock);
+			else
+				/* No sleeping: the lock was free a moment ago, so
+				 * another thread (never one this thread
+				 * interrupted) holds it, for a short section
+				 * without system calls. */
+				while (!ktrylock(&c->lock))
+					kcpu_relax();
 			if (!s)
 				break;
 			c->nr_slabs++;

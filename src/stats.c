@@ -11,6 +11,8 @@
  */
 #include "stats.h"
 
+#include <string.h>
+
 /* ------------------------------------------------------------------ */
 /* totals                                                              */
 /* ------------------------------------------------------------------ */
@@ -150,6 +152,58 @@ static void frontinfo(struct kout *o)
 	}
 }
 
+/* One cgroup v2 memory file of this process's cgroup ("max", a number, or
+ * "" when there is none), into buf. */
+static void cgroup_value(const char *file, char *buf, size_t len)
+{
+	char cg[512], path[640];
+	buf[0] = '\0';
+	if (!kos_read_file("/proc/self/cgroup", cg, sizeof cg))
+		return;
+	/* v2: the line "0::/path" */
+	const char *p = cg;
+	while (*p && !(p[0] == '0' && p[1] == ':' && p[2] == ':'))
+		while (*p && *p++ != '\n')
+			;
+	if (!*p)
+		return;
+	p += 3;
+	size_t n = 0;
+	const char *pre = "/sys/fs/cgroup";
+	while (*pre && n < sizeof path - 1)
+		path[n++] = *pre++;
+	while (*p && *p != '\n' && n < sizeof path - 1)
+		path[n++] = *p++;
+	if (n && path[n - 1] != '/' && n < sizeof path - 1)
+		path[n++] = '/';
+	for (const char *f = file; *f && n < sizeof path - 1;)
+		path[n++] = *f++;
+	path[n] = '\0';
+	size_t got = kos_read_file(path, buf, len);
+	while (got && (buf[got - 1] == '\n' || buf[got - 1] == ' '))
+		buf[--got] = '\0';
+}
+
+/* The memory limit, what is charged against it, and the cgroup's limits
+ * (reported, not applied: a cgroup counts all of the process's memory, not
+ * only kalloc's, so kalloc does not take it as its own limit). */
+static void limitinfo(struct kout *o)
+{
+	size_t limit = atomic_load_explicit(&kmem_limit_pages, memory_order_relaxed);
+	kout_printf(o, "memory: charged %lu KiB, limit ", (unsigned long)(kmem_charged() << 2));
+	if (limit)
+		kout_printf(o, "%lu KiB", (unsigned long)(limit << 2));
+	else
+		kout_printf(o, "none");
+	char max[64], high[64];
+	cgroup_value("memory.max", max, sizeof max);
+	cgroup_value("memory.high", high, sizeof high);
+	if ((max[0] && strcmp(max, "max")) || (high[0] && strcmp(high, "max")))
+		kout_printf(o, "; cgroup memory.max %s, memory.high %s (not applied: KALLOC_LIMIT sets kalloc's)",
+		            max[0] ? max : "-", high[0] ? high : "-");
+	kout_printf(o, "\n");
+}
+
 void kstats_print(int fd)
 {
 	struct kout o;
@@ -158,6 +212,7 @@ void kstats_print(int fd)
 	buddyinfo(&o);
 	vmallocinfo(&o);
 	frontinfo(&o);
+	limitinfo(&o);
 	kout_flush(&o, fd);
 	kout_done(&o);
 }

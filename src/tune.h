@@ -37,6 +37,21 @@
 #define KDECAY_NS 1000000000ull
 /* The clock is read on one free in this many. */
 #define KDECAY_TICK 64
+/* A zone's reserve (its min watermark): this many free pages, or a
+ * sixteenth of the zone when that is less, are left to __GFP_HIGH
+ * (GFP_ATOMIC), __GFP_NOFAIL and allocations made while reclaiming. */
+#define KZONE_MIN_PAGES 256
+/* Reclaim passes an allocation that finds memory short may run while they
+ * free something: by default, with __GFP_RETRY_MAYFAIL (__GFP_NOFAIL has no
+ * bound; __GFP_NORETRY runs one light pass). */
+#define KRECLAIM_TRIES 4
+#define KRECLAIM_TRIES_MAYFAIL 16
+/* Shrinkers: objects asked of one per call when its batch is 0; calls in one
+ * pass at most; consecutive passes that free nothing (or return nonsense)
+ * after which it is not asked again. */
+#define KSHRINK_BATCH 128
+#define KSHRINK_MAX_CALLS 4096
+#define KSHRINK_FRUITLESS_MAX 8
 /* An allocation finding no free block while a release has blocks out
  * yields and looks again this many times before it maps a chunk. */
 #define KRELEASE_WAIT_TRIES 1000
@@ -103,6 +118,7 @@ struct ktunables {
 	size_t pcpu_budget;    /* KALLOC_PCPU_BUDGET: object bytes per CPU */
 	bool rseq;             /* KALLOC_RSEQ: per-CPU caches where possible */
 	const char *stats;     /* KALLOC_STATS: NULL (off), "1" (stderr) or a path */
+	size_t limit;          /* KALLOC_LIMIT: bytes kalloc may hold (0: no limit) */
 };
 extern struct ktunables ktune;
 void ktune_load(void);

@@ -132,12 +132,34 @@ static struct vmap_area *take(uintptr_t p)
 
 static void cache_put(struct vmap_area *a);
 
+/* The memory limit (page_alloc.h) charges the usable bytes of every area
+ * mapped, in use or cached: charged before they are mapped (vm_charge
+ * fails above the limit, after the reclaim the GFP flags allow), uncharged
+ * when they are unmapped. */
+static bool vm_charge(size_t bytes, gfp_t gfp)
+{
+	size_t pages = bytes >> PAGE_SHIFT;
+	unsigned tries = 0;
+	while (!kmem_reserve(pages, gfp))
+		if (!kmem_retry(gfp, pages, &tries))
+			return false;
+	kmem_vm_charge((long)pages);
+	kmem_unreserve(pages);
+	return true;
+}
+
+static void vm_uncharge(size_t bytes)
+{
+	kmem_vm_charge(-(long)(bytes >> PAGE_SHIFT));
+}
+
 /* Unmaps areas (no lock held) and frees their records. */
 static void unmap_list(struct vmap_area *a)
 {
 	while (a) {
 		struct vmap_area *next = a->next;
 		kos_unmap((void *)a->addr, a->size + PAGE_SIZE);
+		vm_uncharge(a->size);
 		area_free(a);
 		a = next;
 	}
@@ -209,16 +231,21 @@ static void pieces_drop_front(struct vmap_area *a, size_t from)
 static bool area_resize(struct vmap_area *a, size_t len)
 {
 	char *p = (char *)a->addr;
+	if (len > a->size && !vm_charge(len - a->size, GFP_KERNEL))
+		return false;
 	if (len < a->size) {
 		/* New guard first, then drop the rest (the old guard with it). */
 		kos_protect_none(p + len, PAGE_SIZE);
 		kos_unmap(p + len + PAGE_SIZE, a->size - len);
+		vm_uncharge(a->size - len);
 		pieces_cut(a, len);
 	} else if (len > a->size && a->npieces > 1) {
 		/* Several mappings: one mremap cannot move them together. */
 		char *n = kos_map(len + PAGE_SIZE, VMAP_ALIGN, false, 0);
-		if (!n)
+		if (!n) {
+			vm_uncharge(len - a->size);
 			return false;
+		}
 		memcpy(n, p, a->size);
 		kos_protect_none(n + len, PAGE_SIZE);
 		kos_unmap(p, a->size + PAGE_SIZE);
@@ -232,11 +259,14 @@ static bool area_resize(struct vmap_area *a, size_t len)
 		 * of every entry.  The data's mapping only: the old guard
 		 * page is a mapping of its own (another protection). */
 		char *t = kos_map(len + PAGE_SIZE, VMAP_ALIGN, true, 0);
-		if (!t)
+		if (!t) {
+			vm_uncharge(len - a->size);
 			return false;
+		}
 		char *n = kos_remap_to(p, a->size, len, t);
 		if (!n) {
 			kos_unmap(t + len, PAGE_SIZE);
+			vm_uncharge(len - a->size);
 			return false;
 		}
 		kos_protect_none(n + len, PAGE_SIZE);
@@ -313,10 +343,12 @@ static struct vmap_area *assemble(struct vmap_area *chain, size_t len)
 			/* the last piece of all grows over the fresh rest:
 			 * one mapping less */
 			size_t grow = !chain && i == b->npieces - 1 ? len - off - n : 0;
+			kmem_vm_charge((long)(grow >> PAGE_SHIFT));
 			if (!kos_remap_to((char *)b->addr + used, n, n + grow, t + off)) {
 				/* The hole at t + off is dealt with; the
 				 * pages moved are unmapped (free pages:
 				 * nothing is lost). */
+				vm_uncharge(off + grow);
 				if (off)
 					kos_unmap(t, off);
 				kos_unmap(t + off + n + grow, len + PAGE_SIZE - off - n - grow);
@@ -351,8 +383,10 @@ static struct vmap_area *assemble(struct vmap_area *chain, size_t len)
 			area_free(a);
 		return NULL;
 	}
-	if (off < len)
+	if (off < len) {
 		a->end[np++] = len;   /* the fresh rest */
+		kmem_vm_charge((long)((len - off) >> PAGE_SHIFT));
+	}
 	a->npieces = np;
 	kos_protect_none(t + len, PAGE_SIZE);
 	a->addr = (uintptr_t)t;
@@ -394,6 +428,16 @@ void *kvm_alloc(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 		*zeroed = false;
 		return (void *)a->addr;
 	}
+	if (a && atomic_load_explicit(&kmem_limit_pages, memory_order_relaxed) != 0) {
+		/* Under a limit, areas are not assembled (its fresh part
+		 * would be charged without a reservation): back they go. */
+		while (a) {
+			struct vmap_area *b = a;
+			a = b->next;
+			b->next = NULL;
+			cache_put(b);
+		}
+	}
 	if (a) {
 		a = assemble(a, len);
 		if (a) {
@@ -401,12 +445,14 @@ void *kvm_alloc(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 			return (void *)a->addr;
 		}
 	}
-	a = area_new();
-	if (!a)
+	if (!vm_charge(len, gfp))
 		return NULL;
-	void *p = kos_map(len + PAGE_SIZE, KMAX(align, VMAP_ALIGN), false, 0);
+	a = area_new();
+	void *p = a ? kos_map(len + PAGE_SIZE, KMAX(align, VMAP_ALIGN), false, 0) : NULL;
 	if (!p) {
-		area_free(a);
+		if (a)
+			area_free(a);
+		vm_uncharge(len);
 		return NULL;
 	}
 	kos_protect_none((char *)p + len, PAGE_SIZE);
