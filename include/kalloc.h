@@ -69,7 +69,7 @@ typedef unsigned int gfp_t;
  *  __GFP_NORETRY         when memory is short: one light attempt (kalloc's
  *                        own caches only, no shrinker), then fail
  *  __GFP_RETRY_MAYFAIL   reclaim (shrinkers included) and retry up to 16
- *                        times while reclaim frees something (default: 4)
+ *                        times while reclaim frees something (default: 8)
  *  __GFP_NOFAIL          never NULL: reclaims for as long as anything can
  *                        be freed, then reports and aborts
  *  __GFP_ZERO            zeroed memory

@@ -80,6 +80,16 @@ _Atomic uintptr_t kinfo_map[KREGISTRY_LEN];
 
 static const char *const zone_names[KNR_ZONES] = { "DMA", "DMA32", "Normal" };
 
+/* Releases z->lock, publishing first what the zone holds against the limit:
+ * its pages allocated or free but possibly backed (blocks out for a release
+ * are on their way back to the OS and not counted). */
+static void zone_unlock(struct kzone *z)
+{
+	size_t held = z->nr_present_pages - z->nr_free_pages - z->nr_reserved_pages + z->nr_dirty_pages;
+	atomic_store_explicit(&z->charged, held, memory_order_release);
+	kunlock(&z->lock);
+}
+
 /* ------------------------------------------------------------------ */
 /* the memory limit                                                    */
 /* ------------------------------------------------------------------ */
@@ -101,27 +111,23 @@ void kmem_set_pressure(size_t (*fn)(gfp_t gfp, size_t pages, bool light))
 	pressure_hook = fn;
 }
 
-/* The zones' share of the charge.  Their counters are read without their
- * locks: each is a word written under its zone's lock, and an allocation
- * that raises one holds a reservation (kmem_pending) until after it has,
- * so a reader that no longer sees the reservation sees the counter. */
+/* The zones' share of the charge: what each zone published when its lock
+ * was last released (zone_unlock), so a reader never sees a critical
+ * section half done (a chunk counted present before its blocks are free).
+ * An allocation that raises it holds a reservation (kmem_pending) until
+ * after its zone has published, so a reader that no longer sees the
+ * reservation sees the pages. */
 static size_t zones_charged(void)
 {
 	size_t pages = 0;
-	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
-		const struct kzone *z = &knode0.zones[zi];
-		size_t present = __atomic_load_n(&z->nr_present_pages, __ATOMIC_RELAXED);
-		size_t free = __atomic_load_n(&z->nr_free_pages, __ATOMIC_RELAXED);
-		size_t dirty = __atomic_load_n(&z->nr_dirty_pages, __ATOMIC_RELAXED);
-		pages += present - KMIN(free, present) + dirty;
-	}
+	for (unsigned zi = 0; zi < KNR_ZONES; zi++)
+		pages += atomic_load_explicit(&knode0.zones[zi].charged, memory_order_acquire);
 	return pages;
 }
 
 size_t kmem_charged(void)
 {
-	size_t pending = atomic_load_explicit(&kmem_pending, memory_order_acquire);
-	return pending + atomic_load_explicit(&kmem_vm_pages, memory_order_acquire) + zones_charged();
+	return atomic_load_explicit(&kmem_vm_pages, memory_order_acquire) + zones_charged();
 }
 
 bool kmem_reserve(size_t pages, gfp_t gfp)
@@ -357,7 +363,7 @@ static bool zone_grow(struct kzone *z, unsigned zi)
 	struct kchunk *c = z->spare;
 	if (c)
 		z->spare = c->next;
-	kunlock(&z->lock);
+	zone_unlock(z);
 	if (!c)
 		c = kos_map(sizeof(struct kchunk), KMETA_ALIGN, true, 0);
 	if (!c) {
@@ -381,7 +387,7 @@ static bool zone_grow(struct kzone *z, unsigned zi)
 		c->pages[pfn].dirty_est = 0;
 		add_free(z, &c->pages[pfn], MAX_ORDER);
 	}
-	kunlock(&z->lock);
+	zone_unlock(z);
 	return true;
 }
 
@@ -414,7 +420,7 @@ static size_t reclaim_zone_chunks(struct kzone *z)
 		c->next = dead;
 		dead = c;
 	}
-	kunlock(&z->lock);
+	zone_unlock(z);
 	while (dead) {
 		struct kchunk *c = dead;
 		dead = c->next;
@@ -424,7 +430,7 @@ static size_t reclaim_zone_chunks(struct kzone *z)
 		klock(&z->lock);
 		c->next = z->spare;
 		z->spare = c;
-		kunlock(&z->lock);
+		zone_unlock(z);
 	}
 	return bytes;
 }
@@ -489,7 +495,7 @@ static size_t release_unlock(struct kzone *z, size_t target, unsigned min_order)
 		}
 	}
 	z->last_release_est = est;
-	kunlock(&z->lock);
+	zone_unlock(z);
 	if (!n)
 		return 0;
 	sort_by_address(v, n);
@@ -521,7 +527,7 @@ static size_t release_unlock(struct kzone *z, size_t target, unsigned min_order)
 	z->dirty_min = KMIN(z->dirty_min, z->nr_dirty_pages);
 	z->nr_released_total += total;
 	z->release_failing = failed;
-	kunlock(&z->lock);
+	zone_unlock(z);
 	return total;
 }
 
@@ -536,7 +542,7 @@ size_t kpage_release_all(void)
 		z->dirty_mark = z->dirty_high;
 		z->clean_taken = 0;
 		z->last_high_ns = 0;
-		kunlock(&z->lock);
+		zone_unlock(z);
 		do {
 			klock(&z->lock);
 			got = release_unlock(z, 0, 0);
@@ -598,7 +604,7 @@ static struct page *alloc_block(gfp_t gfp, unsigned order, size_t keep)
 		/* Blocks out for a release come back in a moment: waiting for
 		 * them beats mapping a chunk. */
 		bool wait = !pg && z->nr_reserved_pages >= (1UL << order) && tries < KRELEASE_WAIT_TRIES;
-		kunlock(&z->lock);
+		zone_unlock(z);
 		if (limited)
 			kmem_unreserve(keep);
 		if (pg)
@@ -714,7 +720,7 @@ static void maybe_release(struct kzone *z)
 			release_unlock(z, high / 2, 0);
 			klock(&z->lock);
 		}
-		kunlock(&z->lock);
+		zone_unlock(z);
 		return;
 	}
 	size_t low = z->dirty_high / 8;
@@ -735,7 +741,7 @@ static void maybe_release(struct kzone *z)
 			z->dirty_min = z->nr_dirty_pages;
 		}
 	}
-	kunlock(&z->lock);
+	zone_unlock(z);
 }
 
 void kpage_free(struct page *head)
@@ -823,7 +829,7 @@ void kpage_zone_stats(unsigned zi, struct kzone_stats *st)
 	st->dirty = z->nr_dirty_pages;
 	st->released = z->nr_released_total;
 	st->chunks = z->nr_chunks;
-	kunlock(&z->lock);
+	zone_unlock(z);
 }
 
 /* ------------------------------------------------------------------ */

@@ -135,6 +135,8 @@ struct kzone {
 	size_t nr_present_pages;   /* pages in the zone's chunks */
 	size_t nr_released_total;  /* pages given back to the OS, ever */
 	size_t nr_reserved_pages;  /* taken off the free lists by a release in flight */
+	_Atomic size_t charged;    /* pages held against the limit, published by
+	                              each critical section as it ends */
 	size_t min_pages;          /* the reserve (min watermark): free pages only
 	                              __GFP_HIGH, __GFP_NOFAIL and reclaim may take */
 	size_t dirty_high;         /* the base of the high mark (KALLOC_DIRTY_MAX) */
@@ -214,7 +216,7 @@ extern _Atomic size_t kmem_limit_pages;
 /* The part of a limit left to __GFP_HIGH, __GFP_NOFAIL and reclaim. */
 KINLINE size_t kmem_limit_reserve(size_t limit) { return KMIN(limit / 64, (size_t)KZONE_MIN_PAGES); }
 void kmem_set_limit(size_t bytes);
-/* Pages charged now. */
+/* Pages charged now (not counting reservations in flight). */
 size_t kmem_charged(void);
 /* Reserves `pages` against the limit for an allocation about to be made
  * (false: it would go above; the limit's last 64th is left to __GFP_HIGH,

@@ -108,16 +108,20 @@ static unsigned long run_shrinkers(gfp_t gfp)
 static size_t pressure(gfp_t gfp, size_t pages, bool light)
 {
 	size_t before = kmem_charged();
-	kreclaim_own(true);
+	size_t freed = kreclaim_own(true) >> PAGE_SHIFT;
 	size_t now = kmem_charged();
 	size_t limit = atomic_load_explicit(&kmem_limit_pages, memory_order_relaxed);
 	size_t cap = limit - ((gfp & (__GFP_HIGH | __GFP_NOFAIL)) ? 0 : kmem_limit_reserve(limit));
 	bool enough = limit && now <= cap && pages <= cap - now;
-	if (!light && !enough && run_shrinkers(gfp)) {
-		kreclaim_own(true);
+	if (!light && !enough) {
+		unsigned long objects = run_shrinkers(gfp);
+		if (objects)
+			freed += (kreclaim_own(true) >> PAGE_SHIFT) + 1;
 		now = kmem_charged();
 	}
-	return before > now ? before - now : 0;
+	/* Other threads may take at once what was freed: progress is what
+	 * this pass gave back, not only how far the charge went down. */
+	return KMAX(before > now ? before - now : 0, freed);
 }
 
 void kreclaim_init(void)

@@ -44,7 +44,7 @@
 /* Reclaim passes an allocation that finds memory short may run while they
  * free something: by default, with __GFP_RETRY_MAYFAIL (__GFP_NOFAIL has no
  * bound; __GFP_NORETRY runs one light pass). */
-#define KRECLAIM_TRIES 4
+#define KRECLAIM_TRIES 8
 #define KRECLAIM_TRIES_MAYFAIL 16
 /* Shrinkers: objects asked of one per call when its batch is 0; calls in one
  * pass at most; consecutive passes that free nothing (or return nonsense)

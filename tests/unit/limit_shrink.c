@@ -14,6 +14,7 @@
 #include "ktest.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #define MIB (1UL << 20)
@@ -277,6 +278,103 @@ static void bulk(void)
 	CHECK(kmem_cache_destroy(c) == 0);
 }
 
+
+/* Threads: four threads fill a shared cache (a list under a mutex that the
+ * shrinker only tries: a thread holding it may be the one reclaiming),
+ * while a fifth samples the charge, which never passes the limit. */
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct obj *shared;
+static unsigned long shared_n;
+static _Atomic unsigned long t_fail, t_ok, t_scans;
+static _Atomic int t_stop;
+static _Atomic size_t t_max_charged;
+
+static unsigned long shared_count(struct shrinker *s, struct shrink_control *sc)
+{
+	(void)s, (void)sc;
+	return __atomic_load_n(&shared_n, __ATOMIC_RELAXED) ?: SHRINK_EMPTY;
+}
+
+static unsigned long shared_scan(struct shrinker *s, struct shrink_control *sc)
+{
+	(void)s;
+	atomic_fetch_add(&t_scans, 1);
+	if (pthread_mutex_trylock(&shared_lock) != 0)
+		return SHRINK_STOP;
+	unsigned long n = 0;
+	while (n < sc->nr_to_scan && shared) {
+		struct obj *o = shared;
+		shared = o->next;
+		kfree(o);
+		n++;
+		shared_n--;
+	}
+	pthread_mutex_unlock(&shared_lock);
+	return n;
+}
+
+static struct shrinker shared_shrinker = { .count_objects = shared_count, .scan_objects = shared_scan,
+	                                   .seeks = DEFAULT_SEEKS };
+
+static void *filler(void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < 128 * MIB / sizeof(struct obj); i++) {
+		struct obj *o = kmalloc(sizeof *o, GFP_KERNEL | __GFP_NOWARN);
+		if (!o) {
+			atomic_fetch_add(&t_fail, 1);
+			continue;
+		}
+		memset(o->data, 0x33, sizeof o->data);
+		pthread_mutex_lock(&shared_lock);
+		o->next = shared;
+		shared = o;
+		shared_n++;
+		pthread_mutex_unlock(&shared_lock);
+		atomic_fetch_add(&t_ok, 1);
+	}
+	return NULL;
+}
+
+static void *sampler(void *arg)
+{
+	(void)arg;
+	while (!atomic_load(&t_stop)) {
+		size_t c = kalloc_charged();
+		if (c > atomic_load(&t_max_charged))
+			atomic_store(&t_max_charged, c);
+	}
+	return NULL;
+}
+
+static void threads(void)
+{
+	unregister_shrinker(&cache_shrinker);
+	drop_all();
+	CHECK(register_shrinker(&shared_shrinker, "shared") == 0);
+	pthread_t t[4], m;
+	pthread_create(&m, NULL, sampler, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, filler, NULL);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	atomic_store(&t_stop, 1);
+	pthread_join(m, NULL);
+	unsigned long ok = atomic_load(&t_ok), fail = atomic_load(&t_fail);
+	CHECKF(atomic_load(&t_max_charged) <= LIMIT, "charged %zu MiB with 4 threads, limit %lu MiB",
+	       atomic_load(&t_max_charged) / MIB, LIMIT / MIB);
+	CHECKF(fail * 100 <= ok, "4 threads: %lu allocations failed, %lu succeeded", fail, ok);
+	test_msg("4 threads: %lu MiB allocated, %lu failures, at most %zu MiB charged, %lu scans\n",
+	         ok * sizeof(struct obj) / MIB, fail, atomic_load(&t_max_charged) / MIB, atomic_load(&t_scans));
+	unregister_shrinker(&shared_shrinker);
+	while (shared) {
+		struct obj *o = shared;
+		shared = o->next;
+		kfree(o);
+	}
+	shared_n = 0;
+}
+
 static void unknown_bits(void)
 {
 	struct capture cap;
@@ -304,6 +402,7 @@ int main(void)
 	retry_policy();
 	broken();
 	nofail();
+	threads();
 	unregister_shrinker(&cache_shrinker);
 	drop_all();
 	/* malloc under the limit: NULL and ENOMEM */
