@@ -270,7 +270,7 @@ struct kalloc_rcu_head {
 
 /* Frees ptr (from kmalloc and friends, or an object of any cache) after a
  * grace period; rhf names its rcu_head member.  NULL is a no-op.  Never
- * sleeps: callable inside rcu_read_lock(). */
+ * waits for a grace period: callable inside rcu_read_lock(). */
 #define kfree_rcu(ptr, rhf)                                                              \
 	do {                                                                             \
 		__typeof__(ptr) kfree_rcu_p_ = (ptr);                                    \
