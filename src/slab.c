@@ -366,6 +366,11 @@ void kslab_check_object(struct kmem_cache *c, struct page *s, const void *p, con
 		if (s->slab_cache)
 			kpanic("%s: object %p belongs to cache %s, not to cache %s", op, p, s->slab_cache->name,
 			       c->name);
+		/* no cache: an empty slab on its way back to the page layer
+		 * (SLAB_TYPESAFE_BY_RCU: waiting for its grace period) */
+		if (c->flags & SLAB_TYPESAFE_BY_RCU)
+			kpanic("%s: invalid pointer %p (cache %s): in an empty slab waiting for an RCU grace "
+			       "period, freed already", op, p, c->name);
 		kpanic("%s: invalid pointer %p (cache %s)", op, p, c->name);
 	}
 	if (unlikely(!kslab_obj_valid(c, p)))
