@@ -30,8 +30,9 @@ bool krcu_bound(void);
  * in progress now has ended by then.  Unbound, calls it at once.  The
  * caller holds no lock of kalloc (liburcu allocates, and starts its
  * call_rcu thread on first use); any thread may call it, registered with
- * liburcu or not (rcu.c registers it for the call where it is not).  fn
- * runs in liburcu's call_rcu thread, holding no lock of kalloc. */
+ * liburcu or not (on x86-64 rcu.c registers it for the call where it is
+ * not; elsewhere it must be registered).  fn runs in liburcu's call_rcu
+ * thread, holding no lock of kalloc. */
 void krcu_call(struct krcu_head *head, void (*fn)(struct krcu_head *head));
 /* Waits until every call deferred before it has run (liburcu's
  * rcu_barrier).  Unbound, returns at once.  Not from inside a read-side
