@@ -9,7 +9,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 build="$here/build"
 lib="$build/libkalloc-preload.so"
 
-build_pkgs=(meson ninja-build gcc g++ pkg-config libc6-dev libbenchmark-dev)
+build_pkgs=(meson ninja-build gcc g++ pkg-config libc6-dev libbenchmark-dev liburcu-dev)
 # Extra packages for ./test.sh (real programs the tests run under kalloc).
 test_pkgs=(python3 perl git sqlite3 redis-server redis-tools strace libpython3.11-testsuite)
 

@@ -176,9 +176,12 @@ typedef unsigned int slab_flags_t;
 #define SLAB_STORE_USER       0x00010000u
 /* Abort with a report if the cache cannot be created. */
 #define SLAB_PANIC            0x00040000u
-/* Accepted: a free object keeps its contents (the free pointer is stored
- * after it), but slabs are not yet held back for an RCU grace period before
- * they return to the page allocator. */
+/* Type-safe memory for lock-free readers (see "RCU" below): objects are
+ * reused at once, but a slab goes back to the page allocator only after an
+ * RCU grace period, so a reader inside rcu_read_lock() that still holds a
+ * freed object reads an object of this cache (free, or allocated again),
+ * never other memory; a free object keeps its contents (the free pointer is
+ * stored after it).  kmem_cache_destroy waits for the slabs held back. */
 #define SLAB_TYPESAFE_BY_RCU  0x00080000u
 
 struct kmem_cache;
@@ -352,6 +355,68 @@ struct shrinker {
 KALLOC_API int register_shrinker(struct shrinker *s, const char *name);
 /* Waits for a pass in progress, then removes s. */
 KALLOC_API void unregister_shrinker(struct shrinker *s);
+
+/* ------------------------------------------------------------------ */
+/* RCU: freeing after a grace period (docs/rcu.md)                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Built on liburcu's default flavour (urcu-memb: link with liburcu, e.g.
+ * `pkg-config --libs liburcu`), which the program uses for its readers
+ * (rcu_read_lock, rcu_dereference, rcu_assign_pointer).  kalloc does not
+ * load liburcu itself: when the program has it loaded, the frees below wait
+ * for a grace period (liburcu's call_rcu; they run in its call_rcu thread);
+ * when it has not, no RCU reader can exist and they free at once.  liburcu
+ * must be linked, not loaded later with dlopen.  Any thread may call them,
+ * registered with liburcu or not (on x86-64; elsewhere it must be
+ * registered, as liburcu's call_rcu requires).
+ *
+ * The rcu_head member: liburcu's struct rcu_head (from <urcu.h>) or, for a
+ * program that does not include liburcu's headers, struct kalloc_rcu_head,
+ * which has the same layout.  Its contents belong to kalloc from the call
+ * until the object is freed.
+ */
+struct kalloc_rcu_head {
+	void *next;
+	void (*func)(struct kalloc_rcu_head *head);
+};
+
+/* Frees ptr (from kmalloc and friends, or an object of any cache) after a
+ * grace period; rhf names its rcu_head member.  NULL is a no-op.  Never
+ * waits for a grace period: callable inside rcu_read_lock(). */
+#define kfree_rcu(ptr, rhf)                                                              \
+	do {                                                                             \
+		__typeof__(ptr) kfree_rcu_p_ = (ptr);                                    \
+		(void)sizeof(char[sizeof(kfree_rcu_p_->rhf) ==                           \
+		                  sizeof(struct kalloc_rcu_head) ? 1 : -1]);             \
+		if (kfree_rcu_p_)                                                        \
+			kvfree_call_rcu((void *)&kfree_rcu_p_->rhf, (void *)kfree_rcu_p_); \
+	} while (0)
+#define kvfree_rcu(ptr, rhf) kfree_rcu(ptr, rhf)
+/* kmem_cache_free(cache, obj) after a grace period (the object stays
+ * allocated until then: kmem_cache_destroy waits for it).  The object is
+ * checked against the cache now, as kmem_cache_free would. */
+#define kmem_cache_free_rcu(cache, obj, rhf)                                             \
+	do {                                                                             \
+		__typeof__(obj) kmem_cache_free_rcu_p_ = (obj);                          \
+		(void)sizeof(char[sizeof(kmem_cache_free_rcu_p_->rhf) ==                 \
+		                  sizeof(struct kalloc_rcu_head) ? 1 : -1]);             \
+		if (kmem_cache_free_rcu_p_)                                              \
+			kmem_cache_free_call_rcu((cache), (void *)kmem_cache_free_rcu_p_,   \
+			                         (void *)&kmem_cache_free_rcu_p_->rhf);     \
+	} while (0)
+/* What the two macros call: head is the rcu_head inside the block ptr
+ * (checked: a head outside the block, or a pointer kalloc did not return,
+ * is reported and aborts). */
+KALLOC_API void kvfree_call_rcu(void *head, void *ptr);
+KALLOC_API void kmem_cache_free_call_rcu(struct kmem_cache *cache, void *obj, void *head);
+/* Waits until every free deferred by kfree_rcu or kmem_cache_free_rcu
+ * before the call has been done (liburcu's rcu_barrier).  Not inside
+ * rcu_read_lock() (reported, aborts) nor from an RCU callback. */
+KALLOC_API void kvfree_rcu_barrier(void);
+/* kmem_cache_destroy waits the same way for the objects of the cache freed
+ * with RCU and, for a SLAB_TYPESAFE_BY_RCU cache, for its slabs held back;
+ * inside rcu_read_lock() it reports, leaves the cache and returns -EBUSY. */
 
 /* ------------------------------------------------------------------ */
 /* Introspection                                                       */

@@ -11,6 +11,7 @@
  *   os.c            the only file that calls the kernel
  *   report.c        one-line reports, failures, the report buffer
  *   tune.c          tunables: the environment, parsed once
+ *   rcu.c           deferral past an RCU grace period (liburcu, weakly bound)
  *   page_alloc.c    the buddy allocator over 64 MiB chunks
  *   slab.c          kmem_cache internals: slabs, partial lists, remote frees
  *   front_region.c  front caches: region layout, views, flushing (rseq.h: the sequences)

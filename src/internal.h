@@ -13,6 +13,7 @@
 #include "os.h"
 #include "report.h"
 #include "tune.h"
+#include "rcu.h"
 #include "page_alloc.h"
 #include "slab.h"
 #include "rseq.h"

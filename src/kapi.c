@@ -210,6 +210,19 @@ KEXPORT int kmem_cache_destroy(struct kmem_cache *c)
 		kreport("kmem_cache_destroy: cache %s is built in and cannot be destroyed", c->name);
 		return -EINVAL;
 	}
+	/* Objects freed with RCU are live until their grace period ends, and
+	 * a SLAB_TYPESAFE_BY_RCU cache's slabs go after one: wait for them
+	 * (rcu_barrier), which a thread inside a read-side critical section
+	 * must not do. */
+	if (krcu_bound() && ((c->flags & SLAB_TYPESAFE_BY_RCU) || atomic_load(&c->rcu_pending))) {
+		if (krcu_read_ongoing()) {
+			kreport("kmem_cache_destroy: cache %s: called inside an RCU read-side critical section; "
+			        "not destroyed", c->name);
+			return -EBUSY;
+		}
+		while (atomic_load_explicit(&c->rcu_pending, memory_order_acquire))
+			krcu_barrier();
+	}
 	if (c->front_idx >= 0 && !kfront_drain_index((unsigned)c->front_idx)) {
 		kreport("kmem_cache_destroy: cache %s: the per-CPU caches cannot be drained now (membarrier "
 		        "refused); not destroyed", c->name);
@@ -329,6 +342,67 @@ KEXPORT void *kvmalloc(size_t size, gfp_t gfp)
 KEXPORT void kvfree(const void *addr)
 {
 	kfree_any(addr, "kvfree");
+}
+
+/* ------------------------------------------------------------------ */
+/* RCU                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* The grace period of an object freed with kfree_rcu or
+ * kmem_cache_free_rcu is over: free it.  Only the rcu_head's address is
+ * known; the object is the block that holds it. */
+static void free_rcu_cb(struct krcu_head *h)
+{
+	struct kmem_cache *c;
+	void *p = kblock_start(h, &c);
+	if (!p)
+		kpanic("kfree_rcu: the rcu_head %p is no longer inside a block of kalloc", (void *)h);
+	kfree_any(p, "kfree_rcu");
+	if (c)   /* the cache may be destroyed from here on */
+		atomic_fetch_sub_explicit(&c->rcu_pending, 1, memory_order_release);
+}
+
+/* Checks that head lies inside the object ptr (usable bytes) at pointer
+ * alignment, then defers. */
+static void free_rcu(void *head, void *ptr, size_t usable, const char *op)
+{
+	uintptr_t h = (uintptr_t)head, p = (uintptr_t)ptr;
+	struct kmem_cache *c;
+	if (h < p || h - p > usable || usable - (h - p) < sizeof(struct krcu_head) || (h & (sizeof(void *) - 1)) ||
+	    kblock_start(head, &c) != ptr)
+		kpanic("%s: the rcu_head %p is not inside the object %p (%lu bytes)", op, head, ptr,
+		       (unsigned long)usable);
+	if (c)
+		atomic_fetch_add_explicit(&c->rcu_pending, 1, memory_order_relaxed);
+	krcu_call(head, free_rcu_cb);
+}
+
+KEXPORT void kvfree_call_rcu(void *head, void *ptr)
+{
+	if (!ptr)
+		return;
+	free_rcu(head, ptr, kusable_any(ptr, "kfree_rcu"), "kfree_rcu");
+}
+
+KEXPORT void kmem_cache_free_call_rcu(struct kmem_cache *c, void *obj, void *head)
+{
+	if (!obj)
+		return;
+	if (unlikely(!c))
+		kpanic("kmem_cache_free_rcu: NULL cache for object %p", obj);
+	struct page *s = kslab_of(obj);
+	if (!s)
+		kpanic("kmem_cache_free_rcu: invalid pointer %p (not a slab object; cache %s)", obj, c->name);
+	kslab_check_object(c, s, obj, "kmem_cache_free_rcu");
+	free_rcu(head, obj, c->object_size, "kmem_cache_free_rcu");
+}
+
+KEXPORT void kvfree_rcu_barrier(void)
+{
+	if (krcu_read_ongoing())
+		kpanic("kvfree_rcu_barrier: called inside an RCU read-side critical section (it would wait for "
+		       "itself)");
+	krcu_barrier();
 }
 
 /* ------------------------------------------------------------------ */

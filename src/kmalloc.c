@@ -237,6 +237,8 @@ static void classify(const void *p, const char *op, bool huge_size, struct kbloc
 			bi->kind = KB_SLAB;
 			bi->pg = pg->head;
 			bi->cache = kpage_kind(pg) == KPG_KSLAB ? &kmalloc_caches[kpage_info(pg) - KINFO_KSLAB_BASE] : pg->head->slab_cache;
+			if (unlikely(!bi->cache))
+				kbad_pointer(p, op, "in an empty slab waiting for an RCU grace period: freed already");
 			kslab_check_object(bi->cache, bi->pg, p, op);
 			bi->usable = bi->cache->object_size;
 			return;
@@ -304,6 +306,41 @@ void kfree_any(const void *p, const char *op)
 			kbad_pointer(p, op, kvm_contains(p) ? "inside a huge block, not at its start"
 			                                   : "not allocated by kalloc");
 		return;
+	}
+}
+
+void *kblock_start(const void *p, struct kmem_cache **cache)
+{
+	*cache = NULL;
+	struct kchunk *ch = kchunk_of(p);
+	if (!ch)
+		return kvm_start(p);
+	struct page *pg = kchunk_page(ch, p);
+	switch (kpage_kind(pg)) {
+	case KPG_SLAB:
+	case KPG_KSLAB: {
+		struct page *s = pg->head;
+		struct kmem_cache *c = kpage_kind(pg) == KPG_KSLAB ? &kmalloc_caches[kpage_info(pg) - KINFO_KSLAB_BASE]
+		                                                   : s->slab_cache;
+		if (!c)
+			return NULL;
+		uintptr_t base = (uintptr_t)kpage_address(s);
+		size_t i = ((uintptr_t)p - base) / c->size;
+		if (i >= c->objects || (uintptr_t)p - base - i * c->size >= c->object_size)
+			return NULL;
+		*cache = c;
+		return (void *)(base + i * c->size);
+	}
+	case KPG_TAIL:
+		while (pg > ch->pages && kpage_kind(pg) == KPG_TAIL)
+			pg--;
+		if (kpage_kind(pg) != KPG_LARGE || (uintptr_t)p >= (uintptr_t)kpage_address(pg) + kpage_extent(pg) * PAGE_SIZE)
+			return NULL;
+		return kpage_address(pg);
+	case KPG_LARGE:
+		return kpage_address(pg);
+	default:
+		return NULL;
 	}
 }
 

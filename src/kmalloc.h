@@ -75,6 +75,12 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed);
 void kfree_any(const void *p, const char *op);
 /* Usable size of any block; reports invalid pointers. */
 size_t kusable_any(const void *p, const char *op);
+/* The start of the allocated block (slab object, page block or huge area)
+ * whose bytes hold p, and its cache (NULL for a page block or a huge area);
+ * NULL when p is in none.  For kfree_rcu's deferred call, which has only
+ * the address of the rcu_head inside the object.  A page block's tail is
+ * walked back to its head: at most 1023 info words. */
+void *kblock_start(const void *p, struct kmem_cache **cache);
 /* realloc for any block: NULL on failure with p intact. */
 void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op);
 

@@ -6,7 +6,7 @@
 #ifndef KALLOC_PAGE_ALLOC_H
 #define KALLOC_PAGE_ALLOC_H
 
-#include "tune.h"
+#include "rcu.h"
 
 #pragma GCC visibility push(hidden)
 
@@ -85,12 +85,23 @@ struct page {
 		uint32_t carved;       /* slab: objects handed out from never-used memory */
 		uint32_t dirty_est;    /* FREE head: estimate of its backed pages (<= dirty) */
 	};
-	struct page *next;    /* free list / slab partial list links */
-	struct page *prev;
+	union {
+		struct {
+			struct page *next;    /* free list / slab partial list links */
+			struct page *prev;
+		};
+		/* An empty slab of a SLAB_TYPESAFE_BY_RCU cache, waiting for a
+		 * grace period before it goes back (slab.c): off every list. */
+		struct krcu_head rcu;
+	};
 	struct page *head;    /* SLAB pages: the head page; LARGE head: itself */
 	/* Slab state (head page of a slab; see slab.c). */
 	struct kmem_cache *slab_cache;
-	void *freelist;            /* encoded list, protected by the cache lock */
+	union {
+		void *freelist;            /* encoded list, protected by the cache lock */
+		struct kmem_cache *rcu_cache;  /* waiting for a grace period: its cache
+		                                  (slab_cache is NULL meanwhile) */
+	};
 	_Atomic uint64_t remote;   /* lock-free list of remote frees: ptr | FULL, count << 48 */
 };
 _Static_assert(sizeof(struct page) == 64, "struct page is one cache line");

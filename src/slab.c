@@ -56,9 +56,18 @@
  * (kmem_cache_boot), as in the kernel.  All are on one list, under
  * kcache_list_lock.
  *
+ * SLAB_TYPESAFE_BY_RCU: objects are reused at once, as any cache's, but an
+ * empty slab goes back to the buddy allocator only after an RCU grace
+ * period (discard_slab hands it to rcu.c), so a lock-free reader that still
+ * holds a freed object reads an object of the same cache; the free pointer
+ * is stored after the object, so a free object keeps its contents.
+ * kslab_destroy waits for the deferred slabs before the cache goes.
+ *
  * Locks (the order is in base.h): kcache_list_lock -> c->lock -> zone lock.
  * Pages are freed to the buddy allocator after c->lock is dropped, and
- * after kcache_list_lock is dropped where a walk of the list freed them.
+ * after kcache_list_lock is dropped where a walk of the list freed them;
+ * that is also where a SLAB_TYPESAFE_BY_RCU slab is deferred (liburcu
+ * allocates, so it is never called with a lock of kalloc held).
  */
 #include "slab.h"
 
@@ -238,6 +247,36 @@ static struct page *empty_check_locked(struct kmem_cache *c, struct page *s)
 	return s;
 }
 
+/* Returns the pages of an unlisted empty slab to the page layer. */
+static void free_slab_pages(struct page *s)
+{
+	s->slab_cache = NULL;
+	kpage_set_info(s, KPG_LARGE);   /* kpage_free expects an allocated block head */
+	s->npages = 1U << s->order;
+	kpage_free(s);
+}
+
+/* A SLAB_TYPESAFE_BY_RCU slab's grace period is over (see discard_slab):
+ * no reader that could have found one of its objects is still reading. */
+static void slab_rcu_free(struct krcu_head *h)
+{
+	struct page *s = (struct page *)((char *)h - offsetof(struct page, rcu));
+	struct kmem_cache *c = s->rcu_cache;
+	free_slab_pages(s);
+	/* The cache may be destroyed from here on. */
+	atomic_fetch_sub_explicit(&c->rcu_pending, 1, memory_order_release);
+}
+
+/* Returns an unlisted empty slab to the page layer.  No lock held.
+ *
+ * A slab of a SLAB_TYPESAFE_BY_RCU cache goes only after an RCU grace
+ * period (krcu_call): a reader that found one of its objects before it was
+ * freed may still read it, and must find memory of the same type (an
+ * object of this cache, free or reused) until it leaves its read-side
+ * critical section.  Meanwhile the slab is off every list, keeps its pages
+ * and their slab kind, and has no cache (slab_cache NULL, so a free of one
+ * of its objects is reported as an invalid pointer); rcu_cache names the
+ * cache for the count the deferred call drops. */
 static void discard_slab(struct page *s)
 {
 	if (kpage_kind(s) == KPG_CACHED) {
@@ -246,10 +285,15 @@ static void discard_slab(struct page *s)
 		kpage_free(s);
 		return;
 	}
-	s->slab_cache = NULL;
-	kpage_set_info(s, KPG_LARGE);   /* kpage_free expects an allocated block head */
-	s->npages = 1U << s->order;
-	kpage_free(s);
+	struct kmem_cache *c = s->slab_cache;
+	if (c->flags & SLAB_TYPESAFE_BY_RCU) {
+		s->slab_cache = NULL;
+		s->rcu_cache = c;
+		atomic_fetch_add_explicit(&c->rcu_pending, 1, memory_order_relaxed);
+		krcu_call(&s->rcu, slab_rcu_free);
+		return;
+	}
+	free_slab_pages(s);
 }
 
 static unsigned pages_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **out);
@@ -330,6 +374,11 @@ void kslab_check_object(struct kmem_cache *c, struct page *s, const void *p, con
 		if (s->slab_cache)
 			kpanic("%s: object %p belongs to cache %s, not to cache %s", op, p, s->slab_cache->name,
 			       c->name);
+		/* no cache: an empty slab on its way back to the page layer
+		 * (SLAB_TYPESAFE_BY_RCU: waiting for its grace period) */
+		if (c->flags & SLAB_TYPESAFE_BY_RCU)
+			kpanic("%s: invalid pointer %p (cache %s): in an empty slab waiting for an RCU grace "
+			       "period, freed already", op, p, c->name);
 		kpanic("%s: invalid pointer %p (cache %s)", op, p, c->name);
 	}
 	if (unlikely(!kslab_obj_valid(c, p)))
@@ -643,6 +692,7 @@ static void cache_begin(struct kmem_cache *c, const char *name)
 	atomic_store_explicit(&c->relist, NULL, memory_order_relaxed);
 	atomic_store(&c->nr_alloc_total, 0);
 	atomic_store(&c->nr_free_total, 0);
+	atomic_store(&c->rcu_pending, 0);
 }
 
 int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t align, slab_flags_t flags,
@@ -804,6 +854,10 @@ void kslab_destroy(struct kmem_cache *c)
 	c->dead = true;
 	kunlock(&c->lock);
 	discard_chain(dead);
+	/* The deferred calls of c (its slabs, above, and any object freed
+	 * with RCU) use c until they have run. */
+	while (atomic_load_explicit(&c->rcu_pending, memory_order_acquire))
+		krcu_barrier();
 	void *obj = c;
 	kslab_free_bulk(&kmem_cache_boot, 1, &obj);
 }

@@ -50,6 +50,12 @@ struct kmem_cache {
 	size_t nr_partial;
 	size_t nr_slabs;
 	bool dead;                 /* destroyed (static caches never are) */
+	/* Deferred work of this cache waiting for an RCU grace period: its
+	 * empty slabs (SLAB_TYPESAFE_BY_RCU) and its objects freed with
+	 * kfree_rcu or kmem_cache_free_rcu.  Each deferred call touches the
+	 * cache last when it decrements this, so the cache may go once it is
+	 * 0 (kslab_destroy, kmem_cache_destroy wait for that). */
+	_Atomic size_t rcu_pending;
 	_Atomic size_t nr_alloc_total, nr_free_total;
 } __attribute__((aligned(256)));   /* a power of two: kmalloc_caches[cls] is a shift */
 
@@ -76,7 +82,10 @@ bool kslab_is_builtin(const struct kmem_cache *c);
  * out: drain them first). */
 size_t kslab_live(const struct kmem_cache *c);
 /* Unlists c, returns its slabs to the page layer and frees its struct.  The
- * caller has made sure no object is live and no front cache holds any. */
+ * caller has made sure no object is live and no front cache holds any.
+ * The slabs of a SLAB_TYPESAFE_BY_RCU cache go after a grace period, which
+ * this waits for (krcu_barrier), so the caller must not be inside an RCU
+ * read-side critical section nor in a deferred call. */
 void kslab_destroy(struct kmem_cache *c);
 
 /* Fills out[] with up to n objects (at least 1 unless out of memory).

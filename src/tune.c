@@ -18,6 +18,7 @@ struct ktunables ktune = {
 	.dirty_max = KDIRTY_HIGH_DEFAULT,
 	.pcpu_budget = KFRONT_BUDGET_DEFAULT,
 	.rseq = true,
+	.rcu = true,
 	.stats = NULL,
 };
 
@@ -34,6 +35,7 @@ static const struct ktunable {
 	{ "KALLOC_PCPU_BUDGET", KT_SIZE, offsetof(struct ktunables, pcpu_budget), 4096,
 	  "a size of at least 4K, such as 512K or 2M" },
 	{ "KALLOC_RSEQ", KT_BOOL, offsetof(struct ktunables, rseq), 0, "0 or 1" },
+	{ "KALLOC_RCU", KT_BOOL, offsetof(struct ktunables, rcu), 0, "0 or 1" },
 	{ "KALLOC_STATS", KT_STATS, offsetof(struct ktunables, stats), 0, "0, 1 or a file name" },
 	{ "KALLOC_LIMIT", KT_SIZE, offsetof(struct ktunables, limit), 0, "a size such as 512M (0: no limit)" },
 };

@@ -117,6 +117,8 @@ struct ktunables {
 	size_t dirty_max;      /* KALLOC_DIRTY_MAX: bytes kept backed per zone */
 	size_t pcpu_budget;    /* KALLOC_PCPU_BUDGET: object bytes per CPU */
 	bool rseq;             /* KALLOC_RSEQ: per-CPU caches where possible */
+	bool rcu;              /* KALLOC_RCU: use liburcu when the process has it
+	                          (0: frees at once, unprotected; for tests) */
 	const char *stats;     /* KALLOC_STATS: NULL (off), "1" (stderr) or a path */
 	size_t limit;          /* KALLOC_LIMIT: bytes kalloc may hold (0: no limit) */
 };

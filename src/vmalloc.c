@@ -532,6 +532,20 @@ bool kvm_contains(const void *p)
 	return found;
 }
 
+void *kvm_start(const void *p)
+{
+	uintptr_t start = 0;
+	klock(&vmap_lock);
+	for (unsigned b = 0; b < VMAP_BUCKETS && !start; b++)
+		for (struct vmap_area *a = vmap_table[b]; a; a = a->next)
+			if ((uintptr_t)p >= a->addr && (uintptr_t)p < a->addr + a->size) {
+				start = a->addr;
+				break;
+			}
+	kunlock(&vmap_lock);
+	return (void *)start;
+}
+
 void *kvm_realloc(void *p, size_t size)
 {
 	struct vmap_area *a = take((uintptr_t)p);

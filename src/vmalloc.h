@@ -30,6 +30,8 @@ size_t kvm_usable(const void *p);
 void *kvm_realloc(void *p, size_t size);
 /* Is p inside (not only at the start of) any huge area? */
 bool kvm_contains(const void *p);
+/* The start of the huge area whose usable bytes hold p, or NULL. */
+void *kvm_start(const void *p);
 void kvm_fork_prepare(void);
 void kvm_fork_parent(void);
 void kvm_fork_child(void);
