@@ -68,10 +68,11 @@ typedef unsigned int gfp_t;
  *                        so they can decline under GFP_NOIO / GFP_NOFS
  *  __GFP_NORETRY         when memory is short: one light attempt (kalloc's
  *                        own caches only, no shrinker), then fail
- *  __GFP_RETRY_MAYFAIL   reclaim (shrinkers included) and retry up to 16
- *                        times while reclaim frees something (default: 8)
- *  __GFP_NOFAIL          never NULL: reclaims for as long as anything can
- *                        be freed, then reports and aborts
+ *  __GFP_RETRY_MAYFAIL   reclaim (shrinkers included) and retry, up to 128
+ *                        passes (default: 32); 4 passes in a row that free
+ *                        nothing end it either way
+ *  __GFP_NOFAIL          never NULL: reclaims for as long as passes free
+ *                        something, then reports and aborts
  *  __GFP_ZERO            zeroed memory
  *  __GFP_NOWARN          no report on failure
  *  __GFP_COMP            accepted: every page block is one compound block

@@ -163,19 +163,27 @@ bool kmem_retry(gfp_t gfp, size_t pages, unsigned *tries)
 {
 	if (!(gfp & __GFP_DIRECT_RECLAIM) || kmem_in_reclaim || !pressure_hook)
 		return false;
+	/* *tries: passes run (low 16 bits) and consecutive passes that freed
+	 * nothing (high 16 bits). */
+	unsigned passes = *tries & 0xffff, stalls = *tries >> 16;
 	bool light = (gfp & __GFP_NORETRY) && !(gfp & __GFP_NOFAIL);
 	unsigned max = light                        ? 1
-	               : (gfp & __GFP_NOFAIL)       ? UINT32_MAX
+	               : (gfp & __GFP_NOFAIL)       ? 0xffff
 	               : (gfp & __GFP_RETRY_MAYFAIL) ? KRECLAIM_TRIES_MAYFAIL
 	                                            : KRECLAIM_TRIES;
-	if (*tries >= max)
+	if (passes >= max || stalls >= KRECLAIM_STALLS)
 		return false;
-	++*tries;
+	if (stalls)
+		kos_yield();   /* what another thread holds may be freed meanwhile */
 	kmem_in_reclaim = true;
 	size_t got = pressure_hook(gfp, pages, light);
 	kmem_in_reclaim = false;
+	if (passes < 0xfffe)
+		passes++;
+	stalls = got ? 0 : stalls + 1;
+	*tries = passes | stalls << 16;
 	/* A light pass is the one try __GFP_NORETRY has, whatever it freed. */
-	return got > 0;
+	return light ? got > 0 : stalls < KRECLAIM_STALLS;
 }
 
 /* Whether z may hand out 2^order pages: the reserve (min watermark) is left

@@ -41,11 +41,13 @@
  * sixteenth of the zone when that is less, are left to __GFP_HIGH
  * (GFP_ATOMIC), __GFP_NOFAIL and allocations made while reclaiming. */
 #define KZONE_MIN_PAGES 256
-/* Reclaim passes an allocation that finds memory short may run while they
- * free something: by default, with __GFP_RETRY_MAYFAIL (__GFP_NOFAIL has no
- * bound; __GFP_NORETRY runs one light pass). */
-#define KRECLAIM_TRIES 8
-#define KRECLAIM_TRIES_MAYFAIL 16
+/* Reclaim passes an allocation that finds memory short may run: in all, by
+ * default and with __GFP_RETRY_MAYFAIL (__GFP_NOFAIL has no bound;
+ * __GFP_NORETRY runs one light pass), and in a row without freeing anything
+ * (then it fails, or __GFP_NOFAIL aborts). */
+#define KRECLAIM_TRIES 32
+#define KRECLAIM_TRIES_MAYFAIL 128
+#define KRECLAIM_STALLS 4
 /* Shrinkers: objects asked of one per call when its batch is 0; calls in one
  * pass at most; consecutive passes that free nothing (or return nonsense)
  * after which it is not asked again. */
