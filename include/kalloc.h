@@ -51,8 +51,9 @@ extern "C" {
 typedef unsigned int gfp_t;
 
 /* Zone modifiers: where the memory may live. */
-#define __GFP_DMA            0x01u    /* below 16 MiB: not available yet, such allocations fail */
-#define __GFP_DMA32          0x04u    /* below 4 GiB */
+#define __GFP_DMA            0x01u    /* ZONE_DMA: below 16 MiB (see "Zones" below) */
+#define __GFP_HIGHMEM        0x02u    /* a preference served from ZONE_NORMAL, as on 64-bit kernels */
+#define __GFP_DMA32          0x04u    /* ZONE_DMA32: below 4 GiB */
 /* Action modifiers. */
 #define __GFP_HIGH           0x20u    /* accepted; no emergency reserve yet */
 #define __GFP_IO             0x40u    /* accepted; no effect yet */
@@ -76,6 +77,8 @@ typedef unsigned int gfp_t;
 #define GFP_NOWAIT (__GFP_KSWAPD_RECLAIM)
 /* Memory for data handed to "user" code; same as GFP_KERNEL here. */
 #define GFP_USER   (GFP_KERNEL | __GFP_HARDWALL)
+/* User data that may live in high memory: ZONE_NORMAL here. */
+#define GFP_HIGHUSER (GFP_USER | __GFP_HIGHMEM)
 #define GFP_DMA    __GFP_DMA
 #define GFP_DMA32  __GFP_DMA32
 
@@ -91,6 +94,26 @@ typedef unsigned int gfp_t;
 
 /* Page descriptor (the kernel's struct page); opaque. */
 struct page;
+
+/*
+ * Zones, as in the kernel: every page belongs to one.  ZONE_DMA32 holds
+ * memory whose addresses lie below 4 GiB, ZONE_DMA memory below 16 MiB
+ * (only what the process's address space leaves free there: it may be
+ * none, and then __GFP_DMA allocations fail), ZONE_NORMAL the rest.  The
+ * zone modifiers are mandatory: __GFP_DMA32 never returns memory at or
+ * above 4 GiB, __GFP_DMA never at or above 16 MiB (both given: ZONE_DMA).
+ * An allocation for ZONE_NORMAL may be served from the lower zones' free
+ * memory when the OS refuses more, never from their last reserve.
+ */
+enum zone_type {
+	ZONE_DMA,
+	ZONE_DMA32,
+	ZONE_NORMAL,
+	__MAX_NR_ZONES
+};
+/* The zone of a page descriptor (from alloc_pages, virt_to_page); for NULL,
+ * __MAX_NR_ZONES. */
+KALLOC_API enum zone_type page_zonenum(const struct page *page);
 
 /* Allocates 2^order contiguous pages, aligned to their size.  Returns the head page descriptor or NULL.  order > MAX_ORDER
  * is reported and fails. */
@@ -134,6 +157,10 @@ typedef unsigned int slab_flags_t;
 #define SLAB_STORE_USER       0x00010000u
 /* Abort with a report if the cache cannot be created. */
 #define SLAB_PANIC            0x00040000u
+/* Slabs from ZONE_DMA (below 16 MiB) or ZONE_DMA32 (below 4 GiB): every
+ * object of the cache lies there. */
+#define SLAB_CACHE_DMA        0x00004000u
+#define SLAB_CACHE_DMA32      0x00008000u
 /* Accepted: a free object keeps its contents (the free pointer is stored
  * after it), but slabs are not yet held back for an RCU grace period before
  * they return to the page allocator. */

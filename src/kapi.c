@@ -31,7 +31,14 @@ KEXPORT void *page_address(const struct page *page)
 KEXPORT struct page *virt_to_page(const void *addr)
 {
 	struct kchunk *c = kchunk_of(addr);
-	return c ? kchunk_page(c, addr) : NULL;
+	if (!c || !kchunk_pfn_mapped(c, ((uintptr_t)addr - c->base) >> PAGE_SHIFT))
+		return NULL;
+	return kchunk_page(c, addr);
+}
+
+KEXPORT enum zone_type page_zonenum(const struct page *page)
+{
+	return page ? (enum zone_type)kpage_chunk(page)->zone : __MAX_NR_ZONES;
 }
 
 KEXPORT unsigned long __get_free_pages(gfp_t gfp, unsigned int order)
