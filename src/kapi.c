@@ -112,6 +112,9 @@ KEXPORT void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 	void *obj;
 	if (unlikely(!c || c->dead))
 		kpanic("kmem_cache_alloc: %s cache %p", c ? "destroyed" : "NULL", (void *)c);
+	/* The cache's zone replaces any the caller gives (new_slab), and a
+	 * failure report names it. */
+	gfp = (gfp & ~KGFP_ZONEMASK) | c->allocflags;
 	if (likely(c->front_idx >= 0)) {
 		obj = kfront_pop((unsigned)c->front_idx, gfp);   /* reports failures */
 		if (unlikely(!obj))
