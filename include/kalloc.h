@@ -204,6 +204,9 @@ KALLOC_API const char *kmem_cache_name(struct kmem_cache *cache);
 /* Largest kmalloc size (PTRDIFF_MAX, as malloc). */
 #define KMALLOC_MAX_SIZE       ((size_t)PTRDIFF_MAX)
 
+/* With GFP_DMA or GFP_DMA32, sizes up to KMALLOC_MAX_CACHE_SIZE come from
+ * the dma-kmalloc-N / dma32-kmalloc-N caches, larger ones are page blocks of
+ * the zone, and above 4 MiB they fail; krealloc keeps a block's zone. */
 KALLOC_API void *kmalloc(size_t size, gfp_t gfp) KALLOC_MALLOC_ATTR;
 KALLOC_API void *kzalloc(size_t size, gfp_t gfp) KALLOC_MALLOC_ATTR;
 /* n * size bytes, zeroed; NULL (ENOMEM) on overflow. */
