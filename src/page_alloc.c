@@ -64,7 +64,8 @@
  * ZONE_NORMAL, each with its own lock, free lists and chunks.  The zone of
  * an allocation comes from the GFP zone modifiers (kgfp_zone: the strictest
  * wins), its node from the CPU it runs on (knode_local: the node map read
- * from /sys/devices/system/node at init; one node where there is none).
+ * from /sys/devices/system/node at init; one node, and no getcpu, where it
+ * shows one or none).
  *   ZONE_NORMAL  chunks anywhere.
  *   ZONE_DMA32   chunks mapped at hints below 4 GiB and checked: memory at
  *                or above the limit is never used (mandatory, as __GFP_DMA32
@@ -104,8 +105,9 @@ static const char *const zone_names[KNR_ZONES] = { "DMA", "DMA32", "Normal" };
 /* The node of each CPU (knr_nodes > 1 only); CPUs past the map are node 0's. */
 #define KNODE_MAP_CPUS 4096
 static uint8_t cpu_node[KNODE_MAP_CPUS];
-/* Where ZONE_DMA's block 0 starts: mmap_min_addr (read at init). */
-static uintptr_t dma_first_addr;
+/* Where ZONE_DMA's block 0 starts: mmap_min_addr, read when the zone first
+ * grows (0: not yet; every reader finds the same value). */
+static _Atomic uintptr_t dma_first_addr;
 
 /* ------------------------------------------------------------------ */
 /* free lists                                                          */
@@ -285,8 +287,13 @@ static bool dma_grow(struct kzone *z)
 		if (__atomic_load_n(&c->mapped, __ATOMIC_ACQUIRE) & bit)
 			continue;
 		uintptr_t start = (uintptr_t)b * KMAX_ORDER_SIZE, end = start + KMAX_ORDER_SIZE;
-		if (b == 0)
-			start = dma_first_addr;
+		if (b == 0) {
+			start = atomic_load_explicit(&dma_first_addr, memory_order_relaxed);
+			if (!start) {
+				start = kos_map_min();
+				atomic_store_explicit(&dma_first_addr, start, memory_order_relaxed);
+			}
+		}
 		if (start >= end)
 			continue;
 		/* MAP_FIXED_NOREPLACE: of two threads growing the zone, one
@@ -794,20 +801,25 @@ void kpage_shrink(struct page *head, size_t npages)
 /* init, fork, introspection                                           */
 /* ------------------------------------------------------------------ */
 
-/* The node map: node N's CPUs from /sys/devices/system/node/nodeN/cpulist
- * (node ids may have holes).  Returns the number of nodes, 1 without /sys. */
+/* The node map: the online nodes from /sys/devices/system/node/online
+ * (one read on a machine of one node), then node N's CPUs from
+ * nodeN/cpulist (node ids may have holes; nodes past KMAX_NUMNODES count as
+ * node 0).  Returns the number of nodes, 1 without /sys. */
 static unsigned read_node_map(void)
 {
-	unsigned nodes = 0;
-	for (unsigned nid = 0; nid < KMAX_NUMNODES; nid++) {
-		char path[64], buf[1024];
+	char buf[1024];
+	if (!kos_read_small("/sys/devices/system/node/online", buf, sizeof buf))
+		return 1;
+	unsigned nodes = KMIN(kos_parse_cpu_list(buf), (unsigned)KMAX_NUMNODES);
+	if (nodes <= 1)
+		return 1;
+	for (unsigned nid = 1; nid < nodes; nid++) {
+		char path[64];
 		kformat(path, sizeof path, "/sys/devices/system/node/node%u/cpulist", nid);
-		if (!kos_read_small(path, buf, sizeof buf))
-			continue;
-		kos_mark_cpu_list(buf, cpu_node, KNODE_MAP_CPUS, (uint8_t)nid);
-		nodes = nid + 1;
+		if (kos_read_small(path, buf, sizeof buf))
+			kos_mark_cpu_list(buf, cpu_node, KNODE_MAP_CPUS, (uint8_t)nid);
 	}
-	return nodes ? nodes : 1;
+	return nodes;
 }
 
 void kpage_init(void)
@@ -815,7 +827,6 @@ void kpage_init(void)
 	size_t high = ktune.dirty_max;
 	static const uintptr_t limits[KNR_ZONES] = { 16UL << 20, 4UL << 30, 0 };
 	knr_nodes = read_node_map();
-	dma_first_addr = kos_map_min();
 	for (unsigned nid = 0; nid < knr_nodes; nid++) {
 		knodes[nid].id = nid;
 		for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
