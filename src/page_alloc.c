@@ -102,9 +102,7 @@ _Atomic uintptr_t kinfo_map[KREGISTRY_LEN];
 
 static const char *const zone_names[KNR_ZONES] = { "DMA", "DMA32", "Normal" };
 
-/* The node of each CPU (knr_nodes > 1 only); CPUs past the map are node 0's. */
-#define KNODE_MAP_CPUS 4096
-static uint8_t cpu_node[KNODE_MAP_CPUS];
+uint8_t kcpu_node[KNODE_MAP_CPUS];
 /* Where ZONE_DMA's block 0 starts: mmap_min_addr, read when the zone first
  * grows (0: not yet; every reader finds the same value). */
 static _Atomic uintptr_t dma_first_addr;
@@ -562,7 +560,7 @@ static struct knode *knode_local(unsigned zi)
 	if (knr_nodes == 1 || zi == KZONE_DMA)
 		return &knodes[0];
 	unsigned cpu = (unsigned)kos_getcpu();
-	return &knodes[cpu < KNODE_MAP_CPUS ? cpu_node[cpu] : 0];
+	return &knodes[cpu < KNODE_MAP_CPUS ? kcpu_node[cpu] : 0];
 }
 
 /* Takes a block of 2^order pages off z's free lists and gives back the
@@ -817,7 +815,7 @@ static unsigned read_node_map(void)
 		char path[64];
 		kformat(path, sizeof path, "/sys/devices/system/node/node%u/cpulist", nid);
 		if (kos_read_small(path, buf, sizeof buf))
-			kos_mark_cpu_list(buf, cpu_node, KNODE_MAP_CPUS, (uint8_t)nid);
+			kos_mark_cpu_list(buf, kcpu_node, KNODE_MAP_CPUS, (uint8_t)nid);
 	}
 	return nodes;
 }
@@ -827,7 +825,9 @@ void kpage_init(void)
 	size_t high = ktune.dirty_max;
 	static const uintptr_t limits[KNR_ZONES] = { 16UL << 20, 4UL << 30, 0 };
 	knr_nodes = read_node_map();
-	for (unsigned nid = 0; nid < knr_nodes; nid++) {
+	/* Every node's zones are set up: a node beyond knr_nodes is an empty
+	 * one (unit tests use them as a second node). */
+	for (unsigned nid = 0; nid < KMAX_NUMNODES; nid++) {
 		knodes[nid].id = nid;
 		for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
 			struct kzone *z = &knodes[nid].zones[zi];

@@ -219,6 +219,10 @@ struct knode {
 
 extern struct knode knodes[KMAX_NUMNODES];
 extern unsigned knr_nodes;
+/* The node of each CPU, read at init (used when knr_nodes > 1); CPUs past
+ * the map are node 0's. */
+#define KNODE_MAP_CPUS 4096
+extern uint8_t kcpu_node[KNODE_MAP_CPUS];
 
 /* The zone a chunk belongs to. */
 KINLINE struct kzone *kchunk_zone(const struct kchunk *c)

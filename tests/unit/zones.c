@@ -23,7 +23,14 @@
  *             hook), normal allocations take ZONE_DMA32's then ZONE_DMA's
  *             free blocks, and stop at their reserve (lowmem_reserve);
  *             with ZONE_DMA32 refused too, DMA32 allocations fall back to
- *             ZONE_DMA and never to ZONE_NORMAL.
+ *             ZONE_DMA and never to ZONE_NORMAL;
+ *   nodes     with a second node made up (knr_nodes = 2, every CPU on node
+ *             1 in the CPU -> node map), allocations come from node 1's
+ *             zones (ZONE_DMA's from node 0, which alone has one), frees go
+ *             back to the node of the chunk, buddyinfo prints "Node 1", and
+ *             once the CPUs are node 0's again and its ZONE_NORMAL cannot
+ *             grow, node 1's free blocks serve it (the zonelist's other
+ *             nodes).
  */
 #include "buddy_check.h"
 
@@ -577,6 +584,64 @@ static int mode_fallback(void)
 	return check_done();
 }
 
+/* ------------------------------------------------------------------ */
+/* nodes                                                               */
+/* ------------------------------------------------------------------ */
+
+static int mode_nodes(void)
+{
+	struct page *first = alloc_pages(GFP_KERNEL, 0);   /* initialised */
+	CHECK(first != NULL);
+	__free_pages(first, 0);
+	knr_nodes = 2;
+	memset(kcpu_node, 1, sizeof kcpu_node);
+	struct kzone *n1 = &knodes[1].zones[KZONE_NORMAL];
+
+	struct page *pg = alloc_pages(GFP_KERNEL, 2);
+	CHECK(pg && kpage_chunk(pg)->node == 1 && page_zonenum(pg) == ZONE_NORMAL);
+	struct page *lo = alloc_pages(GFP_KERNEL | GFP_DMA32, 0);
+	CHECK(lo && kpage_chunk(lo)->node == 1 && page_zonenum(lo) == ZONE_DMA32);
+	struct page *dma = alloc_pages(GFP_KERNEL | GFP_DMA, 0);
+	CHECK(dma && kpage_chunk(dma)->node == 0 && page_zonenum(dma) == ZONE_DMA);
+	size_t free_held = n1->nr_free_pages;
+	if (pg)
+		__free_pages(pg, 2);
+	CHECKF(n1->nr_free_pages == free_held + 4, "node 1's free pages %zu after a free of 4, %zu before",
+	       n1->nr_free_pages, free_held);
+	if (lo)
+		__free_pages(lo, 0);
+	if (dma)
+		__free_pages(dma, 0);
+
+	static char text[1 << 16];
+	stats_text(kalloc_stats_print, text, sizeof text);
+	CHECKF(contains(text, "buddyinfo: Node 1, zone   Normal ") && contains(text, "buddyinfo: Node 1, zone    DMA32 ") &&
+	       contains(text, "buddyinfo: Node 0, zone      DMA "),
+	       "buddyinfo lacks a zone of node 1 or node 0's DMA:\n%s", text);
+
+	/* Node 0 cannot grow: node 1's free blocks serve it. */
+	memset(kcpu_node, 0, sizeof kcpu_node);
+	kpage_grow_refused = 1u << KZONE_NORMAL;
+	size_t by_node[2] = { 0, 0 };
+	while (nfb < FB_MAX) {
+		struct page *b = alloc_pages(GFP_KERNEL | __GFP_NOWARN, MAX_ORDER);
+		if (!b)
+			break;
+		fb[nfb++] = b;
+		by_node[kpage_chunk(b)->node]++;
+	}
+	CHECKF(by_node[1] > 0, "node 0's allocations took none of node 1's %zu free pages", n1->nr_free_pages);
+	/* node 1's DMA32 zone served them too, down to its reserve */
+	struct kzone *n1d32 = &knodes[1].zones[KZONE_DMA32];
+	CHECKF(n1d32->nr_free_pages >= kpage_lowmem_reserve(n1d32), "node 1's ZONE_DMA32 left %zu pages, reserve %zu",
+	       n1d32->nr_free_pages, kpage_lowmem_reserve(n1d32));
+	kpage_grow_refused = 0;
+	for (size_t i = 0; i < nfb; i++)
+		__free_pages(fb[i], MAX_ORDER);
+	nfb = 0;
+	return check_done();
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "bounds";
@@ -588,6 +653,8 @@ int main(int argc, char **argv)
 		return mode_taken();
 	if (strcmp(mode, "fallback") == 0)
 		return mode_fallback();
+	if (strcmp(mode, "nodes") == 0)
+		return mode_nodes();
 	test_msg("zones: unknown mode %s", mode);
 	return 1;
 }
