@@ -102,8 +102,9 @@ struct page;
  * none, and then __GFP_DMA allocations fail), ZONE_NORMAL the rest.  The
  * zone modifiers are mandatory: __GFP_DMA32 never returns memory at or
  * above 4 GiB, __GFP_DMA never at or above 16 MiB (both given: ZONE_DMA).
- * An allocation for ZONE_NORMAL may be served from the lower zones' free
- * memory when the OS refuses more, never from their last reserve.
+ * An allocation for ZONE_NORMAL (or ZONE_DMA32) may be served from the
+ * lower zones' free memory when the OS refuses more (or the GFP flags
+ * forbid asking it), never from their last reserve.
  */
 enum zone_type {
 	ZONE_DMA,

@@ -35,8 +35,9 @@
  *
  * Zones: kmalloc(size, GFP_DMA32) and kmalloc(size, GFP_DMA) up to 32 KiB
  * come from caches of their own, dma32-kmalloc-N and dma-kmalloc-N (the
- * kernel's KMALLOC_DMA32/KMALLOC_DMA arrays), whose slabs come from their
- * zone (SLAB_CACHE_DMA32, SLAB_CACHE_DMA).  Each is static, set up on its
+ * latter are the kernel's KMALLOC_DMA caches; its kmalloc refuses
+ * __GFP_DMA32), whose slabs come from their zone (SLAB_CACHE_DMA32,
+ * SLAB_CACHE_DMA).  Each is static, set up on its
  * first use (kcache_init_once), and has no front cache: these sizes are
  * rare, and a slab's lock per call is what the kernel pays too.  Larger
  * zone requests are page blocks from the zone, marked KPF_ZONED, so
