@@ -55,8 +55,9 @@ typedef unsigned int gfp_t;
  * memory outside the zone is never returned (NULL instead).  With both,
  * the stricter (DMA) wins.
  */
-#define __GFP_DMA            0x01u    /* below 16 MiB */
-#define __GFP_DMA32          0x04u    /* below 4 GiB */
+#define __GFP_DMA            0x01u    /* ZONE_DMA: below 16 MiB (see "Zones" below) */
+#define __GFP_HIGHMEM        0x02u    /* a preference served from ZONE_NORMAL, as on 64-bit kernels */
+#define __GFP_DMA32          0x04u    /* ZONE_DMA32: below 4 GiB */
 /*
  * Behaviour modifiers.
  *  __GFP_DIRECT_RECLAIM  may call the OS (map memory), wait for locks and
@@ -116,6 +117,8 @@ typedef unsigned int gfp_t;
 #define GFP_NOFS   (__GFP_RECLAIM | __GFP_IO)
 /* Memory for data handed to "user" code; same as GFP_KERNEL here. */
 #define GFP_USER   (GFP_KERNEL | __GFP_HARDWALL)
+/* User data that may live in high memory: ZONE_NORMAL here. */
+#define GFP_HIGHUSER (GFP_USER | __GFP_HIGHMEM)
 #define GFP_DMA    __GFP_DMA
 #define GFP_DMA32  __GFP_DMA32
 
@@ -134,6 +137,27 @@ typedef unsigned int gfp_t;
 
 /* Page descriptor (the kernel's struct page); opaque. */
 struct page;
+
+/*
+ * Zones, as in the kernel: every page belongs to one.  ZONE_DMA32 holds
+ * memory whose addresses lie below 4 GiB, ZONE_DMA memory below 16 MiB
+ * (only what the process's address space leaves free there: it may be
+ * none, and then __GFP_DMA allocations fail), ZONE_NORMAL the rest.  The
+ * zone modifiers are mandatory: __GFP_DMA32 never returns memory at or
+ * above 4 GiB, __GFP_DMA never at or above 16 MiB (both given: ZONE_DMA).
+ * An allocation for ZONE_NORMAL (or ZONE_DMA32) may be served from the
+ * lower zones' free memory when the OS refuses more (or the GFP flags
+ * forbid asking it), never from their last reserve.
+ */
+enum zone_type {
+	ZONE_DMA,
+	ZONE_DMA32,
+	ZONE_NORMAL,
+	__MAX_NR_ZONES
+};
+/* The zone of a page descriptor (from alloc_pages, virt_to_page); for NULL,
+ * __MAX_NR_ZONES. */
+KALLOC_API enum zone_type page_zonenum(const struct page *page);
 
 /* Allocates 2^order contiguous pages, aligned to their size.  Returns the head page descriptor or NULL.  order > MAX_ORDER
  * is reported and fails. */
@@ -177,6 +201,10 @@ typedef unsigned int slab_flags_t;
 #define SLAB_STORE_USER       0x00010000u
 /* Abort with a report if the cache cannot be created. */
 #define SLAB_PANIC            0x00040000u
+/* Slabs from ZONE_DMA (below 16 MiB) or ZONE_DMA32 (below 4 GiB): every
+ * object of the cache lies there. */
+#define SLAB_CACHE_DMA        0x00004000u
+#define SLAB_CACHE_DMA32      0x00008000u
 /* Type-safe memory for lock-free readers (see "RCU" below): objects are
  * reused at once, but a slab goes back to the page allocator only after an
  * RCU grace period, so a reader inside rcu_read_lock() that still holds a
@@ -229,6 +257,9 @@ KALLOC_API const char *kmem_cache_name(struct kmem_cache *cache);
 /* Largest kmalloc size (PTRDIFF_MAX, as malloc). */
 #define KMALLOC_MAX_SIZE       ((size_t)PTRDIFF_MAX)
 
+/* With GFP_DMA or GFP_DMA32, sizes up to KMALLOC_MAX_CACHE_SIZE come from
+ * the dma-kmalloc-N / dma32-kmalloc-N caches, larger ones are page blocks of
+ * the zone, and above 4 MiB they fail; krealloc keeps a block's zone. */
 KALLOC_API void *kmalloc(size_t size, gfp_t gfp) KALLOC_MALLOC_ATTR;
 KALLOC_API void *kzalloc(size_t size, gfp_t gfp) KALLOC_MALLOC_ATTR;
 /* n * size bytes, zeroed; NULL (ENOMEM) on overflow. */

@@ -85,7 +85,10 @@
  *   4. c->lock         (slab.c)          one cache's partial list; never
  *                                        two caches' at once, except in
  *                                        fork preparation (list order)
- *   5. z->lock         (page_alloc.c)    one zone's free lists and chunks
+ *   5. z->lock         (page_alloc.c)    one zone's free lists and chunks;
+ *                                        never two zones' at once (the
+ *                                        zonelist fallback takes them in
+ *                                        turn), except in fork preparation
  *
  * and the leaves, each taken with no other lock of kalloc held and taking
  * none while held:

@@ -45,7 +45,14 @@ KEXPORT void *page_address(const struct page *page)
 KEXPORT struct page *virt_to_page(const void *addr)
 {
 	struct kchunk *c = kchunk_of(addr);
-	return c ? kchunk_page(c, addr) : NULL;
+	if (!c || !kchunk_pfn_mapped(c, ((uintptr_t)addr - c->base) >> PAGE_SHIFT))
+		return NULL;
+	return kchunk_page(c, addr);
+}
+
+KEXPORT enum zone_type page_zonenum(const struct page *page)
+{
+	return page ? (enum zone_type)kpage_chunk(page)->zone : __MAX_NR_ZONES;
 }
 
 KEXPORT unsigned long __get_free_pages(gfp_t gfp, unsigned int order)
@@ -120,6 +127,9 @@ KEXPORT void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 	if (unlikely(!c || c->dead))
 		kpanic("kmem_cache_alloc: %s cache %p", c ? "destroyed" : "NULL", (void *)c);
 	gfp = gfp_check(gfp, "kmem_cache_alloc");
+	/* The cache's zone replaces any the caller gives (new_slab), and a
+	 * failure report names it. */
+	gfp = (gfp & ~KGFP_ZONEMASK) | c->allocflags;
 	/* __GFP_COLD: from the slabs, not the recently freed objects of the
 	 * CPU's stack (the hot end). */
 	if (likely(c->front_idx >= 0 && !(gfp & __GFP_COLD))) {

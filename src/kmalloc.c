@@ -32,6 +32,16 @@
  * Small blocks go through the front caches: the classes are front indices
  * 0 .. KMALLOC_NR_ALL - 1 (init.c registers kmalloc_caches with the
  * front layer after kmalloc_init).
+ *
+ * Zones: kmalloc(size, GFP_DMA32) and kmalloc(size, GFP_DMA) up to 32 KiB
+ * come from caches of their own, dma32-kmalloc-N and dma-kmalloc-N (the
+ * latter are the kernel's KMALLOC_DMA caches; its kmalloc refuses
+ * __GFP_DMA32), whose slabs come from their zone (SLAB_CACHE_DMA32,
+ * SLAB_CACHE_DMA).  Each is static, set up on its
+ * first use (kcache_init_once), and has no front cache: these sizes are
+ * rare, and a slab's lock per call is what the kernel pays too.  Larger
+ * zone requests are page blocks from the zone, marked KPF_ZONED, so
+ * krealloc knows to keep the zone when it moves them.
  */
 #include "kmalloc.h"
 
@@ -90,24 +100,40 @@ const uint8_t kmalloc_index16[KMALLOC_TABLE_MAX / 16 + 1] = {
 	[449 ... 512] = 32,   /* 8192 */
 };
 
+/* The caches of the low zones' classes: [0] ZONE_DMA, [1] ZONE_DMA32. */
+static struct kmem_cache kmalloc_zone_caches[2][KMALLOC_NR_CLASSES];
+static _Atomic bool kmalloc_zone_ready[2][KMALLOC_NR_CLASSES];
+
+/* A class's cache name: kmalloc-96, kmalloc-8k, dma32-kmalloc-96... */
+static void class_name(char *name, const char *prefix, unsigned cls)
+{
+	unsigned sz = kmalloc_class_size[cls];
+	if (sz >= 1024 && sz % 1024 == 0)
+		kformat(name, KCACHE_NAME_LEN, "%skmalloc-%uk", prefix, sz / 1024);
+	else
+		kformat(name, KCACHE_NAME_LEN, "%skmalloc-%u", prefix, sz);
+}
+
+/* Power-of-two classes are naturally aligned (to a page at most): aligned
+ * allocations rely on it. */
+static size_t class_align(unsigned cls)
+{
+	unsigned sz = kmalloc_class_size[cls];
+	return KIS_POW2(sz) ? KMIN(sz, PAGE_SIZE) : 0;
+}
+
 void kmalloc_init(void)
 {
 	for (unsigned i = 0; i < KMALLOC_NR_ALL; i++) {
 		char name[KCACHE_NAME_LEN];
 		unsigned sz = kmalloc_class_size[i];
-		if (sz >= 1024 && sz % 1024 == 0)
-			kformat(name, sizeof name, "kmalloc-%uk", sz / 1024);
-		else
-			kformat(name, sizeof name, "kmalloc-%u", sz);
+		class_name(name, "", i);
 		if (i >= KMALLOC_NR_CLASSES) {
 			kcache_init_pages(&kmalloc_caches[i], name, sz);
 			continue;
 		}
-		/* Power-of-two classes are naturally aligned (to a page at
-		 * most): aligned allocations rely on it. */
-		size_t align = KIS_POW2(sz) ? KMIN(sz, PAGE_SIZE) : 0;
 		struct kmem_cache *c = &kmalloc_caches[i];
-		if (kcache_init(c, name, sz, align, 0, NULL) != 0)
+		if (kcache_init(c, name, sz, class_align(i), 0, NULL) != 0)
 			kpanic("cannot set up cache %s", name);
 		/* Slabs free's check can handle are marked as the class's own
 		 * (KINFO_KSLAB_BASE + class); the others (kmalloc-8's, with
@@ -144,6 +170,23 @@ static void *large_alloc(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 	return kpage_address(pg);
 }
 
+/* An object of class cls from the class's cache of zone zi (KZONE_DMA or
+ * KZONE_DMA32), made on first use; NULL when out of memory. */
+static void *zone_class_alloc(unsigned zi, unsigned cls, gfp_t gfp)
+{
+	unsigned k = zi == KZONE_DMA ? 0 : 1;
+	struct kmem_cache *c = &kmalloc_zone_caches[k][cls];
+	if (unlikely(!atomic_load_explicit(&kmalloc_zone_ready[k][cls], memory_order_acquire))) {
+		char name[KCACHE_NAME_LEN];
+		class_name(name, k == 0 ? "dma-" : "dma32-", cls);
+		if (kcache_init_once(c, &kmalloc_zone_ready[k][cls], name, kmalloc_class_size[cls], class_align(cls),
+		                     k == 0 ? SLAB_CACHE_DMA : SLAB_CACHE_DMA32) != 0)
+			return NULL;
+	}
+	void *obj;
+	return kslab_alloc_bulk(c, gfp, 1, &obj) == 1 ? obj : NULL;
+}
+
 /* The smallest class >= size whose objects are multiples of align
  * (align <= PAGE_SIZE): power-of-two classes always qualify. */
 static unsigned aligned_class(size_t size, size_t align)
@@ -166,10 +209,15 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 	if (align <= 16)
 		align = 0;
 	bool low_zone = (gfp & (__GFP_DMA | __GFP_DMA32)) != 0;
-	if (!low_zone && align <= PAGE_SIZE) {
+	if (align <= PAGE_SIZE) {
 		unsigned cls = align ? aligned_class(size, align)
 		                     : (size <= KMALLOC_MAX_CACHE_SIZE ? kmalloc_index(size) : KMALLOC_NR_CLASSES);
-		if (cls < KMALLOC_NR_CLASSES) {
+		if (unlikely(low_zone)) {
+			if (cls < KMALLOC_NR_CLASSES) {
+				p = zone_class_alloc(kgfp_zone(gfp), cls, gfp);
+				goto out;
+			}
+		} else if (cls < KMALLOC_NR_CLASSES) {
 			/* A failure is reported by the front cache's slow path. */
 			p = kfront_pop(cls, gfp);
 			if (p && zeroed)
@@ -177,8 +225,9 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 			return p;
 		}
 		/* A page class, unless the caller wants zeroed memory (a fresh
-		 * block may be known zero: no memset). */
-		if (size > KMALLOC_MAX_CACHE_SIZE && size <= KMALLOC_PAGE_CLASS_MAX && !(gfp & __GFP_ZERO)) {
+		 * block may be known zero: no memset) or a low zone. */
+		if (!low_zone && size > KMALLOC_MAX_CACHE_SIZE && size <= KMALLOC_PAGE_CLASS_MAX &&
+		    !(gfp & __GFP_ZERO)) {
 			p = kfront_pop(kmalloc_index(size), gfp);
 			if (p) {
 				struct kchunk *c = kchunk_of(p);
@@ -190,9 +239,9 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 		}
 	}
 	if (size <= KMAX_ORDER_SIZE && align <= KMAX_ORDER_SIZE) {
-		/* Zone-restricted small requests also land here: the kmalloc
-		 * caches live in ZONE_NORMAL. */
 		p = large_alloc(size ? size : 1, align, gfp, &z);
+		if (p && low_zone)   /* krealloc keeps the zone asked for */
+			kchunk_page(kchunk_of(p), p)->flags |= KPF_ZONED;
 		goto out;
 	}
 	if (low_zone)
@@ -229,6 +278,8 @@ struct kblock_info {
 static void classify(const void *p, const char *op, bool huge_size, struct kblock_info *bi)
 {
 	struct kchunk *c = kchunk_of(p);
+	if (c && !kchunk_pfn_mapped(c, ((uintptr_t)p - c->base) >> PAGE_SHIFT))
+		c = NULL;   /* in ZONE_DMA's chunk, outside its blocks: not kalloc's page */
 	if (c) {
 		struct page *pg = kchunk_page(c, p);
 		switch (kpage_kind(pg)) {
@@ -351,6 +402,20 @@ size_t kusable_any(const void *p, const char *op)
 	return bi.usable;
 }
 
+/* The zone modifier a block was asked for with: its cache's (dma-kmalloc-N,
+ * SLAB_CACHE_DMA*), or its zone's for a page block allocated with one. */
+static gfp_t block_zone_gfp(const struct kblock_info *bi)
+{
+	switch (bi->kind) {
+	case KB_SLAB:
+		return bi->cache->allocflags;
+	case KB_LARGE:
+		return (bi->pg->flags & KPF_ZONED) ? kzone_gfp(kpage_chunk(bi->pg)->zone) : 0;
+	default:
+		return 0;
+	}
+}
+
 void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 {
 	struct kblock_info bi;
@@ -360,21 +425,27 @@ void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 		kalloc_fail(size, gfp, op);
 		return NULL;
 	}
+	/* A moved block keeps the zone it was asked for, and takes the one
+	 * asked for now if that is stricter; it stays where it is only if its
+	 * memory lies in that zone. */
+	gfp |= block_zone_gfp(&bi);
+	bool zone_ok = bi.kind == KB_HUGE ? kgfp_zone(gfp) == KZONE_NORMAL
+	                                  : kgfp_zone(gfp) >= kpage_chunk(bi.pg)->zone;
 	switch (bi.kind) {
 	case KB_SLAB:
 		/* Keep the block when the size still maps to its class. */
-		if (size <= old && (size > old / 2 || size <= 16))
+		if (zone_ok && size <= old && (size > old / 2 || size <= 16))
 			return p;
 		break;
 	case KB_LARGE:
-		if (size > KMALLOC_MAX_CACHE_SIZE && size <= KMAX_ORDER_SIZE &&
+		if (zone_ok && size > KMALLOC_MAX_CACHE_SIZE && size <= KMAX_ORDER_SIZE &&
 		    ((size + PAGE_SIZE - 1) >> PAGE_SHIFT) <= bi.pg->npages) {
 			kpage_shrink(bi.pg, (size + PAGE_SIZE - 1) >> PAGE_SHIFT);
 			return p;
 		}
 		break;
 	case KB_HUGE:
-		if (size > KMAX_ORDER_SIZE) {
+		if (zone_ok && size > KMAX_ORDER_SIZE) {
 			void *n = kvm_realloc(p, size);
 			if (!n)
 				kalloc_fail(size, gfp, op);

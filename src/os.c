@@ -214,6 +214,67 @@ unsigned kos_parse_cpu_list(const char *s)
 	return max;
 }
 
+unsigned kos_mark_cpu_list(const char *s, uint8_t *map, unsigned len, uint8_t val)
+{
+	unsigned marked = 0, lo = 0, cur = 0;
+	bool have = false, range = false;
+	for (;; s++) {
+		if (*s >= '0' && *s <= '9') {
+			cur = cur * 10 + (unsigned)(*s - '0');
+			have = true;
+			if (cur > 1u << 20)
+				return marked;   /* not a CPU list */
+			continue;
+		}
+		if (*s == '-' && have && !range) {
+			lo = cur;
+			range = true;
+		} else {
+			if (have) {
+				unsigned first = range ? lo : cur;
+				for (unsigned c = first; c <= cur && c < len; c++, marked++)
+					map[c] = val;
+			}
+			range = false;
+			if (*s != ',')
+				break;
+		}
+		cur = 0;
+		have = false;
+	}
+	return marked;
+}
+
+size_t kos_read_small(const char *path, char *buf, size_t len)
+{
+	int saved = errno;
+	size_t got = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && len) {
+		ssize_t r = read(fd, buf, len - 1);
+		got = r > 0 ? (size_t)r : 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (len)
+		buf[got] = '\0';
+	errno = saved;
+	return got;
+}
+
+uintptr_t kos_map_min(void)
+{
+	char buf[32];
+	uintptr_t min = 0;
+	bool have = false;
+	if (kos_read_small("/proc/sys/vm/mmap_min_addr", buf, sizeof buf))
+		for (const char *s = buf; *s >= '0' && *s <= '9' && min < (1UL << 40); s++, have = true)
+			min = min * 10 + (uintptr_t)(*s - '0');
+	if (!have)
+		min = 64UL << 10;
+	return KMAX(KALIGN_UP(min, PAGE_SIZE), PAGE_SIZE);
+}
+
 unsigned kos_ncpus(void)
 {
 	int saved = errno;

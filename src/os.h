@@ -56,6 +56,16 @@ void kos_random(void *buf, size_t len);
 unsigned kos_ncpus(void);
 /* Highest CPU number + 1 in a list such as "0-3,8-11\n"; 0 if empty. */
 unsigned kos_parse_cpu_list(const char *s);
+/* Marks the CPUs of a list such as "0-3,8-11\n" in map[0 .. len): map[cpu] =
+ * val (CPUs >= len are left out).  Returns the number of CPUs marked. */
+unsigned kos_mark_cpu_list(const char *s, uint8_t *map, unsigned len, uint8_t val);
+/* Reads the start of a small file (procfs, sysfs) into buf, NUL-terminated;
+ * returns the bytes read, 0 when it cannot. */
+size_t kos_read_small(const char *path, char *buf, size_t len);
+/* The lowest address mmap may map (/proc/sys/vm/mmap_min_addr, page
+ * aligned; 64 KiB, a common default, when it cannot be read), and never
+ * below one page: address 0 stays unmapped. */
+uintptr_t kos_map_min(void);
 /* Monotonic time in nanoseconds (vDSO, no syscall on x86-64). */
 uint64_t kos_now_ns(void);
 /* membarrier(MEMBARRIER_CMD_[REGISTER_]PRIVATE_EXPEDITED_RSEQ): 0 or an

@@ -59,10 +59,30 @@
  * A block allocated with dirty == 0 reads as zero: calloc and __GFP_ZERO
  * skip their memset.
  *
- * Zones: the node has ZONE_DMA, ZONE_DMA32 and ZONE_NORMAL, each with its own
- * lock, free lists and chunks.  The zone of an allocation comes from the GFP
- * zone modifiers; chunks of a low zone are mapped at a hint below the zone's
- * limit and checked.
+ * Zones and nodes, as the kernel has them: each node (struct knode, the
+ * kernel's pg_data_t; knodes[0 .. knr_nodes)) has ZONE_DMA, ZONE_DMA32 and
+ * ZONE_NORMAL, each with its own lock, free lists and chunks.  The zone of
+ * an allocation comes from the GFP zone modifiers (kgfp_zone: the strictest
+ * wins), its node from the CPU it runs on (knode_local: the node map read
+ * from /sys/devices/system/node at init; one node, and no getcpu, where it
+ * shows one or none).
+ *   ZONE_NORMAL  chunks anywhere.
+ *   ZONE_DMA32   chunks mapped at hints below 4 GiB and checked: memory at
+ *                or above the limit is never used (mandatory, as __GFP_DMA32
+ *                is in the kernel), the allocation fails instead.
+ *   ZONE_DMA     below 16 MiB, where no 64 MiB chunk fits: node 0 has one
+ *                chunk at address 0 (registry index 0) whose max-order
+ *                blocks below the limit are mapped one at a time, each with
+ *                MAP_FIXED_NOREPLACE, so nothing the process mapped there is
+ *                touched; block 0 starts at mmap_min_addr (page 0 is never
+ *                mapped).  Pages not mapped keep a zero info word: never on
+ *                a free list, never a buddy.  The chunk is never unmapped
+ *                (its free blocks are released like any others).
+ * When its zone cannot grow (the OS refuses, or, for GFP_ATOMIC, may not be
+ * asked), an allocation falls back along the kernel's zonelist
+ * (alloc_fallback): the lower zones of its node, then the other nodes' zone
+ * and lower zones, free lists only, leaving a low zone the reserve that
+ * keeps higher zones from exhausting it (kpage_lowmem_reserve).
  *
  * Locking: one mutex per zone protects its free lists, counters, chunk list
  * and the descriptors of its free blocks; it is the innermost lock but for
@@ -74,11 +94,18 @@
 #include <errno.h>
 #include <string.h>
 
-struct knode knode0;
+struct knode knodes[KMAX_NUMNODES];
+unsigned knr_nodes = 1;
+unsigned kpage_grow_refused;
 struct kchunk *_Atomic kchunk_registry[KREGISTRY_LEN];
 _Atomic uintptr_t kinfo_map[KREGISTRY_LEN];
 
 static const char *const zone_names[KNR_ZONES] = { "DMA", "DMA32", "Normal" };
+
+uint8_t kcpu_node[KNODE_MAP_CPUS];
+/* Where ZONE_DMA's block 0 starts: mmap_min_addr, read when the zone first
+ * grows (0: not yet; every reader finds the same value). */
+static _Atomic uintptr_t dma_first_addr;
 
 /* Releases z->lock, publishing first what the zone holds against the limit:
  * its pages allocated or free but possibly backed (blocks out for a release
@@ -120,8 +147,9 @@ void kmem_set_pressure(size_t (*fn)(gfp_t gfp, size_t pages, bool light))
 static size_t zones_charged(void)
 {
 	size_t pages = 0;
-	for (unsigned zi = 0; zi < KNR_ZONES; zi++)
-		pages += atomic_load_explicit(&knode0.zones[zi].charged, memory_order_acquire);
+	for (unsigned n = 0; n < knr_nodes; n++)
+		for (unsigned zi = 0; zi < KNR_ZONES; zi++)
+			pages += atomic_load_explicit(&knodes[n].zones[zi].charged, memory_order_acquire);
 	return pages;
 }
 
@@ -329,13 +357,75 @@ static struct page *rmqueue(struct kzone *z, unsigned order)
 /* chunks                                                              */
 /* ------------------------------------------------------------------ */
 
-static unsigned gfp_zone(gfp_t gfp)
+/* Publishes chunk c in the registry and the info map.  Under z->lock. */
+static void publish_chunk(struct kchunk *c)
 {
-	if (gfp & __GFP_DMA)
-		return KZONE_DMA;
-	if (gfp & __GFP_DMA32)
-		return KZONE_DMA32;
-	return KZONE_NORMAL;
+	atomic_store_explicit(&kinfo_map[c->base >> KCHUNK_SHIFT],
+	                      (uintptr_t)c->info - ((c->base >> PAGE_SHIFT) * sizeof(uint32_t)),
+	                      memory_order_release);
+	atomic_store_explicit(&kchunk_registry[c->base >> KCHUNK_SHIFT], c, memory_order_release);
+}
+
+/* ZONE_DMA's growth (no lock held): sets up its chunk at address 0 the
+ * first time, then maps one max-order block below the zone's limit that
+ * nothing else holds, highest first (block 0 from dma_first_addr), and adds
+ * its pages.  False when every such block is taken. */
+static bool dma_grow(struct kzone *z)
+{
+	klock(&z->lock);
+	struct kchunk *c = z->chunks;
+	kunlock(&z->lock);
+	if (!c) {
+		struct kchunk *n = kos_map(sizeof(struct kchunk), KMETA_ALIGN, true, 0);
+		if (!n)
+			return false;
+		n->base = 0;
+		n->zone = KZONE_DMA;
+		n->node = z->node;
+		n->mapped = 0;
+		n->first_pfn = 0;
+		n->next = NULL;
+		klock(&z->lock);
+		if (!z->chunks) {
+			publish_chunk(n);
+			z->chunks = n;
+			z->nr_chunks = 1;
+			n = NULL;
+		}
+		c = z->chunks;
+		kunlock(&z->lock);
+		if (n)   /* another thread set it up first */
+			kos_unmap(n, sizeof *n);
+	}
+	for (unsigned b = (unsigned)(z->limit / KMAX_ORDER_SIZE); b-- > 0;) {
+		uint16_t bit = (uint16_t)(1u << b);
+		if (__atomic_load_n(&c->mapped, __ATOMIC_ACQUIRE) & bit)
+			continue;
+		uintptr_t start = (uintptr_t)b * KMAX_ORDER_SIZE, end = start + KMAX_ORDER_SIZE;
+		if (b == 0) {
+			start = atomic_load_explicit(&dma_first_addr, memory_order_relaxed);
+			if (!start) {
+				start = kos_map_min();
+				atomic_store_explicit(&dma_first_addr, start, memory_order_relaxed);
+			}
+		}
+		if (start >= end)
+			continue;
+		/* MAP_FIXED_NOREPLACE: of two threads growing the zone, one
+		 * gets the block; the other tries the next. */
+		if (!kos_map_at((void *)start, end - start))
+			continue;
+		size_t pfn = start >> PAGE_SHIFT, n = (end - start) >> PAGE_SHIFT;
+		klock(&z->lock);
+		if (b == 0)
+			c->first_pfn = (uint32_t)pfn;   /* before the bit: kchunk_pfn_mapped reads it after */
+		__atomic_store_n(&c->mapped, (uint16_t)(c->mapped | bit), __ATOMIC_RELEASE);
+		z->nr_present_pages += n;
+		free_range(z, c, pfn, n, 0, 0);
+		zone_unlock(z);
+		return true;
+	}
+	return false;
 }
 
 /* Maps a new chunk for zone z (no lock held) and adds its blocks.  Returns
@@ -343,6 +433,10 @@ static unsigned gfp_zone(gfp_t gfp)
 static bool zone_grow(struct kzone *z, unsigned zi)
 {
 	void *mem = NULL;
+	if (kpage_grow_refused & (1u << zi))
+		return false;
+	if (zi == KZONE_DMA)
+		return dma_grow(z);
 	if (z->limit == 0) {
 		mem = kos_map(KCHUNK_SIZE, KCHUNK_SIZE, true, 0);
 	} else {
@@ -380,12 +474,12 @@ static bool zone_grow(struct kzone *z, unsigned zi)
 	}
 	c->base = (uintptr_t)mem;
 	c->zone = (uint8_t)zi;
+	c->node = z->node;
+	c->mapped = KCHUNK_ALL_MAPPED;
+	c->first_pfn = 0;
 
 	klock(&z->lock);
-	atomic_store_explicit(&kinfo_map[(uintptr_t)mem >> KCHUNK_SHIFT],
-	                      (uintptr_t)c->info - (((uintptr_t)mem >> PAGE_SHIFT) * sizeof(uint32_t)),
-	                      memory_order_release);
-	atomic_store_explicit(&kchunk_registry[(uintptr_t)mem >> KCHUNK_SHIFT], c, memory_order_release);
+	publish_chunk(c);
 	c->next = z->chunks;
 	z->chunks = c;
 	z->nr_chunks++;
@@ -402,7 +496,9 @@ static bool zone_grow(struct kzone *z, unsigned zi)
 /* Unmaps the chunks of z that are entirely free.  The mem_map stays mapped
  * (released, so it reads as zero and costs nothing) and is kept for the next
  * chunk: a racing lookup through a stale registry entry reads harmless zeros
- * and reports an invalid pointer, which it is. */
+ * and reports an invalid pointer, which it is.  A chunk mapped in part
+ * (ZONE_DMA's) stays: its blocks are not a 64 MiB mapping to unmap, and
+ * its free blocks go back to the OS by release like any others. */
 static size_t reclaim_zone_chunks(struct kzone *z)
 {
 	struct kchunk *dead = NULL;
@@ -411,7 +507,7 @@ static size_t reclaim_zone_chunks(struct kzone *z)
 	struct kchunk **pp = &z->chunks;
 	while (*pp) {
 		struct kchunk *c = *pp;
-		bool all_free = true;
+		bool all_free = c->mapped == KCHUNK_ALL_MAPPED;
 		for (size_t pfn = 0; pfn < KCHUNK_PAGES && all_free; pfn += 1UL << MAX_ORDER)
 			all_free = kpage_kind(&c->pages[pfn]) == KPG_FREE_HEAD && c->pages[pfn].order == MAX_ORDER;
 		if (!all_free) {
@@ -446,8 +542,9 @@ static size_t reclaim_zone_chunks(struct kzone *z)
 size_t kpage_reclaim_chunks(void)
 {
 	size_t bytes = 0;
-	for (unsigned zi = 0; zi < KNR_ZONES; zi++)
-		bytes += reclaim_zone_chunks(&knode0.zones[zi]);
+	for (unsigned nid = 0; nid < knr_nodes; nid++)
+		for (unsigned zi = 0; zi < KNR_ZONES; zi++)
+			bytes += reclaim_zone_chunks(&knodes[nid].zones[zi]);
 	return bytes;
 }
 
@@ -542,8 +639,8 @@ static size_t release_unlock(struct kzone *z, size_t target, unsigned min_order)
 size_t kpage_release_all(void)
 {
 	size_t pages = 0;
-	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
-		struct kzone *z = &knode0.zones[zi];
+	for (unsigned i = 0; i < knr_nodes * KNR_ZONES; i++) {
+		struct kzone *z = &knodes[i / KNR_ZONES].zones[i % KNR_ZONES];
 		size_t got;
 		klock(&z->lock);
 		/* The program asked for its memory back: the mark starts over. */
@@ -573,63 +670,107 @@ static bool zone_lock(struct kzone *z, gfp_t gfp)
 	return ktrylock(&z->lock);
 }
 
+/* The node an allocation for zone zi takes: the CPU's (ZONE_DMA is node
+ * 0's alone: there is one low 16 MiB). */
+static struct knode *knode_local(unsigned zi)
+{
+	if (knr_nodes == 1 || zi == KZONE_DMA)
+		return &knodes[0];
+	unsigned cpu = (unsigned)kos_getcpu();
+	return &knodes[cpu < KNODE_MAP_CPUS ? kcpu_node[cpu] : 0];
+}
+
+/* Takes a block of 2^order pages off z's free lists and gives back the
+ * pages after the first `keep` (an exact allocation).  Under z->lock. */
+static struct page *take_block(struct kzone *z, unsigned order, size_t keep)
+{
+	struct page *pg = rmqueue(z, order);
+	if (pg) {
+		size_t size = 1UL << order, est = pg->dirty_est;
+		size_t kept = est * keep / size;   /* the estimate for the pages kept */
+		if (keep < size) {
+			struct kchunk *c = kpage_chunk(pg);
+			free_range(z, c, (size_t)(pg - c->pages) + keep, size - keep, pg->dirty, est - kept);
+		}
+		z->clean_taken += keep - kept;
+	}
+	return pg;
+}
+
+size_t kpage_lowmem_reserve(const struct kzone *z)
+{
+	return KMIN((size_t)KLOWMEM_RESERVE_PAGES, z->nr_present_pages / 4);
+}
+
+/* The rest of the kernel's zonelist, for an allocation that its own zone
+ * (home) could not serve: the lower zones of home's node, strictest last,
+ * then the same zone and the lower ones of the other nodes.  Free lists
+ * only (no zone grows for another's allocation), and a lower zone keeps
+ * its reserve.  GFP flags without __GFP_DIRECT_RECLAIM only trylock. */
+static struct page *alloc_fallback(gfp_t gfp, unsigned order, size_t keep, const struct kzone *home)
+{
+	for (unsigned k = 0; k < knr_nodes; k++) {
+		struct knode *nd = &knodes[(home->node + k) % knr_nodes];
+		for (unsigned zi = home->idx + (k ? 1u : 0u); zi-- > 0;) {
+			struct kzone *z = &nd->zones[zi];
+			if (!zone_lock(z, gfp))
+				continue;
+			struct page *pg = NULL;
+			size_t reserve = zi < home->idx ? kpage_lowmem_reserve(z) : 0;
+			if (watermark_ok(z, order, gfp) && z->nr_free_pages >= reserve + (1UL << order))
+				pg = take_block(z, order, keep);
+			zone_unlock(z);
+			if (pg)
+				return pg;
+		}
+	}
+	return NULL;
+}
+
 /* Takes a block of 2^order pages and, in the same critical section, gives
  * back the pages after the first `keep` (an exact allocation). */
 static struct page *alloc_block(gfp_t gfp, unsigned order, size_t keep)
 {
-	unsigned zi = gfp_zone(gfp);
-	struct kzone *z = &knode0.zones[zi];
-	if (zi == KZONE_DMA && z->limit <= KCHUNK_SIZE) {
-		/* 16 MiB of address space cannot hold a 64 MiB chunk. */
-		return NULL;
-	}
+	unsigned zi = kgfp_zone(gfp);
+	struct kzone *z = &knode_local(zi)->zones[zi];
 	unsigned reclaims = 0;
 	for (unsigned tries = 0;; tries++) {
 		/* Under a limit the pages are reserved first: at most `keep`
-		 * more pages are charged once the block is taken. */
+		 * more pages are charged once the block is taken, from this
+		 * zone or a fallback. */
 		bool limited = atomic_load_explicit(&kmem_limit_pages, memory_order_relaxed) != 0;
 		if (limited && !kmem_reserve(keep, gfp)) {
 			if (kmem_retry(gfp, keep, &reclaims))
 				continue;
 			return NULL;
 		}
-		if (!zone_lock(z, gfp)) {
-			if (limited)
-				kmem_unreserve(keep);
-			return NULL;
+		struct page *pg = NULL;
+		bool wait = false, grown = false;
+		if (zone_lock(z, gfp)) {
+			pg = watermark_ok(z, order, gfp) ? take_block(z, order, keep) : NULL;
+			z->dirty_min = KMIN(z->dirty_min, z->nr_dirty_pages);
+			/* Blocks out for a release come back in a moment:
+			 * waiting for them beats mapping a chunk. */
+			wait = !pg && z->nr_reserved_pages >= (1UL << order) && tries < KRELEASE_WAIT_TRIES;
+			zone_unlock(z);
 		}
-		struct page *pg = watermark_ok(z, order, gfp) ? rmqueue(z, order) : NULL;
-		if (pg) {
-			size_t size = 1UL << order, est = pg->dirty_est;
-			size_t kept = est * keep / size;   /* the estimate for the pages kept */
-			if (keep < size) {
-				struct kchunk *c = kpage_chunk(pg);
-				free_range(z, c, (size_t)(pg - c->pages) + keep, size - keep, pg->dirty, est - kept);
-			}
-			z->clean_taken += keep - kept;
-		}
-		z->dirty_min = KMIN(z->dirty_min, z->nr_dirty_pages);
-		/* Blocks out for a release come back in a moment: waiting for
-		 * them beats mapping a chunk. */
-		bool wait = !pg && z->nr_reserved_pages >= (1UL << order) && tries < KRELEASE_WAIT_TRIES;
-		zone_unlock(z);
+		bool reclaim = gfp & __GFP_DIRECT_RECLAIM;
+		if (!pg && reclaim && !wait)
+			grown = zone_grow(z, zi);
+		/* Without reclaim, or when the OS refused a chunk (kos_map has
+		 * run its own reclaim): the rest of the zonelist. */
+		if (!pg && !wait && !grown)
+			pg = alloc_fallback(gfp, order, keep, z);
 		if (limited)
 			kmem_unreserve(keep);
-		if (pg)
+		if (pg || !reclaim)
 			return pg;
-		if (!(gfp & __GFP_DIRECT_RECLAIM))
-			return NULL;
 		if (wait) {
 			kos_yield();
 			continue;
 		}
-		if (!zone_grow(z, zi)) {
-			/* The OS refused a chunk (kos_map has run its own
-			 * reclaim): the shrinkers may still free memory. */
-			if (kmem_retry(gfp, keep, &reclaims))
-				continue;
+		if (!grown && !kmem_retry(gfp, keep, &reclaims))
 			return NULL;
-		}
 	}
 }
 
@@ -755,7 +896,7 @@ static void maybe_release(struct kzone *z)
 void kpage_free(struct page *head)
 {
 	struct kchunk *c = kpage_chunk(head);
-	struct kzone *z = &knode0.zones[c->zone];
+	struct kzone *z = kchunk_zone(c);
 	size_t n = head->npages;
 	bool whole = head->flags & KPF_WHOLE;
 	head->flags = 0;
@@ -770,7 +911,7 @@ void kpage_free(struct page *head)
 void kpage_shrink(struct page *head, size_t npages)
 {
 	struct kchunk *c = kpage_chunk(head);
-	struct kzone *z = &knode0.zones[c->zone];
+	struct kzone *z = kchunk_zone(c);
 	size_t old = head->npages;
 	if (npages >= old || npages == 0)
 		return;
@@ -794,40 +935,69 @@ void kpage_shrink(struct page *head, size_t npages)
 /* init, fork, introspection                                           */
 /* ------------------------------------------------------------------ */
 
+/* The node map: the online nodes from /sys/devices/system/node/online
+ * (one read on a machine of one node), then node N's CPUs from
+ * nodeN/cpulist (node ids may have holes; nodes past KMAX_NUMNODES count as
+ * node 0).  Returns the number of nodes, 1 without /sys. */
+static unsigned read_node_map(void)
+{
+	char buf[1024];
+	if (!kos_read_small("/sys/devices/system/node/online", buf, sizeof buf))
+		return 1;
+	unsigned nodes = KMIN(kos_parse_cpu_list(buf), (unsigned)KMAX_NUMNODES);
+	if (nodes <= 1)
+		return 1;
+	for (unsigned nid = 1; nid < nodes; nid++) {
+		char path[64];
+		kformat(path, sizeof path, "/sys/devices/system/node/node%u/cpulist", nid);
+		if (kos_read_small(path, buf, sizeof buf))
+			kos_mark_cpu_list(buf, kcpu_node, KNODE_MAP_CPUS, (uint8_t)nid);
+	}
+	return nodes;
+}
+
 void kpage_init(void)
 {
 	size_t high = ktune.dirty_max;
 	static const uintptr_t limits[KNR_ZONES] = { 16UL << 20, 4UL << 30, 0 };
-	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
-		struct kzone *z = &knode0.zones[zi];
-		klock_reinit(&z->lock);
-		z->name = zone_names[zi];
-		z->limit = limits[zi];
-		z->dirty_high = z->dirty_mark = high >> PAGE_SHIFT;
+	knr_nodes = read_node_map();
+	/* Every node's zones are set up: a node beyond knr_nodes is an empty
+	 * one (unit tests use them as a second node). */
+	for (unsigned nid = 0; nid < KMAX_NUMNODES; nid++) {
+		knodes[nid].id = nid;
+		for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
+			struct kzone *z = &knodes[nid].zones[zi];
+			klock_reinit(&z->lock);
+			z->name = zone_names[zi];
+			z->idx = (uint8_t)zi;
+			z->node = (uint8_t)nid;
+			z->limit = limits[zi];
+			z->dirty_high = z->dirty_mark = high >> PAGE_SHIFT;
+		}
 	}
 }
 
 void kpage_fork_prepare(void)
 {
-	for (unsigned zi = 0; zi < KNR_ZONES; zi++)
-		klock(&knode0.zones[zi].lock);
+	for (unsigned i = 0; i < knr_nodes * KNR_ZONES; i++)
+		klock(&knodes[i / KNR_ZONES].zones[i % KNR_ZONES].lock);
 }
 
 void kpage_fork_parent(void)
 {
-	for (unsigned zi = KNR_ZONES; zi-- > 0;)
-		kunlock(&knode0.zones[zi].lock);
+	for (unsigned i = knr_nodes * KNR_ZONES; i-- > 0;)
+		kunlock(&knodes[i / KNR_ZONES].zones[i % KNR_ZONES].lock);
 }
 
 void kpage_fork_child(void)
 {
-	for (unsigned zi = 0; zi < KNR_ZONES; zi++)
-		klock_reinit(&knode0.zones[zi].lock);
+	for (unsigned i = 0; i < knr_nodes * KNR_ZONES; i++)
+		klock_reinit(&knodes[i / KNR_ZONES].zones[i % KNR_ZONES].lock);
 }
 
-void kpage_zone_stats(unsigned zi, struct kzone_stats *st)
+void kpage_zone_stats(unsigned nid, unsigned zi, struct kzone_stats *st)
 {
-	struct kzone *z = &knode0.zones[zi];
+	struct kzone *z = &knodes[nid].zones[zi];
 	st->name = z->name;
 	klock(&z->lock);
 	for (unsigned o = 0; o <= MAX_ORDER; o++)

@@ -110,6 +110,7 @@ _Static_assert(sizeof(struct page) == 64, "struct page is one cache line");
 #define KPF_ZEROED   0x01   /* (allocated block) the memory is known to read as zero */
 #define KPF_LISTED   0x02   /* (slab) on its cache's partial list; under the cache lock */
 #define KPF_WHOLE    0x04   /* (exact block) owns its whole 2^order block: tail not given back */
+#define KPF_ZONED    0x08   /* (kmalloc page block) asked for in its zone with a zone modifier */
 
 /* Pages an allocated block occupies: npages, or its whole power-of-two
  * block (KPF_WHOLE). */
@@ -118,17 +119,69 @@ KINLINE size_t kpage_extent(const struct page *head)
 	return (head->flags & KPF_WHOLE) ? 1UL << head->order : head->npages;
 }
 
-/* A chunk: 64 MiB of address space, its page info words and its mem_map. */
+/* Max-order blocks per chunk: `mapped` has a bit for each. */
+#define KCHUNK_BLOCKS  (KCHUNK_PAGES >> MAX_ORDER)
+#define KCHUNK_ALL_MAPPED ((uint16_t)((1u << KCHUNK_BLOCKS) - 1))
+_Static_assert(KCHUNK_BLOCKS == 16, "a chunk's mapped blocks fit 16 bits");
+
+/*
+ * A chunk: 64 MiB of address space, its page info words and its mem_map.
+ * A chunk of ZONE_NORMAL or ZONE_DMA32 is mapped whole.  ZONE_DMA's chunk
+ * (base 0, registry index 0) is mapped a max-order block at a time, only
+ * below the zone's 16 MiB limit and only where nothing else was: `mapped`
+ * says which of its blocks are, `first_pfn` where block 0 starts (the pages
+ * below mmap_min_addr, and page 0 always, are never mapped).  Pages not
+ * mapped keep info word 0 for ever: never a free head, so no buddy merges
+ * into them, and never on a free list.
+ */
 struct kchunk {
 	uintptr_t base;            /* start of the 64 MiB range */
 	struct kchunk *next;       /* zone's chunk list */
 	uint8_t zone;
+	uint8_t node;              /* its node (knodes[] index) */
+	uint16_t mapped;           /* bit b: pages [b << MAX_ORDER, (b + 1) << MAX_ORDER) mapped
+	                              (from first_pfn in block 0) */
+	uint32_t first_pfn;        /* first mapped page of block 0 (ZONE_DMA's chunk) */
 	uint32_t info[KCHUNK_PAGES];   /* kind | data << 8, per page */
 	struct page pages[KCHUNK_PAGES];
 };
 
-/* Zones, as in the kernel; one node. */
-enum { KZONE_DMA, KZONE_DMA32, KZONE_NORMAL, KNR_ZONES };
+/* Whether page pfn of chunk c is mapped (every page of a whole chunk). */
+KINLINE bool kchunk_pfn_mapped(const struct kchunk *c, size_t pfn)
+{
+	return ((c->mapped >> (pfn >> MAX_ORDER)) & 1) && pfn >= c->first_pfn;
+}
+/* Pages mapped in chunk c. */
+KINLINE size_t kchunk_present_pages(const struct kchunk *c)
+{
+	size_t n = (size_t)__builtin_popcount(c->mapped) << MAX_ORDER;
+	return (c->mapped & 1) ? n - c->first_pfn : n;
+}
+
+/* Zones, as in the kernel (the public enum zone_type). */
+enum {
+	KZONE_DMA = ZONE_DMA,
+	KZONE_DMA32 = ZONE_DMA32,
+	KZONE_NORMAL = ZONE_NORMAL,
+	KNR_ZONES = __MAX_NR_ZONES
+};
+/* The GFP bits that choose a zone. */
+#define KGFP_ZONEMASK (__GFP_DMA | __GFP_HIGHMEM | __GFP_DMA32)
+/* The zone GFP flags ask for: the strictest of their modifiers
+ * (__GFP_HIGHMEM is a preference for ZONE_NORMAL). */
+KINLINE unsigned kgfp_zone(gfp_t gfp)
+{
+	if (gfp & __GFP_DMA)
+		return KZONE_DMA;
+	if (gfp & __GFP_DMA32)
+		return KZONE_DMA32;
+	return KZONE_NORMAL;
+}
+/* The zone modifier that asks for zone zi. */
+KINLINE gfp_t kzone_gfp(unsigned zi)
+{
+	return zi == KZONE_DMA ? __GFP_DMA : zi == KZONE_DMA32 ? __GFP_DMA32 : 0;
+}
 
 struct kfree_area {
 	struct page *head;         /* doubly linked list of free block heads: */
@@ -139,6 +192,8 @@ struct kfree_area {
 struct kzone {
 	klock_t lock;
 	const char *name;
+	uint8_t idx;               /* its zone number (KZONE_*) */
+	uint8_t node;              /* its node's id */
 	uintptr_t limit;           /* highest address + 1 allowed in the zone (0: none) */
 	struct kfree_area free_area[MAX_ORDER + 1];
 	size_t nr_free_pages;      /* pages in free blocks */
@@ -165,11 +220,34 @@ struct kzone {
 	unsigned nr_chunks;
 };
 
+/*
+ * A node (the kernel's pg_data_t): the zones of one NUMA node.  Chunks
+ * belong to one node's zone (kchunk.node, kchunk.zone); an allocation takes
+ * the node of the CPU it runs on (knode_local).  knr_nodes is 1 on a machine
+ * whose /sys shows one node, and wherever no node map can be read.
+ */
+#define KMAX_NUMNODES 8
 struct knode {
+	unsigned id;
 	struct kzone zones[KNR_ZONES];
 };
 
-extern struct knode knode0;
+extern struct knode knodes[KMAX_NUMNODES];
+extern unsigned knr_nodes;
+/* The node of each CPU, read at init (used when knr_nodes > 1); CPUs past
+ * the map are node 0's. */
+#define KNODE_MAP_CPUS 4096
+extern uint8_t kcpu_node[KNODE_MAP_CPUS];
+
+/* The zone a chunk belongs to. */
+KINLINE struct kzone *kchunk_zone(const struct kchunk *c)
+{
+	return &knodes[c->node].zones[c->zone];
+}
+
+/* Test hook: zone_grow refuses to map memory for the zones whose bits
+ * (1 << zone) are set here, as when the OS refuses (unit tests only). */
+extern unsigned kpage_grow_refused;
 /* kchunk_registry[addr >> KCHUNK_SHIFT]: the chunk, or NULL.  A static
  * (bss) table: untouched pages cost nothing, and it is valid before any
  * initialisation, so free() needs no "initialised?" test.  Entries are
@@ -258,7 +336,11 @@ struct kzone_stats {
 	size_t present, free, dirty, released;   /* pages */
 	unsigned chunks;
 };
-void kpage_zone_stats(unsigned zi, struct kzone_stats *st);
+void kpage_zone_stats(unsigned nid, unsigned zi, struct kzone_stats *st);
+/* Free pages of low zone z that allocations for a higher zone falling back
+ * to it leave to the zone's own (the kernel's lowmem_reserve).  Under
+ * z->lock. */
+size_t kpage_lowmem_reserve(const struct kzone *z);
 
 /* The page API's work (kapi.c exports it): checks, reports, zeroing. */
 struct page *kpage_api_alloc(gfp_t gfp, unsigned order);

@@ -50,6 +50,10 @@ size_t kvformat(char *buf, size_t len, const char *fmt, va_list ap)
 			continue;
 		}
 		f++;
+		/* a field width: right-aligned, padded with spaces */
+		size_t width = 0, start = pos;
+		while (*f >= '0' && *f <= '9' && width < 64)
+			width = width * 10 + (size_t)(*f++ - '0');
 		int lng = 0;
 		while (*f == 'l') {
 			lng++;
@@ -92,6 +96,13 @@ size_t kvformat(char *buf, size_t len, const char *fmt, va_list ap)
 			if (!*f)
 				f--;
 			break;
+		}
+		size_t out = pos - start;
+		if (out < width) {
+			size_t pad = KMIN(width - out, len - 1 - pos);
+			memmove(buf + start + pad, buf + start, out);
+			memset(buf + start, ' ', pad);
+			pos += pad;
 		}
 	}
 	buf[pos] = '\0';
@@ -137,8 +148,13 @@ void kalloc_fail(size_t size, gfp_t gfp, const char *what)
 {
 	if (gfp & __GFP_NOFAIL)
 		kpanic("%s: cannot allocate %lu bytes with __GFP_NOFAIL", what, (unsigned long)size);
-	if (!(gfp & __GFP_NOWARN))
-		kreport("%s: out of memory allocating %lu bytes", what, (unsigned long)size);
+	if (!(gfp & __GFP_NOWARN)) {
+		/* A zone modifier names its zone (the strictest of them), whose
+		 * memory is what ran out. */
+		const char *zone = (gfp & __GFP_DMA) ? " in ZONE_DMA (below 16 MiB)"
+		                   : (gfp & __GFP_DMA32) ? " in ZONE_DMA32 (below 4 GiB)" : "";
+		kreport("%s: out of memory allocating %lu bytes%s", what, (unsigned long)size, zone);
+	}
 	errno = ENOMEM;
 }
 

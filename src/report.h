@@ -9,9 +9,9 @@
 
 #pragma GCC visibility push(hidden)
 
-/* Formats like a tiny printf (%s %d %u %ld %lu %zu %x %lx %p %c %%) into a
- * stack buffer and write()s one line to stderr, prefixed "kalloc: ".  Never
- * allocates. */
+/* Formats like a tiny printf (%s %d %u %ld %lu %zu %x %lx %p %c %%, each
+ * with an optional field width: %8s, %6lu) into a stack buffer and write()s
+ * one line to stderr, prefixed "kalloc: ".  Never allocates. */
 void kreport(const char *fmt, ...) KFMT(1, 2);
 /* kreport, then abort(). */
 KNORETURN void kpanic(const char *fmt, ...) KFMT(1, 2);

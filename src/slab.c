@@ -162,7 +162,7 @@ static inline void *slab_obj(const struct kmem_cache *c, const struct page *s, u
 /* Builds a new slab (no lock held).  Returns its head page or NULL. */
 static struct page *new_slab(struct kmem_cache *c, gfp_t gfp)
 {
-	struct page *s = kpage_alloc(gfp & ~__GFP_ZERO, c->order);
+	struct page *s = kpage_alloc((gfp & ~(__GFP_ZERO | KGFP_ZONEMASK)) | c->allocflags, c->order);
 	if (!s)
 		return NULL;
 	uint32_t info = c->page_info;
@@ -580,7 +580,7 @@ static unsigned pages_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, vo
 	size_t npages = c->object_size >> PAGE_SHIFT;
 	unsigned got = 0;
 	for (; got < n; got++) {
-		struct page *pg = kpage_alloc_exact(gfp & ~__GFP_ZERO, npages, 0);
+		struct page *pg = kpage_alloc_exact((gfp & ~(__GFP_ZERO | KGFP_ZONEMASK)) | c->allocflags, npages, 0);
 		if (!pg)
 			break;
 		kpage_set_tails(pg, npages, KPG_TAIL);
@@ -666,15 +666,20 @@ static void choose_order(struct kmem_cache *c)
 	c->objects = (uint16_t)KMIN(objs, 65535u);
 }
 
-/* Puts c on the list of all caches. */
-static void list_cache(struct kmem_cache *c)
+/* Puts c on the list of all caches.  Under kcache_list_lock. */
+static void list_cache_locked(struct kmem_cache *c)
 {
-	klock(&kcache_list_lock);
 	c->prev = NULL;
 	c->next = kcache_list;
 	if (kcache_list)
 		kcache_list->prev = c;
 	kcache_list = c;
+}
+
+static void list_cache(struct kmem_cache *c)
+{
+	klock(&kcache_list_lock);
+	list_cache_locked(c);
 	kunlock(&kcache_list_lock);
 }
 
@@ -695,8 +700,10 @@ static void cache_begin(struct kmem_cache *c, const char *name)
 	atomic_store(&c->rcu_pending, 0);
 }
 
-int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t align, slab_flags_t flags,
-                void (*ctor)(void *))
+/* Sets up c (not listed); the free-pointer secret is given: no system
+ * call. */
+static int cache_setup(struct kmem_cache *c, const char *name, size_t size, size_t align, slab_flags_t flags,
+                       void (*ctor)(void *), uint64_t secret)
 {
 	if (size == 0 || size > KMAX_ORDER_SIZE / 2 || (align && !KIS_POW2(align)) || align > PAGE_SIZE)
 		return -EINVAL;
@@ -723,12 +730,12 @@ int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t alig
 	c->object_size = (uint32_t)size;
 	c->fp_offset = (uint32_t)fp_offset;
 	c->flags = flags;
+	/* SLAB_CACHE_DMA and SLAB_CACHE_DMA32 both: the stricter zone. */
+	c->allocflags = (flags & SLAB_CACHE_DMA) ? __GFP_DMA : (flags & SLAB_CACHE_DMA32) ? __GFP_DMA32 : 0;
 	c->ctor = ctor;
 	choose_order(c);
 
-	uint64_t rnd[2];
-	kos_random(rnd, sizeof rnd);
-	c->secret = rnd[0] | 1;
+	c->secret = secret | 1;
 	c->partial = NULL;
 	c->nr_partial = c->nr_slabs = 0;
 	c->dead = false;
@@ -739,9 +746,38 @@ int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t alig
 	c->div_limit = (uint64_t)c->objects - 1;
 	c->slab_mask = (PAGE_SIZE << c->order) - 1;
 	c->page_info = KPG_SLAB;
-
-	list_cache(c);
 	return 0;
+}
+
+int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t align, slab_flags_t flags,
+                void (*ctor)(void *))
+{
+	uint64_t rnd;
+	kos_random(&rnd, sizeof rnd);
+	int err = cache_setup(c, name, size, align, flags, ctor, rnd);
+	if (err == 0)
+		list_cache(c);
+	return err;
+}
+
+int kcache_init_once(struct kmem_cache *c, _Atomic bool *ready, const char *name, size_t size, size_t align,
+                     slab_flags_t flags)
+{
+	if (atomic_load_explicit(ready, memory_order_acquire))
+		return 0;
+	uint64_t rnd;
+	kos_random(&rnd, sizeof rnd);   /* before the lock */
+	int err = 0;
+	klock(&kcache_list_lock);
+	if (!atomic_load_explicit(ready, memory_order_relaxed)) {
+		err = cache_setup(c, name, size, align, flags, NULL, rnd);
+		if (err == 0) {
+			list_cache_locked(c);
+			atomic_store_explicit(ready, true, memory_order_release);
+		}
+	}
+	kunlock(&kcache_list_lock);
+	return err;
 }
 
 void kslab_fork_prepare(void)

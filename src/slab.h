@@ -35,6 +35,10 @@ struct kmem_cache {
 	int16_t front_idx;         /* front cache index, -1 for none (set by the
 	                              layers above: kmalloc_init, kapi.c) */
 	slab_flags_t flags;
+	gfp_t allocflags;          /* zone modifier its slabs are allocated with
+	                              (SLAB_CACHE_DMA, SLAB_CACHE_DMA32; the
+	                              kernel's s->allocflags): the zone bits a
+	                              caller passes are replaced by these */
 	bool pages;                /* a page cache: each object is an exact page
 	                              block (kcache_init_pages); `relist` then
 	                              holds blocks put back for the next shrink */
@@ -65,6 +69,12 @@ void kslab_init(void);
  * vmalloc's areas) and lists it.  0 or -EINVAL. */
 int kcache_init(struct kmem_cache *c, const char *name, size_t size, size_t align,
                 slab_flags_t flags, void (*ctor)(void *));
+/* kcache_init of a static cache made on first use: once *ready is set
+ * (release), c is set up and listed; of several threads calling it at once,
+ * one initialises c (under kcache_list_lock, no system call held across
+ * it) and all return when it is ready.  0 or -EINVAL. */
+int kcache_init_once(struct kmem_cache *c, _Atomic bool *ready, const char *name, size_t size, size_t align,
+                     slab_flags_t flags);
 /* A page cache: objects of `size` bytes (a page multiple), each an exact
  * page block of the page layer (KPG_LARGE while the program holds it,
  * KPG_CACHED while a front cache does).  For the kmalloc sizes above the

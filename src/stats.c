@@ -38,9 +38,9 @@ static void add_cache(struct kmem_cache *c, void *arg)
 void kstats_totals(size_t *present, size_t *in_use, size_t *free_blocks)
 {
 	size_t p = 0, f = 0, b = 0;
-	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
+	for (unsigned i = 0; i < knr_nodes * KNR_ZONES; i++) {
 		struct kzone_stats z;
-		kpage_zone_stats(zi, &z);
+		kpage_zone_stats(i / KNR_ZONES, i % KNR_ZONES, &z);
 		p += z.present;
 		f += z.free;
 		for (unsigned o = 0; o <= MAX_ORDER; o++)
@@ -82,17 +82,18 @@ static void slabinfo(struct kout *o)
 	} while (kout_again(o, mark));
 }
 
-/* buddyinfo, as /proc/buddyinfo prints it, plus page counters. */
+/* buddyinfo, as /proc/buddyinfo prints it (free blocks per order, one
+ * line per node and zone that has memory), plus page counters. */
 static void buddyinfo(struct kout *o)
 {
-	for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
+	for (unsigned i = 0; i < knr_nodes * KNR_ZONES; i++) {
 		struct kzone_stats z;
-		kpage_zone_stats(zi, &z);
+		kpage_zone_stats(i / KNR_ZONES, i % KNR_ZONES, &z);
 		if (!z.present)
 			continue;
-		kout_printf(o, "buddyinfo: Node 0, zone %s", z.name);
+		kout_printf(o, "buddyinfo: Node %u, zone %8s", i / KNR_ZONES, z.name);
 		for (unsigned ord = 0; ord <= MAX_ORDER; ord++)
-			kout_printf(o, " %lu", (unsigned long)z.nr_free[ord]);
+			kout_printf(o, " %6lu", (unsigned long)z.nr_free[ord]);
 		kout_printf(o, "  (present %lu KiB, free %lu KiB, free backed <= %lu KiB, released %lu KiB)\n",
 		            (unsigned long)(z.present << 2), (unsigned long)(z.free << 2),
 		            (unsigned long)(z.dirty << 2), (unsigned long)(z.released << 2));

@@ -62,6 +62,10 @@
 /* Exact page blocks of more pages than this keep their whole power-of-two
  * block (kpage_alloc_exact). */
 #define KEXACT_WHOLE_MIN 64
+/* The most free pages of a low zone (DMA32, DMA) that allocations for a
+ * higher zone falling back to it leave alone, as the kernel's
+ * lowmem_reserve: one max-order block, or a quarter of a smaller zone. */
+#define KLOWMEM_RESERVE_PAGES 1024
 /* Free blocks released per pass (one lock round trip). */
 #define KRELEASE_BATCH 256
 

@@ -143,7 +143,11 @@ int main(void)
 	pthread_barrier_destroy(&start);
 	CHECKF(atomic_load(&failed) == 0, "%ld allocations failed", atomic_load(&failed));
 	CHECKF(atomic_load(&corrupt) == 0, "%ld objects corrupt when freed", atomic_load(&corrupt));
-	CHECKF(atomic_load(&cross_frees) > NTHREADS * OPS / 8,
+	/* How many pops find another thread's object depends on scheduling:
+	 * on a 2-CPU machine running tests side by side it ranged from 170,000
+	 * to 265,000, under the 200,000 this asked for before; a few tens of
+	 * thousands still prove the remote frees happened. */
+	CHECKF(atomic_load(&cross_frees) > NTHREADS * OPS / 32,
 	       "only %ld cross-thread frees: the test did not do what it claims",
 	       atomic_load(&cross_frees));
 	printf("cross-thread frees: %ld\n", atomic_load(&cross_frees));

@@ -3,8 +3,9 @@
  * Operation-sequence fuzzer against a shadow model.
  *
  * Input bytes are decoded into a sequence of operations on 64 slots: malloc,
- * calloc, realloc, free, memalign/posix_memalign, kmalloc/krealloc/kfree,
- * and a custom cache's alloc/free.  The shadow remembers each live block's
+ * calloc, realloc, free, memalign/posix_memalign, kmalloc/krealloc/kfree
+ * (some with GFP_DMA32: such a block must stay below 4 GiB through its
+ * kreallocs), and a custom cache's alloc/free.  The shadow remembers each live block's
  * size and fill byte; every block is filled when it is created or resized
  * and checked before it is freed or resized, so overlapping blocks, lost
  * contents, wrong alignment or a usable size below the request are caught.
@@ -32,7 +33,11 @@ struct slot {
 	size_t size;
 	unsigned char fill;
 	enum kind kind;
+	int low;   /* kmalloc'd with GFP_DMA32 */
 };
+
+#define LOW_LIMIT (4UL << 30)
+#define LOW_MAX (4UL << 20)   /* zone blocks come from the buddy allocator */
 
 static struct kmem_cache *cache;
 #define CACHE_SIZE 72
@@ -68,6 +73,7 @@ static void release(struct slot *s)
 	}
 	s->p = NULL;
 	s->kind = K_NONE;
+	s->low = 0;
 }
 
 static size_t decode_size(const uint8_t *d)
@@ -94,6 +100,8 @@ static void check_new(struct slot *s, size_t align)
 	size_t usable = s->kind == K_MALLOC ? malloc_usable_size(s->p) : s->kind == K_KMALLOC ? ksize(s->p) : s->size;
 	if (usable < s->size)
 		fail("usable size below the request", usable, s->size);
+	if (s->low && (uintptr_t)s->p + s->size > LOW_LIMIT)
+		fail("GFP_DMA32 block above 4 GiB", (uintptr_t)s->p, s->size);
 	fill(s);
 }
 
@@ -133,6 +141,8 @@ static void run(const uint8_t *data, size_t len)
 			break;
 		}
 		case 3: case 4:
+			if (s->low && size > LOW_MAX)
+				break;
 			if (s->kind == K_MALLOC || s->kind == K_KMALLOC) {
 				size_t keep = s->size < size ? s->size : size;
 				unsigned char *n = s->kind == K_MALLOC ? realloc(s->p, size ? size : 1)
@@ -143,6 +153,8 @@ static void run(const uint8_t *data, size_t len)
 				verify(s, keep);
 				s->size = size;
 				s->fill = next_fill;
+				if (s->low && (uintptr_t)s->p + size > LOW_LIMIT)
+					fail("krealloc moved a GFP_DMA32 block above 4 GiB", (uintptr_t)s->p, size);
 				fill(s);
 			}
 			break;
@@ -170,7 +182,8 @@ static void run(const uint8_t *data, size_t len)
 		}
 		case 7:
 			release(s);
-			s->p = kmalloc(size ? size : 1, GFP_KERNEL);
+			s->low = (d[0] & 0x80) && size <= LOW_MAX;
+			s->p = kmalloc(size ? size : 1, GFP_KERNEL | (s->low ? GFP_DMA32 : 0));
 			s->size = size;
 			s->kind = K_KMALLOC;
 			s->fill = next_fill;

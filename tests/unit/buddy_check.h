@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * buddy_check.h - an invariant checker for the buddy allocator, written
- * against the structures of src/internal.h (knode0, its zones, their chunk
+ * against the structures of src/internal.h (knodes[], their zones, their chunk
  * lists, free_area lists and the chunks' pages[]).
  *
- * bc_check_zone() walks every chunk of a zone page by page, block by block.
- * Each page must belong to exactly one of:
+ * bc_check_zone() walks every chunk of a zone page by page, block by block
+ * (of ZONE_DMA's chunk, mapped in part, only the pages it maps: the others
+ * must keep a zero info word).  Each page must belong to exactly one of:
  *   - a free block: a KPG_FREE_HEAD page of order o, aligned to 2^o pages,
  *     inside the chunk, on the free list of order o exactly once;
  *   - a block the test allocated and tracks (KPG_LARGE head, npages as
@@ -116,11 +117,11 @@ static size_t bc_foreign_len(const struct page *pg)
 static __attribute__((unused)) int bc_check_zone(unsigned zi, const struct bc_block *t, size_t n, struct bc_result *res)
 {
 	int before = check_failures;
-	struct kzone *z = &knode0.zones[zi];
+	struct kzone *z = &knodes[0].zones[zi];
 	memset(res, 0, sizeof *res);
 
 	/* chunks */
-	size_t nc = 0;
+	size_t nc = 0, present = 0;
 	for (struct kchunk *c = z->chunks; c; c = c->next) {
 		if (nc == BC_MAX_CHUNKS) {
 			CHECKF(nc < BC_MAX_CHUNKS, "zone %s: more than %d chunks (or a cycle)", z->name,
@@ -135,14 +136,23 @@ static __attribute__((unused)) int bc_check_zone(unsigned zi, const struct bc_bl
 		       (unsigned long)c->base);
 		CHECKF(kpage_chunk(&c->pages[KCHUNK_PAGES - 1]) == c, "mem_map of chunk %#lx not aligned",
 		       (unsigned long)c->base);
-		if (z->limit)
-			CHECKF(c->base + KCHUNK_SIZE <= z->limit, "chunk %#lx above zone %s's limit",
+		if (zi == KZONE_DMA) {
+			CHECKF(c->base == 0, "ZONE_DMA's chunk at %#lx, not 0", (unsigned long)c->base);
+			CHECKF((c->mapped >> (z->limit / KMAX_ORDER_SIZE)) == 0,
+			       "ZONE_DMA's chunk maps blocks above the limit: %#x", c->mapped);
+		} else {
+			CHECKF(c->mapped == KCHUNK_ALL_MAPPED && c->first_pfn == 0, "chunk %#lx of zone %s mapped in part",
 			       (unsigned long)c->base, z->name);
+			if (z->limit)
+				CHECKF(c->base + KCHUNK_SIZE <= z->limit, "chunk %#lx above zone %s's limit",
+				       (unsigned long)c->base, z->name);
+		}
+		present += kchunk_present_pages(c);
 	}
 	res->chunks = nc;
 	CHECKF(nc == z->nr_chunks, "zone %s: %zu chunks on the list, nr_chunks %u", z->name, nc, z->nr_chunks);
-	CHECKF(z->nr_present_pages == nc * KCHUNK_PAGES, "zone %s: nr_present_pages %zu for %zu chunks", z->name,
-	       z->nr_present_pages, nc);
+	CHECKF(z->nr_present_pages == present, "zone %s: nr_present_pages %zu, its chunks map %zu", z->name,
+	       z->nr_present_pages, present);
 
 	/* walk */
 	size_t walk_free[MAX_ORDER + 1] = { 0 };
@@ -156,6 +166,12 @@ static __attribute__((unused)) int bc_check_zone(unsigned zi, const struct bc_bl
 		while (pfn < KCHUNK_PAGES) {
 			struct page *pg = &c->pages[pfn];
 			uintptr_t addr = c->base + (pfn << PAGE_SHIFT);
+			if (!kchunk_pfn_mapped(c, pfn)) {
+				CHECKF(c->info[pfn] == 0, "page %#lx not mapped, info %#x", (unsigned long)addr,
+				       c->info[pfn]);
+				pfn++;
+				continue;
+			}
 			while (ti < n && t[ti].addr < addr) {
 				CHECKF(0, "tracked block %#lx (%zu pages) does not start at a block boundary: overlap",
 				       (unsigned long)t[ti].addr, t[ti].npages);

@@ -69,7 +69,7 @@ static unsigned random_order(void)
 
 static struct kzone *normal(void)
 {
-	return &knode0.zones[KZONE_NORMAL];
+	return &knodes[0].zones[KZONE_NORMAL];
 }
 
 /* The high mark: the adaptive mark (never below dirty_high), or a fraction

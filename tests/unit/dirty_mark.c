@@ -28,7 +28,7 @@ static struct page *blk[4 * NBLK];
 
 static struct kzone *normal(void)
 {
-	return &knode0.zones[KZONE_NORMAL];
+	return &knodes[0].zones[KZONE_NORMAL];
 }
 
 static void round_trip(unsigned n)

@@ -6,8 +6,9 @@
  *
  * It uses a cache with a constructor and SLAB_HWCACHE_ALIGN, the page
  * allocator (alloc_pages, page_address, virt_to_page, __get_free_pages,
- * get_zeroed_page) and kmalloc, krealloc, ksize, kzalloc, and checks what it
- * gets.  Exit status: the number of failed checks.
+ * get_zeroed_page), kmalloc, krealloc, ksize, kzalloc, and the zones
+ * (GFP_DMA32 pages, kmalloc and a SLAB_CACHE_DMA32 cache; page_zonenum),
+ * and checks what it gets.  Exit status: the number of failed checks.
  */
 #include <kalloc.h>
 
@@ -112,6 +113,23 @@ int main(void)
 			break;
 		}
 	kfree(z);
+
+	/* Zones: memory below 4 GiB, and the zone of a page. */
+	struct page *low = alloc_pages(GFP_KERNEL | GFP_DMA32, 2);
+	EXPECT(low != NULL && page_zonenum(low) == ZONE_DMA32);
+	EXPECT(low != NULL && (uintptr_t)page_address(low) + 4 * PAGE_SIZE <= (4UL << 30));
+	__free_pages(low, 2);
+	char *ls = kmalloc(40, GFP_KERNEL | GFP_DMA32);
+	EXPECT(ls != NULL && (uintptr_t)ls < (4UL << 30) && page_zonenum(virt_to_page(ls)) == ZONE_DMA32);
+	kfree(ls);
+	struct kmem_cache *lowc = kmem_cache_create("example-dma32", 72, 0, SLAB_CACHE_DMA32, NULL);
+	void *lo = lowc ? kmem_cache_alloc(lowc, GFP_KERNEL) : NULL;
+	EXPECT(lo != NULL && (uintptr_t)lo < (4UL << 30));
+	kmem_cache_free(lowc, lo);
+	EXPECT(lowc != NULL && kmem_cache_destroy(lowc) == 0);
+	char *hs = kmalloc(40, GFP_HIGHUSER);
+	EXPECT(hs != NULL && page_zonenum(virt_to_page(hs)) == ZONE_NORMAL);
+	kfree(hs);
 
 	/* The program's malloc is kalloc's too (libkalloc exports it). */
 	void *m = malloc(64);

@@ -11,8 +11,8 @@
  *     leaving them;
  *   - when the OS refuses (RLIMIT_AS), kos_map calls the reclaim hook once and
  *     retries once if the hook gave something back;
- *   - kos_random, kos_now_ns, kos_parse_cpu_list, kos_ncpus, kwrite_all,
- *     kos_open_append;
+ *   - kos_random, kos_now_ns, kos_parse_cpu_list, kos_mark_cpu_list,
+ *     kos_map_min, kos_ncpus, kwrite_all, kos_open_append;
  *   - kenv_parse_size / kenv_parse_bool accept and refuse what they should
  *     (suffixes, overflow), and ktune_load applies good values and warns once
  *     per bad one, naming the variable, keeping the default.
@@ -181,6 +181,17 @@ static void odds_and_ends(void)
 	CHECK(kos_parse_cpu_list("5") == 6);
 	CHECK(kos_parse_cpu_list("0-1") == 2);
 	CHECK(kos_parse_cpu_list("") == 0);
+	/* the node map's parser: ranges and singles, CPUs past the map left out */
+	uint8_t map[12];
+	memset(map, 9, sizeof map);
+	CHECK(kos_mark_cpu_list("0-3,8,10-13\n", map, sizeof map, 1) == 7);
+	CHECK(map[0] == 1 && map[3] == 1 && map[4] == 9 && map[7] == 9 && map[8] == 1 && map[9] == 9 && map[10] == 1 &&
+	      map[11] == 1);
+	CHECK(kos_mark_cpu_list("\n", map, sizeof map, 2) == 0);
+	CHECK(kos_mark_cpu_list("5", map, sizeof map, 2) == 1 && map[5] == 2);
+	/* the lowest address ZONE_DMA may map: page aligned, never page 0 */
+	uintptr_t min = kos_map_min();
+	CHECK(min >= PAGE_SIZE && (min & (PAGE_SIZE - 1)) == 0);
 	unsigned n = kos_ncpus();
 	cpu_set_t set;
 	CHECK(sched_getaffinity(0, sizeof set, &set) == 0);

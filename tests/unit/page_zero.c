@@ -147,8 +147,8 @@ static void after_trim(void)
 {
 	kalloc_trim();   /* malloc_trim's work */
 	for (unsigned zi = 0; zi < KNR_ZONES; zi++)
-		CHECKF(knode0.zones[zi].nr_dirty_pages == 0, "zone %s: %zu dirty free pages after malloc_trim(0)",
-		       knode0.zones[zi].name ? knode0.zones[zi].name : "?", knode0.zones[zi].nr_dirty_pages);
+		CHECKF(knodes[0].zones[zi].nr_dirty_pages == 0, "zone %s: %zu dirty free pages after malloc_trim(0)",
+		       knodes[0].zones[zi].name ? knodes[0].zones[zi].name : "?", knodes[0].zones[zi].nr_dirty_pages);
 	/* Nothing was freed since: every block comes from released or fresh
 	 * memory, is marked so and reads as zero. */
 	size_t n = 0;
@@ -171,7 +171,7 @@ int main(void)
 {
 	uint64_t rng = 0x7a65726f70616765ull;
 	dirty_everything(&rng);
-	struct kzone *z = &knode0.zones[KZONE_NORMAL];
+	struct kzone *z = &knodes[0].zones[KZONE_NORMAL];
 	CHECKF(z->nr_dirty_pages > 0, "no dirty free pages after dirtying: the test tests nothing");
 	CHECKF(z->nr_released_total > 0, "nothing released after freeing %lu MiB", DIRTY_BYTES >> 20);
 	for (int round = 0; round < 3; round++)

@@ -162,7 +162,7 @@ static void slab_notrim(void)
 	kfree(kmalloc(64UL << 10, GFP_KERNEL));
 	const struct kmem_cache *c = &kmalloc_caches[kmalloc_index(256)];
 	test_msg("rss_return %s: %zu slabs (%zu partial) left, %zu dirty free pages in the buddy allocator", c->name,
-	         c->nr_slabs, c->nr_partial, knode0.zones[KZONE_NORMAL].nr_dirty_pages);
+	         c->nr_slabs, c->nr_partial, knodes[0].zones[KZONE_NORMAL].nr_dirty_pages);
 	check_fell(peak, rss_bytes(), 75, "kmalloc 256 B, freed, no malloc_trim");
 	munmap(p, n * sizeof *p);
 }
