@@ -39,6 +39,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The library's own files register no module of per-CPU variables (kalloc.h's
+ * constructor would refer to kapi.c from every layer). */
+#define KALLOC_NO_PERCPU_MODULE 1
 #include "kalloc.h"
 
 /* Everything declared from here on is internal to the library: hidden
