@@ -288,10 +288,13 @@ KALLOC_API void *kalloc_this_cpu_ptr(const void *p);
  *    registered modules (alloc_percpu memory is an addition);
  *  - reading or writing `name` directly touches the template, not a CPU's
  *    copy (the kernel's sparse checker warns of that; nothing does here);
- *  - use a variable of another module through DECLARE_PER_CPU, which declares
- *    it weak: the program then reads its address from the GOT.  With a plain
- *    `extern` the linker may copy it into the program (a copy relocation),
- *    out of its module's section, and the accessors report it and abort;
+ *  - use a variable of another module through DECLARE_PER_CPU, which makes
+ *    the program read its address from the GOT (GCC 12's
+ *    nodirect_extern_access where the compiler has it, else a weak
+ *    declaration, which does that in position-independent code only).  With a
+ *    plain `extern` the linker may copy the variable into the program (a
+ *    copy relocation), out of its module's section, and the accessors report
+ *    it and abort;
  *  - a module's copies exist once its constructors of priority 101 have run
  *    (before its other constructors), and stay usable until exit; after
  *    dlclose its space is given back when a module loaded later needs the
@@ -300,8 +303,16 @@ KALLOC_API void *kalloc_this_cpu_ptr(const void *p);
  *    at most PAGE_SIZE; the toolchain must provide section attributes and
  *    __start_ and __stop_ symbols (GCC or Clang, ELF).
  */
+#if defined(__has_attribute)
+#if __has_attribute(nodirect_extern_access)
+#define KALLOC_PERCPU_EXTERN __attribute__((nodirect_extern_access))
+#endif
+#endif
+#ifndef KALLOC_PERCPU_EXTERN
+#define KALLOC_PERCPU_EXTERN __attribute__((weak))
+#endif
 #define DEFINE_PER_CPU(type, name) __attribute__((section("kalloc_percpu"))) __typeof__(type) name
-#define DECLARE_PER_CPU(type, name) extern __attribute__((weak)) __typeof__(type) name
+#define DECLARE_PER_CPU(type, name) extern KALLOC_PERCPU_EXTERN __typeof__(type) name
 #define per_cpu(name, cpu) (*per_cpu_ptr(&(name), (cpu)))
 
 /* Registers and retires a module's section of DEFINE_PER_CPU templates (the
