@@ -92,6 +92,10 @@
  *   pc_lock    (percpu.c)        the per-CPU data allocator's bitmap
  *   vmap_lock  (vmalloc.c)       the huge areas' table
  *
+ * get_cpu's locks, one per CPU index (percpu.c), are the program's: held
+ * between its get_cpu and put_cpu, outside this order; kalloc never takes
+ * one with a lock of its own held, and fork preparation takes none.
+ *
  * Fork preparation (init.c) takes glibc's stdio list lock before all of
  * them (glibc's fork takes it after the prepare handlers, and stdio
  * allocates under its locks), then every lock in this order, the leaves

@@ -34,11 +34,11 @@
  * of a klock_t), made on first use.  The thread-local pc_held counts the
  * thread's nesting and keeps the CPU index it locked, which the thread keeps
  * using (smp_processor_id, this_cpu_ptr) until its last put_cpu, wherever it
- * runs.  These locks are not kalloc's own: held by the program for as long
- * as it likes, they are outside the lock order; kalloc takes none of its
- * locks while holding one, except pc_lock for a first per-CPU allocation.  A
- * forked child reinitialises them and takes again the one its forking
- * thread holds.
+ * runs.  These locks are the program's, held between its get_cpu and
+ * put_cpu for as long as it likes: they are outside kalloc's lock order
+ * (base.h), taken with no lock of kalloc held, and fork preparation does not
+ * wait for them.  A forked child reinitialises them and takes again the one
+ * its forking thread holds.
  */
 #include "percpu.h"
 
