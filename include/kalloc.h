@@ -224,7 +224,8 @@ KALLOC_API void kvfree(const void *addr);
 /* ------------------------------------------------------------------ */
 
 /* Each possible CPU has a unit of this many bytes; a per-CPU allocation is
- * the same offset in every unit, so per_cpu_ptr() is an addition. */
+ * the same offset in every unit, so per_cpu_ptr() of alloc_percpu memory is
+ * an addition. */
 #define KALLOC_PERCPU_UNIT_SHIFT 20
 #define KALLOC_PERCPU_UNIT (1UL << KALLOC_PERCPU_UNIT_SHIFT)
 
@@ -245,22 +246,24 @@ KALLOC_API unsigned int kalloc_this_cpu(void);
  * add where rseq is not in use). */
 KALLOC_API void kalloc_this_cpu_add(void *p, long v, size_t size);
 
-/* Stores v in the caller's CPU copy of the 1, 2, 4 or 8-byte object at p, atomically with
- * respect to that CPU, as kalloc_this_cpu_add. */
+/* Stores v in the caller's CPU copy of the 1, 2, 4 or 8-byte object at p,
+ * atomically with respect to that CPU, as kalloc_this_cpu_add. */
 KALLOC_API void kalloc_this_cpu_write(void *p, long v, size_t size);
-/* The copy of CPU cpu (below nr_cpu_ids, else reported, abort) of the per-CPU object at p:
- * alloc_percpu memory (an addition) or a DEFINE_PER_CPU variable or any part of one (a
- * look-up of its module).  Any other address is reported, abort. */
+/* CPU cpu's copy of the per-CPU object at p: alloc_percpu memory (an
+ * addition), or a DEFINE_PER_CPU variable or any part of one (a look-up of
+ * its module).  Any other address, or cpu >= nr_cpu_ids, is reported, abort. */
 KALLOC_API void *kalloc_per_cpu_ptr(const void *p, unsigned int cpu);
 /* kalloc_per_cpu_ptr(p, smp_processor_id()). */
 KALLOC_API void *kalloc_this_cpu_ptr(const void *p);
 
-#define per_cpu_ptr(ptr, cpu) ((__typeof__(ptr))kalloc_per_cpu_ptr((const void *)(ptr), (unsigned int)(cpu)))
+#define per_cpu_ptr(ptr, cpu) \
+	((__typeof__(ptr))kalloc_per_cpu_ptr((const void *)(ptr), (unsigned int)(cpu)))
 #define this_cpu_ptr(ptr) ((__typeof__(ptr))kalloc_this_cpu_ptr((const void *)(ptr)))
-/* pcp is an lvalue in CPU 0's copy, e.g. this_cpu_add(*counter, 5), or a DEFINE_PER_CPU
- * variable, e.g. this_cpu_add(hits, 5) or this_cpu_inc(stats.events).  add, sub, inc, dec
- * and write take integers and pointers of 1, 2, 4 or 8 bytes, and act on the CPU the
- * caller runs on at that instant, inside a get_cpu() section as well. */
+/* pcp is an lvalue in CPU 0's copy, e.g. this_cpu_add(*counter, 5), or a
+ * DEFINE_PER_CPU variable, e.g. this_cpu_add(hits, 5) or
+ * this_cpu_inc(stats.events).  add, sub, inc, dec and write take integers
+ * and pointers of 1, 2, 4 or 8 bytes, and act on the CPU the caller runs on
+ * at that instant, inside a get_cpu() section as well. */
 #define this_cpu_add(pcp, val) kalloc_this_cpu_add((void *)&(pcp), (long)(val), sizeof(pcp))
 #define this_cpu_sub(pcp, val) this_cpu_add(pcp, -(long)(val))
 #define this_cpu_inc(pcp) this_cpu_add(pcp, 1)

@@ -301,7 +301,8 @@ static char *pc_resolve(const void *p, const char *op)
 		return (char *)p;
 	char *q = pc_mod_lookup(a);
 	if (unlikely(!q))
-		kbad_pointer(p, op, "not alloc_percpu memory (CPU 0's copy) nor a DEFINE_PER_CPU variable of a loaded module");
+		kbad_pointer(p, op,
+		             "not alloc_percpu memory (CPU 0's copy) nor a DEFINE_PER_CPU variable of a loaded module");
 	return q;
 }
 
