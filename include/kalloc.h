@@ -351,8 +351,9 @@ __attribute__((destructor(101))) static void kalloc_percpu_module_dtor(void)
  * (they are atomic on their own, as an interrupt handler's are in the
  * kernel), so a variable that sections update by read-modify-write must not
  * be updated by this_cpu_add and friends at the same time.  put_cpu() outside
- * a section is reported, abort.  A forked child starts with every lock free
- * except those its forking thread holds.
+ * a section is reported, abort; a thread that exits inside a section leaves
+ * its index locked.  A forked child starts with every lock free except the
+ * one its forking thread holds.
  */
 KALLOC_API unsigned int kalloc_get_cpu(void);
 KALLOC_API void kalloc_put_cpu(void);
