@@ -113,7 +113,10 @@ int main(void)
 
 	/* this_cpu_write and this_cpu_read, 1 to 8 bytes and a pointer: the
 	 * value lands in exactly one copy (the thread may migrate between the
-	 * calls, so the read is checked on the copy it names). */
+	 * calls, so the read is checked on the copy it names).  tiny's copies
+	 * hold what the workers left: cleared first. */
+	for_each_possible_cpu(cpu)
+		per_cpu(st.tiny, cpu) = 0;
 	this_cpu_write(st.flag, 5);
 	this_cpu_write(st.tiny, 1234);
 	this_cpu_write(seven, -3);
