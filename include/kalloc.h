@@ -186,6 +186,21 @@ KALLOC_API void *alloc_pages_exact(size_t size, gfp_t gfp);
 KALLOC_API void free_pages_exact(void *addr, size_t size);
 
 /* ------------------------------------------------------------------ */
+/* kmap                                                                */
+/* ------------------------------------------------------------------ */
+
+/* Every page is mapped, as on a 64-bit kernel: kmap and its variants return
+ * page_address(page), and the unmaps do nothing but evaluate their argument.
+ * Unlike the kernel's, kmap_atomic() disables neither preemption nor page
+ * faults, and mappings need not be released in any order. */
+static inline void *kmap(struct page *page) { return page_address(page); }
+static inline void kunmap(struct page *page) { (void)page; }
+static inline void *kmap_atomic(struct page *page) { return page_address(page); }
+static inline void kunmap_atomic(const void *addr) { (void)addr; }
+static inline void *kmap_local_page(struct page *page) { return page_address(page); }
+static inline void kunmap_local(const void *addr) { (void)addr; }
+
+/* ------------------------------------------------------------------ */
 /* Slab caches                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -292,7 +307,8 @@ KALLOC_API void kvfree(const void *addr);
 /* ------------------------------------------------------------------ */
 
 /* Each possible CPU has a unit of this many bytes; a per-CPU allocation is
- * the same offset in every unit, so per_cpu_ptr() is an addition. */
+ * the same offset in every unit, so per_cpu_ptr() of alloc_percpu memory is
+ * an addition. */
 #define KALLOC_PERCPU_UNIT_SHIFT 20
 #define KALLOC_PERCPU_UNIT (1UL << KALLOC_PERCPU_UNIT_SHIFT)
 
@@ -305,23 +321,132 @@ KALLOC_API void free_percpu(void *ptr);
 KALLOC_API unsigned int kalloc_nr_cpu_ids(void);
 #define nr_cpu_ids kalloc_nr_cpu_ids()
 /* The index of the CPU the caller runs on (the rseq concurrency id when
- * per-CPU caches are in use); it may change at any moment. */
+ * per-CPU caches are in use); it may change at any moment, except inside a
+ * get_cpu() section, where it is the section's CPU. */
 KALLOC_API unsigned int kalloc_this_cpu(void);
 /* Adds v to the caller's CPU copy of the 1, 2, 4 or 8-byte object at p,
  * atomically with respect to that CPU (a restartable sequence, or an atomic
  * add where rseq is not in use). */
 KALLOC_API void kalloc_this_cpu_add(void *p, long v, size_t size);
 
+/* Stores v in the caller's CPU copy of the 1, 2, 4 or 8-byte object at p,
+ * atomically with respect to that CPU, as kalloc_this_cpu_add. */
+KALLOC_API void kalloc_this_cpu_write(void *p, long v, size_t size);
+/* CPU cpu's copy of the per-CPU object at p: alloc_percpu memory (an
+ * addition), or a DEFINE_PER_CPU variable or any part of one (a look-up of
+ * its module).  Any other address, or cpu >= nr_cpu_ids, is reported, abort. */
+KALLOC_API void *kalloc_per_cpu_ptr(const void *p, unsigned int cpu);
+/* kalloc_per_cpu_ptr(p, smp_processor_id()). */
+KALLOC_API void *kalloc_this_cpu_ptr(const void *p);
+
 #define per_cpu_ptr(ptr, cpu) \
-	((__typeof__(ptr))((char *)(ptr) + (size_t)(cpu) * KALLOC_PERCPU_UNIT))
-#define this_cpu_ptr(ptr) per_cpu_ptr(ptr, kalloc_this_cpu())
-/* pcp is an lvalue in CPU 0's copy, e.g. this_cpu_add(*counter, 5). */
+	((__typeof__(ptr))kalloc_per_cpu_ptr((const void *)(ptr), (unsigned int)(cpu)))
+#define this_cpu_ptr(ptr) ((__typeof__(ptr))kalloc_this_cpu_ptr((const void *)(ptr)))
+/* pcp is an lvalue in CPU 0's copy, e.g. this_cpu_add(*counter, 5), or a
+ * DEFINE_PER_CPU variable, e.g. this_cpu_add(hits, 5) or
+ * this_cpu_inc(stats.events).  add, sub, inc, dec and write take integers
+ * and pointers of 1, 2, 4 or 8 bytes, and act on the CPU the caller runs on
+ * at that instant, inside a get_cpu() section as well. */
 #define this_cpu_add(pcp, val) kalloc_this_cpu_add((void *)&(pcp), (long)(val), sizeof(pcp))
 #define this_cpu_sub(pcp, val) this_cpu_add(pcp, -(long)(val))
 #define this_cpu_inc(pcp) this_cpu_add(pcp, 1)
 #define this_cpu_dec(pcp) this_cpu_add(pcp, -1)
 #define this_cpu_read(pcp) (*this_cpu_ptr(&(pcp)))
+#define this_cpu_write(pcp, val) kalloc_this_cpu_write((void *)&(pcp), (long)(val), sizeof(pcp))
 #define for_each_possible_cpu(cpu) for ((cpu) = 0; (cpu) < (__typeof__(cpu))nr_cpu_ids; (cpu)++)
+
+/*
+ * Static per-CPU variables.  DEFINE_PER_CPU(type, name) in one file (an
+ * initialiser may follow, `static` may come before), DECLARE_PER_CPU(type,
+ * name) where other files or modules use it; then per_cpu(name, cpu),
+ * get_cpu_var(name), this_cpu_inc(name), this_cpu_add(name.member, v),
+ * per_cpu_ptr(&name, cpu) as in the kernel.
+ *
+ * `name` itself is a template in the section "kalloc_percpu" of its module
+ * (the program or a shared library).  Every file that includes this header
+ * gets a constructor that, when the module's section is not empty, registers
+ * it with kalloc: kalloc allocates the section's size of per-CPU space and
+ * copies the template into every CPU's copy.  The accessors find a variable's
+ * copies from its address, by the module whose section holds it.
+ *
+ * Where this differs from the kernel:
+ *  - the accessors cost a call and, for these variables, a look-up among the
+ *    registered modules (alloc_percpu memory is an addition);
+ *  - reading or writing `name` directly touches the template, not a CPU's
+ *    copy (the kernel's sparse checker warns of that; nothing does here);
+ *  - use a variable of another module through DECLARE_PER_CPU, which makes
+ *    the program read its address from the GOT (GCC 12's
+ *    nodirect_extern_access where the compiler has it, else a weak
+ *    declaration, which does that in position-independent code only).  With a
+ *    plain `extern` the linker may copy the variable into the program (a
+ *    copy relocation), out of its module's section, and the accessors report
+ *    it and abort;
+ *  - a module's copies exist once its constructors of priority 101 have run
+ *    (before its other constructors), and stay usable until exit; after
+ *    dlclose its space is given back when a module loaded later needs the
+ *    place;
+ *  - at most KALLOC_PERCPU_UNIT / 2 bytes of them per module, each aligned to
+ *    at most PAGE_SIZE; the toolchain must provide section attributes and
+ *    __start_ and __stop_ symbols (GCC or Clang, ELF).
+ */
+#if defined(__has_attribute)
+#if __has_attribute(nodirect_extern_access)
+#define KALLOC_PERCPU_EXTERN __attribute__((nodirect_extern_access))
+#endif
+#endif
+#ifndef KALLOC_PERCPU_EXTERN
+#define KALLOC_PERCPU_EXTERN __attribute__((weak))
+#endif
+#define DEFINE_PER_CPU(type, name) __attribute__((section("kalloc_percpu"))) __typeof__(type) name
+#define DECLARE_PER_CPU(type, name) extern KALLOC_PERCPU_EXTERN __typeof__(type) name
+#define per_cpu(name, cpu) (*per_cpu_ptr(&(name), (cpu)))
+
+/* Registers and retires a module's section of DEFINE_PER_CPU templates (the
+ * constructor and destructor below call them). */
+KALLOC_API void kalloc_percpu_module_add(void *start, void *stop);
+KALLOC_API void kalloc_percpu_module_del(void *start, void *stop);
+#if !defined(KALLOC_NO_PERCPU_MODULE)
+extern char __start_kalloc_percpu[] __attribute__((weak, visibility("hidden")));
+extern char __stop_kalloc_percpu[] __attribute__((weak, visibility("hidden")));
+__attribute__((constructor(101))) static void kalloc_percpu_module_ctor(void)
+{
+	if ((uintptr_t)__start_kalloc_percpu != (uintptr_t)__stop_kalloc_percpu)
+		kalloc_percpu_module_add(__start_kalloc_percpu, __stop_kalloc_percpu);
+}
+__attribute__((destructor(101))) static void kalloc_percpu_module_dtor(void)
+{
+	if ((uintptr_t)__start_kalloc_percpu != (uintptr_t)__stop_kalloc_percpu)
+		kalloc_percpu_module_del(__start_kalloc_percpu, __stop_kalloc_percpu);
+}
+#endif
+
+/*
+ * get_cpu() returns the caller's CPU index and gives it the use of that CPU's
+ * copies, exclusive of every other get_cpu() section, until put_cpu().
+ * Userspace cannot disable preemption, so each CPU index has a lock, which
+ * get_cpu takes and put_cpu releases.  Sections nest: an inner get_cpu of the
+ * same thread returns the same index and takes nothing.  A thread that
+ * migrates inside a section keeps its index: smp_processor_id(),
+ * this_cpu_ptr(), this_cpu_read() and get_cpu_var() in the section use it.
+ *
+ * Where this differs from the kernel: the section may sleep, and may be
+ * preempted; the this_cpu_* operations of other threads do not wait for it
+ * (they are atomic on their own, as an interrupt handler's are in the
+ * kernel), so a variable that sections update by read-modify-write must not
+ * be updated by this_cpu_add and friends at the same time.  put_cpu() outside
+ * a section is reported, abort; a thread that exits inside a section leaves
+ * its index locked.  A forked child starts with every lock free except the
+ * one its forking thread holds.
+ */
+KALLOC_API unsigned int kalloc_get_cpu(void);
+KALLOC_API void kalloc_put_cpu(void);
+#define get_cpu() ((int)kalloc_get_cpu())
+#define put_cpu() kalloc_put_cpu()
+#define smp_processor_id() ((int)kalloc_this_cpu())
+/* This CPU's copy of a per-CPU variable, as an lvalue, inside a get_cpu()
+ * section that put_cpu_var() ends. */
+#define get_cpu_var(var) (*per_cpu_ptr(&(var), kalloc_get_cpu()))
+#define put_cpu_var(var) ((void)&(var), kalloc_put_cpu())
 
 /* ------------------------------------------------------------------ */
 /* Memory limit and shrinkers                                          */

@@ -41,6 +41,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The library's own files register no module of per-CPU variables (kalloc.h's
+ * constructor would refer to kapi.c from every layer). */
+#define KALLOC_NO_PERCPU_MODULE 1
 #include "kalloc.h"
 
 /* Everything declared from here on is internal to the library: hidden
@@ -97,11 +100,15 @@
  *   pc_lock    (percpu.c)        the per-CPU data allocator's bitmap
  *   vmap_lock  (vmalloc.c)       the huge areas' table
  *
+ * get_cpu's locks, one per CPU index (percpu.c), are the program's: held
+ * between its get_cpu and put_cpu, outside this order; kalloc never takes
+ * one with a lock of its own held, and fork preparation takes none.
+ *
  * Fork preparation (init.c) takes shrink_lock, then glibc's stdio list
  * lock (glibc's fork takes it after the prepare handlers, and stdio
  * allocates under its locks; a shrinker may use stdio), then every lock in
- * this order, the leaves last; the child reinitialises them.  A process that has only ever had one
- * thread takes none.
+ * this order, the leaves last; the child reinitialises them.  A process
+ * that has only ever had one thread takes none.
  *
  * System calls: none is made with a lock of kalloc held, with two
  * exceptions, each the lock's whole purpose: init_lock is held across the

@@ -483,6 +483,48 @@ KEXPORT void kalloc_this_cpu_add(void *p, long v, size_t size)
 	kpcpu_add(p, v, size);
 }
 
+KEXPORT void kalloc_this_cpu_write(void *p, long v, size_t size)
+{
+	kalloc_ensure_init();
+	kpcpu_write(p, v, size);
+}
+
+KEXPORT void *kalloc_per_cpu_ptr(const void *p, unsigned int cpu)
+{
+	kalloc_ensure_init();
+	return kpcpu_ptr(p, cpu, "per_cpu_ptr");
+}
+
+KEXPORT void *kalloc_this_cpu_ptr(const void *p)
+{
+	kalloc_ensure_init();
+	return kpcpu_ptr(p, kpcpu_this_cpu(), "this_cpu_ptr");
+}
+
+KEXPORT unsigned int kalloc_get_cpu(void)
+{
+	kalloc_ensure_init();
+	return kpcpu_get_cpu();
+}
+
+KEXPORT void kalloc_put_cpu(void)
+{
+	kpcpu_put_cpu();
+}
+
+/* Called by the constructor kalloc.h gives every file of a module: possibly
+ * the program's first call. */
+KEXPORT void kalloc_percpu_module_add(void *start, void *stop)
+{
+	kalloc_ensure_init();
+	kpcpu_module_add(start, stop);
+}
+
+KEXPORT void kalloc_percpu_module_del(void *start, void *stop)
+{
+	kpcpu_module_del(start, stop);
+}
+
 /* ------------------------------------------------------------------ */
 /* introspection                                                       */
 /* ------------------------------------------------------------------ */
