@@ -374,13 +374,14 @@ KALLOC_API void *kalloc_this_cpu_ptr(const void *p);
  *    registered modules (alloc_percpu memory is an addition);
  *  - reading or writing `name` directly touches the template, not a CPU's
  *    copy (the kernel's sparse checker warns of that; nothing does here);
- *  - use a variable of another module through DECLARE_PER_CPU, which makes
- *    the program read its address from the GOT (GCC 12's
- *    nodirect_extern_access where the compiler has it, else a weak
- *    declaration, which does that in position-independent code only).  With a
- *    plain `extern` the linker may copy the variable into the program (a
- *    copy relocation), out of its module's section, and the accessors report
- *    it and abort;
+ *  - use a variable of another module through DECLARE_PER_CPU, a weak
+ *    declaration, which makes position-independent code (PIE, the default
+ *    on Debian, and shared libraries) read its address from the GOT.  With
+ *    a plain `extern`, or from a program built without -fPIE, the linker
+ *    copies a shared library's variable into the program (a copy
+ *    relocation), out of the library's section, and the accessors report it
+ *    and abort: a program that uses a library's per-CPU variables directly
+ *    must be position independent;
  *  - a module's copies exist once its constructors of priority 101 have run
  *    (before its other constructors), and stay usable until exit; after
  *    dlclose its space is given back when a module loaded later needs the
@@ -389,14 +390,11 @@ KALLOC_API void *kalloc_this_cpu_ptr(const void *p);
  *    at most PAGE_SIZE; the toolchain must provide section attributes and
  *    __start_ and __stop_ symbols (GCC or Clang, ELF).
  */
-#if defined(__has_attribute)
-#if __has_attribute(nodirect_extern_access)
-#define KALLOC_PERCPU_EXTERN __attribute__((nodirect_extern_access))
-#endif
-#endif
-#ifndef KALLOC_PERCPU_EXTERN
+/* weak: position-independent code then reads the address from the GOT.
+ * (GCC's nodirect_extern_access would do it in any code, but it marks the
+ * whole program as taking no copy relocation, and the program's own direct
+ * references to the C library's data, stderr or environ, then break.) */
 #define KALLOC_PERCPU_EXTERN __attribute__((weak))
-#endif
 #define DEFINE_PER_CPU(type, name) __attribute__((section("kalloc_percpu"))) __typeof__(type) name
 #define DECLARE_PER_CPU(type, name) extern KALLOC_PERCPU_EXTERN __typeof__(type) name
 #define per_cpu(name, cpu) (*per_cpu_ptr(&(name), (cpu)))

@@ -9,16 +9,18 @@
  * every copy, the program reaches its variables through dlsym, and after
  * dlclose a second dlopen starts again from the templates.
  *
- * Built as a position-independent program and as one that is not: a plain
- * `extern` would make the linker copy the library's variables into either
- * (a copy relocation), out of the library's section; DECLARE_PER_CPU must
- * prevent that.
+ * Built as a position-independent program: a plain `extern` would make the
+ * linker copy the library's variables into it (a copy relocation), out of
+ * the library's section; DECLARE_PER_CPU's weak declaration prevents that.
+ * The program also writes to stderr directly, which a declaration that
+ * forbade copy relocations in the whole program would break.
  */
 #define _GNU_SOURCE
 #include "ktest.h"
 #include "shlib_lib.h"
 
 #include <dlfcn.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
@@ -79,6 +81,9 @@ static void dl_round(const char *path, int round, void **addr)
 
 int main(int argc, char **argv)
 {
+	/* the C library's data, by direct reference (a copy relocation) */
+	fprintf(stderr, "percpu-shlib: stderr reachable\n");
+	fflush(stderr);
 	CHECK(argc == 2);
 	int cpu;
 	/* The library's variables, seen from the program and from the library. */
