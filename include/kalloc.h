@@ -462,7 +462,10 @@ KALLOC_API void kalloc_put_cpu(void);
  * back what it can at once; the rest stays until it is freed.
  */
 KALLOC_API int kalloc_set_limit(size_t bytes);
-/* The limit (0: none) and the bytes charged against it now. */
+/* The limit (0: none), and the bytes charged against it now (a sum of
+ * counters read one after the other, so while memory moves between zones
+ * and huge areas it is off by what moved; the limit itself is checked
+ * against reservations and is never passed). */
 KALLOC_API size_t kalloc_get_limit(void);
 KALLOC_API size_t kalloc_charged(void);
 
