@@ -6,11 +6,22 @@
 # threads), built by meson with the project's C++ compiler.  It runs without
 # the library and with it, in both front-cache modes: the outputs must be the
 # same, the library must be mapped, and operator new must be kalloc's
-# (dladdr of _Znwm) under the library and not without it.
+# (dladdr of _Znwm) under the library and not without it.  And the other
+# side: the library needs no C++ runtime (no libstdc++ in its DT_NEEDED),
+# and a C program under it runs without one mapped.
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 exe=${1:-}
 [ -n "$exe" ] && [ -x "$exe" ] || fail "usage: $0 LIB CXX_PROGRAM_EXE"
+
+if command -v readelf >/dev/null; then
+	readelf -dW "$lib" | grep -F NEEDED | grep -qE 'libstdc\+\+|libc\+\+' &&
+		fail "$lib depends on a C++ runtime: $(readelf -dW "$lib" | grep -F NEEDED | tr -s ' ' | tr '\n' ';')"
+fi
+run_kalloc /bin/cat /proc/self/maps >"$tmp/maps.c" 2>"$tmp/err.c"
+check_rc "cat (a C program) under kalloc" $? "$tmp/err.c"
+expect_mapped "$tmp/maps.c" "cat (a C program)"
+grep -qE 'libstdc\+\+|libc\+\+' "$tmp/maps.c" && fail "a C program under kalloc has a C++ runtime mapped"
 
 run_base env KPROG_MAPS="$tmp/maps.base" KPROG_NEW="$tmp/new.base" "$exe" >"$tmp/out.base" 2>"$tmp/err.base"
 check_rc "cxx_program without preload" $? "$tmp/err.base"
