@@ -12,6 +12,7 @@
  *   report.c        one-line reports, failures, the report buffer
  *   tune.c          tunables: the environment, parsed once
  *   rcu.c           deferral past an RCU grace period (liburcu, weakly bound)
+ *   cxxrt.cc        the C++ runtime: new-handler, std::bad_alloc (weakly bound)
  *   page_alloc.c    the buddy allocator over 64 MiB chunks
  *   slab.c          kmem_cache internals: slabs, partial lists, remote frees
  *   front_region.c  front caches: region layout, views, flushing (rseq.h: the sequences)
@@ -25,7 +26,8 @@
  *   reclaim.c       memory pressure: the limit's reclaim, shrinkers
  *   init.c          lazy initialisation, fork handlers, reclaim, exit report
  *   kapi.c          the exported kernel-style API (include/kalloc.h)
- *   malloc.c        the exported glibc malloc API and its fast paths
+ *   malloc.c        the exported glibc malloc API, C++'s operator new and
+ *                   delete, and their fast paths
  *
  * Every header includes only the headers of the layers below it; the two
  * files on top define every exported symbol, and they alone start the lazy

@@ -14,6 +14,7 @@
 #include "report.h"
 #include "tune.h"
 #include "rcu.h"
+#include "cxxrt.h"
 #include "page_alloc.h"
 #include "slab.h"
 #include "rseq.h"

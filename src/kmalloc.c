@@ -49,7 +49,7 @@
 #include <string.h>
 
 struct kmem_cache kmalloc_caches[KMALLOC_NR_ALL];
-struct kfree_check kmalloc_check[KMALLOC_NR_CLASSES] __attribute__((aligned(64)));
+struct kmalloc_free_data kmalloc_free __attribute__((aligned(64)));
 
 const uint32_t kmalloc_class_size[KMALLOC_NR_ALL] = {
 	8, 16, 32, 48, 64, 80, 96, 112, 128,
@@ -132,6 +132,9 @@ void kmalloc_init(void)
 			kcache_init_pages(&kmalloc_caches[i], name, sz);
 			continue;
 		}
+		/* malloc's smallest block is 16 bytes: sizes 0 to 16 */
+		kmalloc_free.size_lo[i] = i <= 1 ? 0 : kmalloc_class_size[i - 1] + 1;
+		kmalloc_free.size_hi[i] = kmalloc_class_size[i];
 		struct kmem_cache *c = &kmalloc_caches[i];
 		if (kcache_init(c, name, sz, class_align(i), 0, NULL) != 0)
 			kpanic("cannot set up cache %s", name);
@@ -141,7 +144,7 @@ void kmalloc_init(void)
 		 * which free sends to kfree_any. */
 		if (c->slab_mask <= 0xffff && c->objects <= 256) {
 			c->page_info = KINFO_KSLAB_BASE + i;
-			kmalloc_check[i] = (struct kfree_check){
+			kmalloc_free.check[i] = (struct kfree_check){
 				.mul = (uint32_t)c->div_mul,
 				.mask = (uint16_t)c->slab_mask,
 				.shift = (uint8_t)c->div_shift,
@@ -187,19 +190,6 @@ static void *zone_class_alloc(unsigned zi, unsigned cls, gfp_t gfp)
 	return kslab_alloc_bulk(c, gfp, 1, &obj) == 1 ? obj : NULL;
 }
 
-/* The smallest class >= size whose objects are multiples of align
- * (align <= PAGE_SIZE): power-of-two classes always qualify. */
-static unsigned aligned_class(size_t size, size_t align)
-{
-	size_t s = KALIGN_UP(KMAX(size, align), align);
-	if (s > KMALLOC_MAX_CACHE_SIZE)
-		return KMALLOC_NR_CLASSES;
-	unsigned cls = kmalloc_index(s);
-	while (cls < KMALLOC_NR_CLASSES && kmalloc_class_size[cls] % align)
-		cls++;
-	return cls;
-}
-
 void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 {
 	void *p = NULL;
@@ -210,7 +200,7 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 		align = 0;
 	bool low_zone = (gfp & (__GFP_DMA | __GFP_DMA32)) != 0;
 	if (align <= PAGE_SIZE) {
-		unsigned cls = align ? aligned_class(size, align)
+		unsigned cls = align ? kmalloc_aligned_class(size, align)
 		                     : (size <= KMALLOC_MAX_CACHE_SIZE ? kmalloc_index(size) : KMALLOC_NR_CLASSES);
 		if (unlikely(low_zone)) {
 			if (cls < KMALLOC_NR_CLASSES) {
@@ -358,6 +348,38 @@ void kfree_any(const void *p, const char *op)
 			                                   : "not allocated by kalloc");
 		return;
 	}
+}
+
+/* The kmalloc class kalloc_any takes a request of size >= 16 bytes aligned
+ * to align (a power of two) from, or KMALLOC_NR_CLASSES when it gives a page
+ * block or a huge area. */
+static unsigned request_class(size_t size, size_t align)
+{
+	if (align <= 16)
+		return size <= KMALLOC_MAX_CACHE_SIZE ? kmalloc_index(size) : KMALLOC_NR_CLASSES;
+	return align <= PAGE_SIZE ? kmalloc_aligned_class(size, align) : KMALLOC_NR_CLASSES;
+}
+
+void kfree_sized(const void *p, size_t size, size_t align, const char *op)
+{
+	struct kblock_info bi;
+	if (!p)
+		return;
+	classify(p, op, true, &bi);
+	bool ok = bi.usable >= size;
+	if (ok && (align == 0 || KIS_POW2(align))) {
+		/* A request of a slab class gets an object of exactly that
+		 * class; any other, a page block or a huge area. */
+		unsigned want = request_class(KMAX(size, 16), align);
+		if (bi.kind == KB_SLAB)
+			ok = want < KMALLOC_NR_CLASSES && bi.cache == &kmalloc_caches[want];
+		else
+			ok = want == KMALLOC_NR_CLASSES;
+	}
+	if (unlikely(!ok))
+		kpanic("%s(): size %zu does not fit block %p (%zu bytes, %s)", op, size, p, bi.usable,
+		       bi.kind == KB_SLAB ? bi.cache->name : bi.kind == KB_LARGE ? "page block" : "huge area");
+	kfree_any(p, op);
 }
 
 void *kblock_start(const void *p, struct kmem_cache **cache)

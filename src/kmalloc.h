@@ -43,14 +43,31 @@ struct kfree_check {
 	uint8_t shift;     /* log2 of the size's power-of-two part */
 	uint8_t last;      /* objects per slab - 1 */
 };
-extern struct kfree_check kmalloc_check[KMALLOC_NR_CLASSES];
+/*
+ * What free and C++'s sized delete read per class, in one object so that
+ * one base register addresses all of it.  Sized delete's size test: a block
+ * of class cls was asked for with n bytes, malloc's way, exactly when
+ * size_lo[cls] <= n <= size_hi[cls] (the sizes after the next smaller
+ * class's, up to the class's own; 0 to 16 for the 16-byte class).
+ */
+struct kmalloc_free_data {
+	struct kfree_check check[KMALLOC_NR_CLASSES];
+	uint64_t size_lo[KMALLOC_NR_CLASSES];
+	uint64_t size_hi[KMALLOC_NR_CLASSES];
+};
+extern struct kmalloc_free_data kmalloc_free;
 KINLINE bool kmalloc_obj_valid(size_t cls, const void *p)
 {
-	const struct kfree_check *k = &kmalloc_check[cls];
+	const struct kfree_check *k = &kmalloc_free.check[cls];
 	uint32_t x = ((uint32_t)(uintptr_t)p & k->mask) * k->mul;
 	unsigned sh = k->shift;
 	x = (x >> sh) | (x << ((32 - sh) & 31));
 	return x <= k->last;
+}
+/* True when malloc gives an object of class cls for n bytes. */
+KINLINE bool kmalloc_size_fits(size_t cls, size_t n)
+{
+	return n <= kmalloc_free.size_hi[cls] && n >= kmalloc_free.size_lo[cls];
 }
 
 /* Sets up the class caches (before kfront_init registers them). */
@@ -65,6 +82,19 @@ KINLINE unsigned kmalloc_index(size_t size)
 	unsigned quarter = (unsigned)((size - 1) >> (lg - 2)) & 3; /* which quarter of (2^lg, 2^(lg+1)] */
 	return 9 + (lg - 7) * 4 + quarter;
 }
+/* The smallest class >= size whose objects are multiples of align
+ * (16 < align <= PAGE_SIZE, a power of two: power-of-two classes always
+ * qualify); KMALLOC_NR_CLASSES when the size needs a page block. */
+KINLINE unsigned kmalloc_aligned_class(size_t size, size_t align)
+{
+	size_t s = KALIGN_UP(KMAX(size, align), align);
+	if (s > KMALLOC_MAX_CACHE_SIZE)
+		return KMALLOC_NR_CLASSES;
+	unsigned cls = kmalloc_index(s);
+	while (cls < KMALLOC_NR_CLASSES && kmalloc_class_size[cls] % align)
+		cls++;
+	return cls;
+}
 /* Any size, any alignment (a power of two; <= 16 means none): slab, page
  * block or huge area.  *zeroed (may be NULL) tells whether the memory is known
  * to read as zero.  NULL with errno = ENOMEM on failure (reported unless
@@ -73,6 +103,13 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed);
 /* Frees any block; reports and aborts for pointers kalloc never returned.
  * `op` names the caller in reports ("free", "kfree", ...). */
 void kfree_any(const void *p, const char *op);
+/* Frees p, a block asked for with `size` bytes aligned to `align` (a power
+ * of two, or 0 for malloc's alignment; any other value checks the size
+ * only): C++'s sized delete.  A size that cannot be the block's (larger than
+ * its usable size, or of another class than the block's: kalloc_any would
+ * not have given this block for it) is reported, naming the block, and
+ * aborts, as an invalid pointer does.  NULL does nothing. */
+void kfree_sized(const void *p, size_t size, size_t align, const char *op);
 /* Usable size of any block; reports invalid pointers. */
 size_t kusable_any(const void *p, const char *op);
 /* The start of the allocated block (slab object, page block or huge area)

@@ -10,7 +10,7 @@ Fails (exit 1), naming each offence, when
   - a file other than the top two (the API files) defines a symbol with default visibility
     (readelf): the layers below export nothing;
   - a source file or header includes a header of a layer above its own.
-A header X.h belongs to X.c, except those named in HEADER_LAYER below.
+A header X.h belongs to X.c (or X.cc), except those named in HEADER_LAYER below.
 """
 import collections
 import os
@@ -30,7 +30,7 @@ def members(archive, tool):
     out = subprocess.run(tool + [archive], capture_output=True, text=True, check=True).stdout
     cur = None
     for line in out.splitlines():
-        m = re.search(r"(?:^File: .*|:)$", line.strip()) and re.search(r"src_([^/\]]+\.c)\.o\]?:?$", line.strip())
+        m = re.search(r"(?:^File: .*|:)$", line.strip()) and re.search(r"src_([^/\]]+\.cc?)\.o\]?:?$", line.strip())
         if m:
             cur = m.group(1)
             continue
@@ -79,12 +79,12 @@ def main():
             h = HEADER_LAYER[name]
             return -1 if h is None else rank[h]
         if name.endswith(".h"):
-            return rank.get(name[:-2] + ".c")
+            return rank.get(name[:-2] + ".c", rank.get(name[:-2] + ".cc"))
         return rank.get(name)
 
     includes = 0
     for name in sorted(os.listdir(src)):
-        if not name.endswith((".c", ".h")):
+        if not name.endswith((".c", ".cc", ".h")):
             continue
         mine = layer_of(name)
         if mine is None:

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 //
-// C++ allocation through the malloc replacement: libstdc++'s operator new
-// and delete call malloc/aligned_alloc/free, so under the preload library
-// all of this goes to kalloc.
+// C++ allocation under the preload library, which defines operator new and
+// delete itself (malloc.c; api-cxx_operators tests each form directly): all
+// of this goes to kalloc, as it does through libstdc++'s operators, which
+// call malloc/aligned_alloc/free, when the program runs on glibc.
 //  - new/delete and new[]/delete[] of scalars, arrays and class objects;
 //  - over-aligned types (alignas(64), alignas(256), alignas(4096)) get
 //    aligned storage from new, new[] and std::vector, and are freed through
