@@ -208,8 +208,15 @@ typedef unsigned int slab_flags_t;
 
 /* Align objects to the cache line (64 bytes) when that wastes little. */
 #define SLAB_HWCACHE_ALIGN    0x00002000u
-/* Debugging flags, as the kernel's slub_debug: accepted; their checks are
- * not implemented yet (caches behave as without them). */
+/* Debugging flags, as the kernel's slub_debug letters F, Z, P, U (and
+ * KALLOC_DEBUG for any cache; docs/debugging.md): consistency checks on
+ * every allocation and free (object boundary, a per-object allocated/free
+ * state that catches every double free, free pointers); red zones before
+ * and after each object; freed objects poisoned with 0x6b (last byte 0xa5)
+ * and checked when reused; the last allocation and free callers printed in
+ * reports.  A cache with any of them bypasses the per-CPU caches and keeps
+ * freed objects in a FIFO quarantine before reuse.  Poison is not applied
+ * to caches with a constructor or SLAB_TYPESAFE_BY_RCU. */
 #define SLAB_CONSISTENCY_CHECKS 0x00000100u
 #define SLAB_RED_ZONE         0x00000400u
 #define SLAB_POISON           0x00000800u
@@ -583,6 +590,14 @@ KALLOC_API void kvfree_rcu_barrier(void);
 /* Writes slabinfo, buddyinfo and vmallocinfo to the file descriptor,
  * without allocating. */
 KALLOC_API void kalloc_stats_print(int fd);
+/* Checks every object of every debug cache now (KALLOC_DEBUG, or a cache
+ * made with SLAB_RED_ZONE, SLAB_POISON, SLAB_STORE_USER or
+ * SLAB_CONSISTENCY_CHECKS): the red zones of allocated objects, the poison
+ * and red zones of free ones.  Damage is reported (one block on stderr,
+ * with the callers under SLAB_STORE_USER) and the process aborts; with no
+ * damage, or no debug cache, it returns 0.  A snapshot: call it while no
+ * other thread allocates or frees from debug caches. */
+KALLOC_API int kalloc_validate(void);
 
 #ifdef __cplusplus
 }

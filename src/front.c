@@ -147,7 +147,14 @@ void *kfront_alloc_slow(unsigned idx, gfp_t gfp)
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p = alloc_slow(c, idx, gfp);
+	void *p;
+	if (kslab_debug(c)) {
+		/* no stack (kfront_layout_setup): one object, checked */
+		kslab_note_caller(__builtin_return_address(0));
+		p = kslab_alloc_bulk(c, gfp, 1, &p) == 1 ? p : NULL;
+	} else {
+		p = alloc_slow(c, idx, gfp);
+	}
 	if (unlikely(!p))
 		kalloc_fail(c->object_size, gfp, c->name);
 	return p;
@@ -156,7 +163,8 @@ void *kfront_alloc_slow(unsigned idx, gfp_t gfp)
 void kfront_free_slow(unsigned idx, void *obj)
 {
 	struct kmem_cache *c = kfront_cache[idx];
-	if (kfront_mode == KF_NONE) {
+	if (kfront_mode == KF_NONE || kslab_debug(c)) {
+		kslab_note_caller(__builtin_return_address(0));
 		kslab_free_bulk(c, 1, &obj);
 		return;
 	}

@@ -61,6 +61,12 @@ bool kfront_layout_setup(struct kmem_cache *classes, unsigned n)
 				 * (it holds its stacks until it exits). */
 				cap = clamp_slots(KFRONT_PAGE_BYTES, c->size, 1, KFRONT_SLOTS_MIN * 2);
 				kfront_thread_cap[i] = c->size <= KFRONT_THREAD_PAGE_MAX;
+			} else if (kslab_debug(c)) {
+				/* A debug class: no slots, so its pops and
+				 * pushes always miss and go through the slab
+				 * layer's checks (slab.c, "debugging"). */
+				cap = 0;
+				kfront_thread_cap[i] = 0;
 			} else {
 				cap = clamp_slots(KFRONT_CPU_BYTES, c->size, KFRONT_SLOTS_MIN, KFRONT_CPU_SLOTS_MAX);
 				kfront_thread_cap[i] = clamp_slots(KFRONT_THREAD_BYTES, c->size, KFRONT_SLOTS_MIN,
@@ -83,7 +89,7 @@ bool kfront_layout_setup(struct kmem_cache *classes, unsigned n)
 unsigned kfront_initial_cap(unsigned idx)
 {
 	unsigned max = kfront_cap[idx];
-	if (kfront_cache[idx]->pages)
+	if (kfront_cache[idx]->pages || max == 0)
 		return 0;   /* page blocks: granted on use, within their budget */
 	size_t by_bytes = KFRONT_INITIAL_BYTES / kfront_cache[idx]->size;
 	return (unsigned)KMIN(KMAX(by_bytes, (size_t)KMIN(2u, max)), (size_t)KMAX(max / 4, 1u));

@@ -109,7 +109,9 @@ KEXPORT struct kmem_cache *kmem_cache_create(const char *name, size_t size, size
 	int err;
 	struct kmem_cache *c = kslab_create(name, size, align, flags, ctor, &why, &err);
 	if (c) {
-		c->front_idx = (int16_t)kfront_attach(c);
+		/* A debug cache takes no front slot: its objects go through
+		 * the slab layer's checks. */
+		c->front_idx = kslab_debug(c) ? -1 : (int16_t)kfront_attach(c);
 		return c;
 	}
 	if (flags & SLAB_PANIC)
@@ -127,6 +129,7 @@ KEXPORT void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 	if (unlikely(!c || c->dead))
 		kpanic("kmem_cache_alloc: %s cache %p", c ? "destroyed" : "NULL", (void *)c);
 	gfp = gfp_check(gfp, "kmem_cache_alloc");
+	kslab_note_caller(__builtin_return_address(0));
 	/* The cache's zone replaces any the caller gives (new_slab), and a
 	 * failure report names it. */
 	gfp = (gfp & ~KGFP_ZONEMASK) | c->allocflags;
@@ -160,6 +163,7 @@ KEXPORT void kmem_cache_free(struct kmem_cache *c, void *obj)
 	if (!s)
 		kpanic("kmem_cache_free: invalid pointer %p (not a slab object; cache %s)", obj, c->name);
 	kslab_check_object(c, s, obj, "kmem_cache_free");
+	kslab_note_caller(__builtin_return_address(0));
 	if (likely(c->front_idx >= 0))
 		kfront_push((unsigned)c->front_idx, obj);
 	else
@@ -272,6 +276,7 @@ KEXPORT void *kmalloc(size_t size, gfp_t gfp)
 	bool z = false;
 	kalloc_ensure_init();
 	gfp = gfp_check(gfp, "kmalloc");
+	kslab_note_caller(__builtin_return_address(0));
 	void *p = kalloc_any(size, 0, gfp, &z);
 	if (p && (gfp & __GFP_ZERO) && !z)
 		memset(p, 0, size);
@@ -316,6 +321,7 @@ KEXPORT void *krealloc(const void *p, size_t new_size, gfp_t gfp)
 
 KEXPORT void kfree(const void *p)
 {
+	kslab_note_caller(__builtin_return_address(0));
 	kfree_any(p, "kfree");
 }
 
@@ -570,4 +576,10 @@ KEXPORT void kalloc_stats_print(int fd)
 {
 	kalloc_ensure_init();
 	kstats_print(fd);
+}
+
+KEXPORT int kalloc_validate(void)
+{
+	kalloc_ensure_init();
+	return kslab_validate();
 }

@@ -212,6 +212,8 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 			p = kfront_pop(cls, gfp);
 			if (p && zeroed)
 				*zeroed = false;
+			if (p && kslab_debug(&kmalloc_caches[cls]))
+				kslab_debug_set_size(&kmalloc_caches[cls], p, size);
 			return p;
 		}
 		/* A page class, unless the caller wants zeroed memory (a fresh
@@ -281,7 +283,7 @@ static void classify(const void *p, const char *op, bool huge_size, struct kbloc
 			if (unlikely(!bi->cache))
 				kbad_pointer(p, op, "in an empty slab waiting for an RCU grace period: freed already");
 			kslab_check_object(bi->cache, bi->pg, p, op);
-			bi->usable = bi->cache->object_size;
+			bi->usable = kslab_debug(bi->cache) ? kslab_debug_size(bi->cache, p) : bi->cache->object_size;
 			return;
 		case KPG_LARGE:
 			if (kpage_address(pg) != p)
@@ -456,8 +458,11 @@ void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 	switch (bi.kind) {
 	case KB_SLAB:
 		/* Keep the block when the size still maps to its class. */
-		if (zone_ok && size <= old && (size > old / 2 || size <= 16))
+		if (zone_ok && size <= old && (size > old / 2 || size <= 16)) {
+			if (kslab_debug(bi.cache))
+				kslab_debug_set_size(bi.cache, p, size);   /* the red zone moves */
 			return p;
+		}
 		break;
 	case KB_LARGE:
 		if (zone_ok && size > KMALLOC_MAX_CACHE_SIZE && size <= KMAX_ORDER_SIZE &&

@@ -56,29 +56,37 @@
 static KNOINLINE void *malloc_slow(size_t n)
 {
 	kalloc_ensure_init();
+	kslab_note_caller(__builtin_return_address(0));
 	return kalloc_any(n < 16 ? 16 : n, 0, MALLOC_GFP, NULL);
 }
 
-/* The miss of front_pop: the first call of the process lands here. */
-static KNOINLINE void *front_pop_slow(size_t cls)
+/* The miss of front_pop: the first call of the process lands here, and
+ * every allocation of a debug class (KALLOC_DEBUG), whose red zone starts
+ * at the n bytes asked for.  (n first: it stays in its register, so the
+ * fast path moves nothing for it.) */
+static KNOINLINE void *front_pop_slow(size_t n, size_t cls)
 {
 	kalloc_ensure_init();
-	return kfront_alloc_slow((unsigned)cls, MALLOC_GFP);
+	kslab_note_caller(__builtin_return_address(0));
+	void *p = kfront_alloc_slow((unsigned)cls, MALLOC_GFP);
+	if (unlikely(kslab_debug(&kmalloc_caches[cls])) && p)
+		kslab_debug_set_size(&kmalloc_caches[cls], p, n);
+	return p;
 }
 
 /* kfront_pop, whose miss also starts the initialisation. */
-static inline void *front_pop(size_t cls)
+static inline void *front_pop(size_t cls, size_t n)
 {
 	void *p = kpcpu_pop(&kpcpu, cls);
 	if (likely(p != NULL))
 		return p;
-	return front_pop_slow(cls);
+	return front_pop_slow(n, cls);
 }
 
 /* A block of n <= KMALLOC_TABLE_MAX bytes from its class's front cache. */
 static inline void *table_pop(size_t n)
 {
-	return front_pop(kmalloc_index16[(n + 15) >> 4]);
+	return front_pop(kmalloc_index16[(n + 15) >> 4], n);
 }
 
 /*
@@ -101,7 +109,7 @@ KINLINE void *malloc_fast(size_t n)
 	if (likely(n <= KMALLOC_TABLE_MAX))
 		return table_pop(n);
 	if (likely(n <= KMALLOC_MAX_CACHE_SIZE))
-		return front_pop(kmalloc_index(n));
+		return front_pop(kmalloc_index(n), n);
 	return malloc_slow(n);
 }
 
@@ -112,6 +120,7 @@ KEXPORT void *KMALLOC(malloc)(size_t n)
 
 static KNOINLINE void free_slow(void *p)
 {
+	kslab_note_caller(__builtin_return_address(0));
 	if (p)
 		kfree_any(p, "free");
 }
@@ -198,7 +207,10 @@ KEXPORT void *KMALLOC(realloc)(void *p, size_t n)
 		return NULL;
 	}
 	size_t cls;
-	if (likely(kmalloc_object(p, &cls)) && likely(n <= KMALLOC_TABLE_MAX)) {
+	/* (a debug class's objects take krealloc_any: their red zone moves
+	 * with the size) */
+	if (likely(kmalloc_object(p, &cls)) && likely(n <= KMALLOC_TABLE_MAX) &&
+	    likely(!kslab_debug(&kmalloc_caches[cls]))) {
 		size_t old = kmalloc_class_size[cls];
 		if (n <= old && (n > old / 2 || n <= 16))
 			return p;
@@ -345,7 +357,7 @@ static KNOINLINE void *cxx_new_fail(size_t n, size_t align, bool nothrow)
  * not kept, so that the fast path needs no register for it). */
 static KNOINLINE void *cxx_pop_slow(size_t cls, bool nothrow)
 {
-	void *p = front_pop_slow(cls);
+	void *p = front_pop_slow(kmalloc_class_size[cls], cls);
 	if (likely(p != NULL))
 		return p;
 	return cxx_new_fail(kmalloc_class_size[cls], CXX_PLAIN, nothrow);

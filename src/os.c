@@ -306,6 +306,11 @@ unsigned kos_ncpus(void)
 	return n ? n : 1;
 }
 
+int kos_gettid(void)
+{
+	return (int)syscall(SYS_gettid);
+}
+
 uint64_t kos_now_ns(void)
 {
 	struct timespec ts;

@@ -73,6 +73,8 @@ uint64_t kos_now_ns(void);
 int kos_membarrier_rseq_register(void);
 int kos_membarrier_rseq(void);
 unsigned long kos_getauxval(unsigned long type);
+/* The calling thread's id (gettid). */
+int kos_gettid(void);
 /* The CPU the caller runs on (vDSO getcpu), 0 if unknown. */
 int kos_getcpu(void);
 /* write(2) all of buf to fd, retrying on EINTR. */

@@ -11,6 +11,7 @@
  */
 #include "report.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -156,6 +157,25 @@ void kalloc_fail(size_t size, gfp_t gfp, const char *what)
 		kreport("%s: out of memory allocating %lu bytes%s", what, (unsigned long)size, zone);
 	}
 	errno = ENOMEM;
+}
+
+size_t kformat_symbol(char *buf, size_t len, const void *addr)
+{
+	Dl_info di;
+	if (!addr)
+		return kformat(buf, len, "(unknown)");
+	if (!dladdr(addr, &di) || !di.dli_fname)
+		return kformat(buf, len, "%p", addr);
+	const char *obj = strrchr(di.dli_fname, '/');
+	obj = obj ? obj + 1 : di.dli_fname;
+	size_t n = kformat(buf, len, "%p (%s+0x%lx", addr, obj,
+	                   (unsigned long)((uintptr_t)addr - (uintptr_t)di.dli_fbase));
+	if (di.dli_sname && n < len)
+		n += kformat(buf + n, len - n, ", %s+0x%lx", di.dli_sname,
+		             (unsigned long)((uintptr_t)addr - (uintptr_t)di.dli_saddr));
+	if (n < len)
+		n += kformat(buf + n, len - n, ")");
+	return n;
 }
 
 void kbad_pointer(const void *p, const char *op, const char *why)

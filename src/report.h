@@ -19,6 +19,10 @@ KNORETURN void kpanic(const char *fmt, ...) KFMT(1, 2);
 size_t kformat(char *buf, size_t len, const char *fmt, ...) KFMT(3, 4);
 size_t kvformat(char *buf, size_t len, const char *fmt, __builtin_va_list ap);
 
+/* Formats a code address as "0x... (object+0xoff, symbol+0xoff)" from the
+ * dynamic symbol tables (dladdr: no allocation); returns the length. */
+size_t kformat_symbol(char *buf, size_t len, const void *addr);
+
 /* A failed allocation of `size` bytes by `what`: errno = ENOMEM, a report
  * unless __GFP_NOWARN, abort() if __GFP_NOFAIL. */
 void kalloc_fail(size_t size, gfp_t gfp, const char *what);

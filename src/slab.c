@@ -72,6 +72,7 @@
 #include "slab.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 static klock_t kcache_list_lock = KLOCK_INIT;
@@ -80,6 +81,17 @@ static struct kmem_cache *kcache_list;
 #define REMOTE_FULL   1ull
 #define REMOTE_PTR    ((1ull << 48) - 1 - REMOTE_FULL)
 #define REMOTE_ONE    (1ull << 48)
+
+/* debugging (the section near the end) */
+struct kdbg_quarantine;
+static void dbg_init_slab(struct kmem_cache *c, struct page *s);
+static void dbg_alloc(struct kmem_cache *c, void *obj);
+static void dbg_check_fp(const struct kmem_cache *c, struct page *s, const void *obj, const void *next);
+static void dbg_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs, bool settle);
+static void dbg_flush(struct kmem_cache *c);
+static size_t dbg_layout(struct kmem_cache *c, size_t size);
+static struct kdbg_quarantine *dbg_quarantine(void);
+static uint64_t kdbg_start_ns;
 
 /* ------------------------------------------------------------------ */
 /* free pointers                                                       */
@@ -178,6 +190,8 @@ static struct page *new_slab(struct kmem_cache *c, gfp_t gfp)
 	if (c->ctor)
 		for (unsigned i = 0; i < n; i++)
 			c->ctor(slab_obj(c, s, i));
+	if (kslab_debug(c))
+		dbg_init_slab(c, s);   /* touches the whole slab */
 	/* No free list is built: objects are carved from the never-used part
 	 * on demand (carve), so a new slab's pages are touched only as its
 	 * objects are handed out. */
@@ -336,7 +350,10 @@ unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **ou
 		unsigned took = 0;
 		while (got < n && obj) {
 			out[got++] = obj;
-			obj = fp_get(c, obj);
+			void *next = fp_get(c, obj);
+			if (unlikely(c->flags & SLAB_CONSISTENCY_CHECKS) && next)
+				dbg_check_fp(c, s, obj, next);
+			obj = next;
 			took++;
 		}
 		s->freelist = obj;
@@ -365,6 +382,9 @@ unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **ou
 	kunlock(&c->lock);
 	if (got)
 		atomic_fetch_add_explicit(&c->nr_alloc_total, got, memory_order_relaxed);
+	if (kslab_debug(c))
+		for (unsigned i = 0; i < got; i++)
+			dbg_alloc(c, out[i]);
 	return got;
 }
 
@@ -431,6 +451,10 @@ static void free_chain(struct kmem_cache *c, struct page *s, void *first, void *
 
 void kslab_free_one(struct kmem_cache *c, struct page *s, void *obj)
 {
+	if (kslab_debug(c)) {
+		dbg_free_bulk(c, 1, &obj, true);
+		return;
+	}
 	free_chain(c, s, obj, obj, 1, true);
 	atomic_fetch_add_explicit(&c->nr_free_total, 1, memory_order_relaxed);
 }
@@ -439,6 +463,10 @@ static void free_bulk(struct kmem_cache *c, unsigned n, void *const *objs, bool 
 {
 	if (c->pages) {
 		pages_free_bulk(c, n, objs, settle);
+		return;
+	}
+	if (kslab_debug(c)) {
+		dbg_free_bulk(c, n, objs, settle);
 		return;
 	}
 	/* Runs of objects of the same slab (common: a batch returned by a
@@ -478,6 +506,397 @@ void kslab_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs)
 void kslab_put_bulk(struct kmem_cache *c, unsigned n, void *const *objs)
 {
 	free_bulk(c, n, objs, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* debugging                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A debug cache (any of SLAB_CONSISTENCY_CHECKS, SLAB_RED_ZONE,
+ * SLAB_POISON, SLAB_STORE_USER, SLAB_TRACE: from kmem_cache_create's flags
+ * or KALLOC_DEBUG, which the kernel's slub_debug letters F Z P U T name)
+ * lays each object slot out as
+ *
+ *   [object | red zone | free pointer | struct kdbg_meta | red zone]
+ *   0       object_size  fp_offset      dbg_meta           dbg_tail   size
+ *
+ * The first red zone (at least KDBG_RED_ZONE bytes past the object's end
+ * rounded up to 8) is the object's "after" zone: SLUB_RED_ACTIVE while the
+ * object is allocated, SLUB_RED_INACTIVE while free; for a kmalloc object
+ * it starts at the size asked for (kslab_debug_set_size), as the kernel's
+ * kmalloc red zone starts at orig_size.  The last one is the next object's
+ * "before" zone, always SLUB_RED_INACTIVE (the first object of a slab has
+ * none).  The free pointer lies outside the object, so a free object is
+ * poisoned whole: POISON_FREE, its last byte POISON_END, as in the kernel;
+ * an allocated object keeps that poison until the program writes it (a
+ * never-used object holds POISON_INUSE).  kdbg_meta holds the object's
+ * state (allocated or free: every double free is seen, not only of the
+ * most recent object), the size asked for, and the last allocation and
+ * free (SLAB_STORE_USER).
+ *
+ * The hooks are in this file only: new_slab initialises the slots,
+ * kslab_alloc_bulk checks each object it hands out (state, poison, red
+ * zones, the free pointer it followed), and the frees check the state and
+ * red zones, poison the object and put it in the cache's quarantine, a
+ * FIFO ring (KDBG_QUARANTINE_OBJECTS objects or KDBG_QUARANTINE_BYTES at
+ * most) from which the oldest object goes back to its slab, its poison
+ * checked once more.  The layers above keep debug caches out of the front
+ * caches (kmalloc's debug classes have stacks of capacity 0, on which the
+ * fast paths always miss; a kmem_cache_create'd debug cache gets no front
+ * slot), so every allocation and free of a debug cache comes here.
+ *
+ * A report is one block on stderr, formatted on the stack, then abort().
+ * The quarantine lock is a leaf: taken with no other lock held, none taken
+ * under it.
+ */
+
+#define POISON_INUSE      0x5a
+#define POISON_FREE       0x6b
+#define POISON_END        0xa5
+#define SLUB_RED_INACTIVE 0xbb
+#define SLUB_RED_ACTIVE   0xcc
+
+#define KDBG_ALLOCATED 0xa110ca7eu
+#define KDBG_FREE      0xf3eef3eeu
+
+struct ktrack {
+	const void *addr;   /* caller */
+	int32_t tid, cpu;
+	uint64_t ns;        /* monotonic clock */
+};
+
+struct kdbg_meta {
+	uint32_t state;     /* KDBG_ALLOCATED or KDBG_FREE */
+	uint32_t orig;      /* bytes asked for */
+	struct ktrack alloc, free;
+};
+
+struct kdbg_quarantine {
+	klock_t lock;
+	unsigned head, count;
+	size_t bytes;
+	void *ring[KDBG_QUARANTINE_OBJECTS];
+};
+
+static struct kdbg_quarantine kdbg_quarantines[KDBG_MAX_CACHES];
+static _Atomic unsigned kdbg_nr_quarantines;
+bool kslab_debug_any;
+__thread const void *kslab_caller __attribute__((tls_model("initial-exec")));
+
+static inline struct kdbg_meta *dbg_meta(const struct kmem_cache *c, const void *obj)
+{
+	return (struct kdbg_meta *)((char *)obj + c->dbg_meta);
+}
+
+/* The first byte of [p, p + n) that is not v, or NULL. */
+static const uint8_t *dbg_find_not(const void *p, size_t n, uint8_t v)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != v)
+			return b + i;
+	return NULL;
+}
+
+static size_t dbg_track_line(char *buf, size_t len, const char *what, const struct ktrack *t)
+{
+	if (!t->ns)
+		return kformat(buf, len, "  %s: never\n", what);
+	char sym[256];
+	kformat_symbol(sym, sizeof sym, t->addr);
+	uint64_t rel = t->ns - kdbg_start_ns;
+	return kformat(buf, len, "  %s by %s, thread %d, cpu %d, %lu us after start\n", what, sym, t->tid,
+	               t->cpu, (unsigned long)(rel / 1000u));
+}
+
+/* Reports a bug found in object obj of cache c and aborts.  `bad`: the
+ * first damaged byte, or NULL; `expect`: the value it should hold. */
+static KNORETURN KNOINLINE void dbg_report(const struct kmem_cache *c, const void *obj, const char *what,
+                                           const uint8_t *bad, int expect)
+{
+	char buf[2048];
+	size_t n = kformat(buf, sizeof buf, "kalloc: BUG %s: %s: object %p\n", c->name, what, obj);
+	const struct kdbg_meta *m = dbg_meta(c, obj);
+	n += kformat(buf + n, sizeof buf - n, "  cache %s, object size %u, asked for %u, slot %u bytes\n", c->name,
+	             c->object_size, m->orig, c->size);
+	if (bad) {
+		long off = (long)(bad - (const uint8_t *)obj);
+		const char *where = off < 0 ? "the red zone before the object"
+		                    : off < (long)m->orig ? "the object"
+		                    : off < (long)c->object_size ? "the red zone past the size asked for"
+		                    : off < (long)c->fp_offset ? "the red zone after the object"
+		                    : "the red zone before the next object";
+		n += kformat(buf + n, sizeof buf - n, "  damage at offset %ld (%s): 0x%x, expected 0x%x\n", off,
+		             where, *bad, expect);
+	}
+	if (c->flags & SLAB_STORE_USER) {
+		n += dbg_track_line(buf + n, sizeof buf - n, "last allocated", &m->alloc);
+		n += dbg_track_line(buf + n, sizeof buf - n, "last freed", &m->free);
+	}
+	kwrite_all(2, buf, KMIN(n, sizeof buf - 1));
+	abort();
+}
+
+static void dbg_track(struct ktrack *t)
+{
+	t->addr = kslab_caller;
+	t->tid = kos_gettid();
+	t->cpu = kos_getcpu();
+	t->ns = kos_now_ns();
+}
+
+static void dbg_trace(const struct kmem_cache *c, const void *obj, const char *op)
+{
+	char sym[256];
+	kformat_symbol(sym, sizeof sym, kslab_caller);
+	kreport("trace %s %s %p size %u by %s", c->name, op, obj, dbg_meta(c, obj)->orig, sym);
+}
+
+/* Red zones of a slot: the "after" zone from `from` holds `v`, the
+ * trailing one and the previous slot's hold SLUB_RED_INACTIVE. */
+static void dbg_check_red(const struct kmem_cache *c, const void *obj, size_t from, uint8_t v, const char *what)
+{
+	const uint8_t *b = obj, *bad;
+	if ((bad = dbg_find_not(b + from, c->fp_offset - from, v)))
+		dbg_report(c, obj, what, bad, v);
+	if ((bad = dbg_find_not(b + c->dbg_tail, c->size - c->dbg_tail, SLUB_RED_INACTIVE)))
+		dbg_report(c, obj, what, bad, SLUB_RED_INACTIVE);
+	if ((uintptr_t)obj & c->slab_mask) {
+		const uint8_t *prev = b - c->size;
+		if ((bad = dbg_find_not(prev + c->dbg_tail, c->size - c->dbg_tail, SLUB_RED_INACTIVE)))
+			dbg_report(c, obj, what, bad, SLUB_RED_INACTIVE);
+	}
+}
+
+static bool dbg_poisons(const struct kmem_cache *c)
+{
+	return (c->flags & SLAB_POISON) && !c->ctor && !(c->flags & SLAB_TYPESAFE_BY_RCU);
+}
+
+/* A free object: poison intact, red zones inactive. */
+static void dbg_check_free(const struct kmem_cache *c, const void *obj, const char *what)
+{
+	if (dbg_poisons(c)) {
+		const uint8_t *b = obj, *bad = dbg_find_not(b, c->object_size - 1, POISON_FREE);
+		if (bad)
+			dbg_report(c, obj, what, bad, POISON_FREE);
+		if (b[c->object_size - 1] != POISON_END)
+			dbg_report(c, obj, what, b + c->object_size - 1, POISON_END);
+	}
+	if (c->flags & SLAB_RED_ZONE)
+		dbg_check_red(c, obj, c->object_size, SLUB_RED_INACTIVE, what);
+}
+
+static void dbg_init_slab(struct kmem_cache *c, struct page *s)
+{
+	for (unsigned i = 0; i < c->objects; i++) {
+		uint8_t *b = slab_obj(c, s, i);
+		if (dbg_poisons(c)) {
+			memset(b, POISON_FREE, c->object_size - 1);
+			b[c->object_size - 1] = POISON_END;
+		}
+		memset(b + c->object_size, SLUB_RED_INACTIVE, c->fp_offset - c->object_size);
+		memset(b + c->dbg_tail, SLUB_RED_INACTIVE, c->size - c->dbg_tail);
+		struct kdbg_meta *m = dbg_meta(c, b);
+		memset(m, 0, sizeof *m);
+		m->state = KDBG_FREE;
+		m->orig = c->object_size;
+	}
+}
+
+/* The allocation of obj from its slab. */
+static void dbg_alloc(struct kmem_cache *c, void *obj)
+{
+	struct kdbg_meta *m = dbg_meta(c, obj);
+	if (m->state != KDBG_FREE)
+		dbg_report(c, obj, m->state == KDBG_ALLOCATED ? "free list corrupted: allocated object handed out again"
+		                                              : "free list corrupted: object state damaged",
+		           NULL, 0);
+	dbg_check_free(c, obj, "write after free (poison or red zone damaged)");
+	if (c->flags & SLAB_RED_ZONE)
+		memset((char *)obj + c->object_size, SLUB_RED_ACTIVE, c->fp_offset - c->object_size);
+	if (dbg_poisons(c) && !m->alloc.ns && !m->free.ns)
+		memset(obj, POISON_INUSE, c->object_size);   /* never used */
+	m->state = KDBG_ALLOCATED;
+	m->orig = c->object_size;
+	if (c->flags & SLAB_TRACE)
+		dbg_trace(c, obj, "alloc");
+	if (c->flags & SLAB_STORE_USER)
+		dbg_track(&m->alloc);
+	else
+		m->alloc.ns = 1;   /* used */
+	kslab_caller = NULL;
+}
+
+void kslab_debug_set_size(struct kmem_cache *c, void *obj, size_t n)
+{
+	struct kdbg_meta *m = dbg_meta(c, obj);
+	if (n >= c->object_size)
+		n = c->object_size;
+	if ((c->flags & SLAB_RED_ZONE) && m->orig > n)
+		memset((char *)obj + n, SLUB_RED_ACTIVE, m->orig - n);
+	m->orig = (uint32_t)n;
+}
+
+size_t kslab_debug_size(const struct kmem_cache *c, const void *obj)
+{
+	return dbg_meta(c, obj)->orig;
+}
+
+/* Checks and poisons obj (freed by the program) and puts it in the
+ * quarantine; returns the object that leaves the quarantine for its slab,
+ * or NULL. */
+static void *dbg_free(struct kmem_cache *c, void *obj)
+{
+	struct kdbg_meta *m = dbg_meta(c, obj);
+	if (m->state == KDBG_FREE)
+		dbg_report(c, obj, "double free", NULL, 0);
+	if (m->state != KDBG_ALLOCATED)
+		dbg_report(c, obj, "free of an object whose state is damaged", NULL, 0);
+	if (c->flags & SLAB_RED_ZONE)
+		dbg_check_red(c, obj, m->orig, SLUB_RED_ACTIVE, "buffer overflow (red zone damaged)");
+	if (c->flags & SLAB_TRACE)
+		dbg_trace(c, obj, "free");
+	if (c->flags & SLAB_STORE_USER)
+		dbg_track(&m->free);
+	kslab_caller = NULL;
+	if (dbg_poisons(c)) {
+		memset(obj, POISON_FREE, c->object_size - 1);
+		((uint8_t *)obj)[c->object_size - 1] = POISON_END;
+	}
+	if (c->flags & SLAB_RED_ZONE)
+		memset((char *)obj + c->object_size, SLUB_RED_INACTIVE, c->fp_offset - c->object_size);
+	m->state = KDBG_FREE;   /* (orig stays, for reports) */
+
+	struct kdbg_quarantine *q = c->dbg;
+	if (!q)
+		return obj;
+	void *out = NULL;
+	klock(&q->lock);
+	if (q->count == KDBG_QUARANTINE_OBJECTS || (q->count && q->bytes + c->size > KDBG_QUARANTINE_BYTES)) {
+		out = q->ring[q->head];
+		q->head = (q->head + 1) % KDBG_QUARANTINE_OBJECTS;
+		q->count--;
+		q->bytes -= c->size;
+	}
+	q->ring[(q->head + q->count) % KDBG_QUARANTINE_OBJECTS] = obj;
+	q->count++;
+	q->bytes += c->size;
+	kunlock(&q->lock);
+	if (out)
+		dbg_check_free(c, out, "write after free (poison or red zone damaged)");
+	return out;
+}
+
+/* The free of objs[0..n) to debug cache c: checked one by one, each
+ * quarantined, and those leaving the quarantine go back to their slabs. */
+static void dbg_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs, bool settle)
+{
+	for (unsigned i = 0; i < n; i++) {
+		void *obj = objs[i];
+		struct page *s = kslab_of(obj);
+		if (!s)
+			kpanic("free: invalid pointer %p (cache %s)", obj, c->name);
+		kslab_check_object(c, s, obj, "free");
+		void *out = dbg_free(c, obj);
+		if (out)
+			free_chain(c, kslab_of(out), out, out, 1, settle);
+	}
+	atomic_fetch_add_explicit(&c->nr_free_total, n, memory_order_relaxed);
+}
+
+/* Returns every quarantined object of c to its slab (kmem_cache_destroy). */
+static void dbg_flush(struct kmem_cache *c)
+{
+	struct kdbg_quarantine *q = c->dbg;
+	if (!q)
+		return;
+	for (;;) {
+		klock(&q->lock);
+		void *out = NULL;
+		if (q->count) {
+			out = q->ring[q->head];
+			q->head = (q->head + 1) % KDBG_QUARANTINE_OBJECTS;
+			q->count--;
+			q->bytes -= c->size;
+		}
+		kunlock(&q->lock);
+		if (!out)
+			return;
+		dbg_check_free(c, out, "write after free (poison or red zone damaged)");
+		free_chain(c, kslab_of(out), out, out, 1, true);
+	}
+}
+
+/* The free pointer followed from obj (slab s) names an object of s. */
+static void dbg_check_fp(const struct kmem_cache *c, struct page *s, const void *obj, const void *next)
+{
+	if (kslab_of(next) != s || !kslab_obj_valid(c, next))
+		dbg_report(c, obj, "free pointer damaged (write after free?)", (const uint8_t *)obj + c->fp_offset,
+		           0);
+}
+
+/* The debug layout of a cache of `size`-byte objects: sets fp_offset,
+ * dbg_meta and dbg_tail, returns the slot size before alignment. */
+static size_t dbg_layout(struct kmem_cache *c, size_t size)
+{
+	size_t off = KALIGN_UP(size, 8) + KDBG_RED_ZONE;
+	c->fp_offset = (uint32_t)off;
+	c->dbg_meta = (uint32_t)(off + sizeof(void *));
+	c->dbg_tail = (uint32_t)(c->dbg_meta + sizeof(struct kdbg_meta));
+	return c->dbg_tail + KDBG_RED_ZONE;
+}
+
+/* A debug cache's quarantine, or NULL when all are taken. */
+static struct kdbg_quarantine *dbg_quarantine(void)
+{
+	unsigned i = atomic_fetch_add(&kdbg_nr_quarantines, 1);
+	if (i >= KDBG_MAX_CACHES)
+		return NULL;
+	struct kdbg_quarantine *q = &kdbg_quarantines[i];
+	klock_reinit(&q->lock);
+	return q;
+}
+
+/* kalloc_validate: every slab of every debug cache, found through the
+ * chunk registry (a full slab is on no list).  Objects in the quarantine
+ * or on a free list must be intact free objects; allocated ones must have
+ * their red zones. */
+static void dbg_validate_slab(struct kmem_cache *c, struct page *s)
+{
+	for (unsigned i = 0; i < c->objects; i++) {
+		const void *obj = slab_obj(c, s, i);
+		const struct kdbg_meta *m = dbg_meta(c, obj);
+		if (m->state == KDBG_FREE)
+			dbg_check_free(c, obj, "kalloc_validate: free object damaged (write after free or overflow)");
+		else if (m->state == KDBG_ALLOCATED && (c->flags & SLAB_RED_ZONE))
+			dbg_check_red(c, obj, m->orig, SLUB_RED_ACTIVE, "kalloc_validate: red zone damaged (buffer overflow)");
+		else if (m->state != KDBG_ALLOCATED)
+			dbg_report(c, obj, "kalloc_validate: object state damaged", NULL, 0);
+	}
+}
+
+int kslab_validate(void)
+{
+	if (!kslab_debug_any)
+		return 0;
+	for (size_t ci = 0; ci < KREGISTRY_LEN; ci++) {
+		struct kchunk *ch = atomic_load_explicit(&kchunk_registry[ci], memory_order_acquire);
+		if (!ch)
+			continue;
+		for (size_t pfn = 0; pfn < KCHUNK_PAGES; pfn++) {
+			if (!kchunk_pfn_mapped(ch, pfn))
+				continue;
+			struct page *pg = &ch->pages[pfn];
+			if (!kpage_is_slab(pg) || pg->head != pg)
+				continue;
+			struct kmem_cache *c = pg->slab_cache;
+			if (c && kslab_debug(c) && !c->pages)
+				dbg_validate_slab(c, pg);
+		}
+	}
+	return 0;
 }
 
 /* Unlinks the empty listed slabs of c and chains them on *dead (through
@@ -701,7 +1120,7 @@ static void cache_begin(struct kmem_cache *c, const char *name)
 }
 
 /* Sets up c (not listed); the free-pointer secret is given: no system
- * call. */
+ * call.  KALLOC_DEBUG's flags are added for the caches it names. */
 static int cache_setup(struct kmem_cache *c, const char *name, size_t size, size_t align, slab_flags_t flags,
                        void (*ctor)(void *), uint64_t secret)
 {
@@ -723,9 +1142,17 @@ static int cache_setup(struct kmem_cache *c, const char *name, size_t size, size
 		fp_offset = stride;
 		stride += sizeof(void *);
 	}
-	stride = KALIGN_UP(stride, a);
+	if (ktune.debug_flags && kenv_list_has(ktune.debug_caches, name))
+		flags |= ktune.debug_flags;
 
 	cache_begin(c, name);
+	if (flags & KSLAB_DEBUG_FLAGS) {
+		stride = dbg_layout(c, size);   /* the free pointer past the red zone */
+		fp_offset = c->fp_offset;
+		c->dbg = dbg_quarantine();
+		kslab_debug_any = true;
+	}
+	stride = KALIGN_UP(stride, a);
 	c->size = (uint32_t)stride;
 	c->object_size = (uint32_t)size;
 	c->fp_offset = (uint32_t)fp_offset;
@@ -819,6 +1246,7 @@ static struct kmem_cache kmem_cache_boot;
 
 void kslab_init(void)
 {
+	kdbg_start_ns = kos_now_ns();
 	kcache_init(&kmem_cache_boot, "kmem_cache", sizeof(struct kmem_cache), 64, 0, NULL);
 }
 
@@ -869,6 +1297,7 @@ size_t kslab_live(const struct kmem_cache *c)
 
 void kslab_destroy(struct kmem_cache *c)
 {
+	dbg_flush(c);
 	klock(&kcache_list_lock);
 	if (c->prev)
 		c->prev->next = c->next;

@@ -61,7 +61,44 @@ struct kmem_cache {
 	 * 0 (kslab_destroy, kmem_cache_destroy wait for that). */
 	_Atomic size_t rcu_pending;
 	_Atomic size_t nr_alloc_total, nr_free_total;
-} __attribute__((aligned(256)));   /* a power of two: kmalloc_caches[cls] is a shift */
+
+	/* Debugging (flags & KSLAB_DEBUG_FLAGS; see "debugging" in slab.c):
+	 * the object is followed by a red zone up to dbg_meta - 8 (the free
+	 * pointer, fp_offset, is the 8 bytes before dbg_meta), the struct
+	 * kdbg_meta at dbg_meta, and a red zone from dbg_tail to `size`
+	 * (before the next object).  dbg: the quarantine, or NULL. */
+	uint32_t dbg_meta;
+	uint32_t dbg_tail;
+	struct kdbg_quarantine *dbg;
+} __attribute__((aligned(256)));
+
+/* The flags that make a debug cache: its objects bypass the front caches
+ * and go through the checks of the slab layer. */
+#define KSLAB_DEBUG_FLAGS (SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER | SLAB_TRACE)
+KINLINE bool kslab_debug(const struct kmem_cache *c)
+{
+	return unlikely(c->flags & KSLAB_DEBUG_FLAGS);
+}
+/* Some cache has debugging on (the upper layers then note their callers
+ * in kslab_caller). */
+extern bool kslab_debug_any;
+/* The caller of the operation under way, for SLAB_STORE_USER: set by the
+ * entry points (malloc.c, kapi.c, front.c's slow paths) when
+ * kslab_debug_any, taken and cleared by the slab layer's debug hooks. */
+extern __thread const void *kslab_caller;
+KINLINE void kslab_note_caller(const void *ret)
+{
+	if (unlikely(kslab_debug_any) && !kslab_caller)
+		kslab_caller = ret;
+}
+/* A kmalloc object of debug cache c was asked for with n bytes: its red
+ * zone starts at n (as the kernel's kmalloc red zone, orig_size). */
+void kslab_debug_set_size(struct kmem_cache *c, void *obj, size_t n);
+/* The bytes asked for of a debug cache's object (its usable size). */
+size_t kslab_debug_size(const struct kmem_cache *c, const void *obj);
+/* Checks the red zones and poison of every object of every debug cache;
+ * reports and aborts on damage, else returns 0. */
+int kslab_validate(void);   /* a power of two: kmalloc_caches[cls] is a shift */
 
 /* Sets up the cache of struct kmem_cache (kmem_cache_boot). */
 void kslab_init(void);

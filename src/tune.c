@@ -22,7 +22,7 @@ struct ktunables ktune = {
 	.stats = NULL,
 };
 
-enum { KT_SIZE, KT_BOOL, KT_STATS };
+enum { KT_SIZE, KT_BOOL, KT_STATS, KT_DEBUG };
 
 static const struct ktunable {
 	const char *name;
@@ -38,7 +38,61 @@ static const struct ktunable {
 	{ "KALLOC_RCU", KT_BOOL, offsetof(struct ktunables, rcu), 0, "0 or 1" },
 	{ "KALLOC_STATS", KT_STATS, offsetof(struct ktunables, stats), 0, "0, 1 or a file name" },
 	{ "KALLOC_LIMIT", KT_SIZE, offsetof(struct ktunables, limit), 0, "a size such as 512M (0: no limit)" },
+	{ "KALLOC_DEBUG", KT_DEBUG, offsetof(struct ktunables, debug_flags), 0,
+	  "slub_debug letters F, Z, P, U, T (or 1), then ,cache-name..." },
 };
+
+/*
+ * KALLOC_DEBUG, as the kernel's slub_debug: letters, then optionally
+ * ",name[,name...]" to limit them to those caches.  "1", or no letters
+ * ("" is unset; ",kmalloc-64"), means FZPU; '-' means none.  An unknown
+ * letter is reported once and skipped.  Returns false only to warn.
+ */
+static bool parse_debug(const char *s)
+{
+	slab_flags_t f = 0;
+	bool ok = true, none = false;
+	const char *p = s;
+	for (; *p && *p != ','; p++) {
+		switch (*p) {
+		case 'F': case 'f': f |= SLAB_CONSISTENCY_CHECKS; break;
+		case 'Z': case 'z': f |= SLAB_RED_ZONE; break;
+		case 'P': case 'p': f |= SLAB_POISON; break;
+		case 'U': case 'u': f |= SLAB_STORE_USER; break;
+		case 'T': case 't': f |= SLAB_TRACE; break;
+		case '1': break;
+		case '-': case '0': none = true; break;
+		default:
+			if (ok)
+				kreport("KALLOC_DEBUG=%s: unknown letter '%c' ignored (F, Z, P, U, T)", s, *p);
+			ok = false;
+			break;
+		}
+	}
+	if (!f && !none && ok)
+		f = SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER;
+	if (none)
+		f = 0;
+	ktune.debug_flags = f;
+	ktune.debug_caches = *p == ',' && p[1] ? p + 1 : NULL;
+	return true;
+}
+
+bool kenv_list_has(const char *list, const char *name)
+{
+	if (!list)
+		return true;
+	size_t len = strlen(name);
+	for (const char *p = list; *p;) {
+		const char *e = p;
+		while (*e && *e != ',')
+			e++;
+		if ((size_t)(e - p) == len && strncmp(p, name, len) == 0)
+			return true;
+		p = *e ? e + 1 : e;
+	}
+	return false;
+}
 
 const char *kenv_get(const char *name)
 {
@@ -115,6 +169,9 @@ void ktune_load(void)
 			ok = true;
 			break;
 		}
+		case KT_DEBUG:
+			ok = parse_debug(s);
+			break;
 		}
 		if (!ok)
 			kreport("%s=%s: expected %s; using the default", t->name, s, t->expect);

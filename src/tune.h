@@ -111,6 +111,21 @@
 #define KTHR_REGIONS_FIRST 64U
 #define KTHR_REGIONS_MAX 8192U
 
+/* ---- slab debugging (slab.c) --------------------------------------- */
+
+/* The kernel's trace flag (SLUB's 'T'); the other debug flags are in
+ * kalloc.h. */
+#define SLAB_TRACE 0x00200000u
+/* Red zone bytes after each object (past its end rounded up to 8), and
+ * before the next object. */
+#define KDBG_RED_ZONE 16U
+/* A debug cache's freed objects wait in a FIFO quarantine before they go
+ * back to their slab: at most this many objects, or bytes. */
+#define KDBG_QUARANTINE_OBJECTS 256U
+#define KDBG_QUARANTINE_BYTES (1UL << 20)
+/* Debug caches with a quarantine, at most (the others keep the checks). */
+#define KDBG_MAX_CACHES 64U
+
 /* ---- the environment (tune.c) -------------------------------------- */
 
 /*
@@ -127,6 +142,12 @@ struct ktunables {
 	                          (0: frees at once, unprotected; for tests) */
 	const char *stats;     /* KALLOC_STATS: NULL (off), "1" (stderr) or a path */
 	size_t limit;          /* KALLOC_LIMIT: bytes kalloc may hold (0: no limit) */
+	/* KALLOC_DEBUG, slub_debug's syntax: letters[,cache[,cache...]].
+	 * debug_flags: the SLAB_* debug flags the letters give (0: off);
+	 * debug_caches: the comma-separated names after the letters, pointing
+	 * into the environment (NULL: every cache). */
+	slab_flags_t debug_flags;
+	const char *debug_caches;
 };
 extern struct ktunables ktune;
 void ktune_load(void);
@@ -136,6 +157,9 @@ const char *kenv_get(const char *name);
 /* A size: digits and an optional K, M or G (binary).  True with *out set for
  * a good value; false for anything else, including overflow. */
 bool kenv_parse_size(const char *s, size_t *out);
+/* Whether `name` is one of the comma-separated names in `list` (NULL:
+ * every name). */
+bool kenv_list_has(const char *list, const char *name);
 /* "0" or "1". */
 bool kenv_parse_bool(const char *s, bool *out);
 
