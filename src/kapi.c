@@ -129,7 +129,7 @@ KEXPORT void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 	if (unlikely(!c || c->dead))
 		kpanic("kmem_cache_alloc: %s cache %p", c ? "destroyed" : "NULL", (void *)c);
 	gfp = gfp_check(gfp, "kmem_cache_alloc");
-	kslab_note_caller(__builtin_return_address(0));
+	kslab_set_caller(__builtin_return_address(0));
 	/* The cache's zone replaces any the caller gives (new_slab), and a
 	 * failure report names it. */
 	gfp = (gfp & ~KGFP_ZONEMASK) | c->allocflags;
@@ -143,6 +143,7 @@ KEXPORT void *kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp)
 		kalloc_fail(c->object_size, gfp, c->name);
 		return NULL;
 	}
+	kslab_clear_caller();
 	if (gfp & __GFP_ZERO)
 		memset(obj, 0, c->object_size);
 	return obj;
@@ -163,11 +164,12 @@ KEXPORT void kmem_cache_free(struct kmem_cache *c, void *obj)
 	if (!s)
 		kpanic("kmem_cache_free: invalid pointer %p (not a slab object; cache %s)", obj, c->name);
 	kslab_check_object(c, s, obj, "kmem_cache_free");
-	kslab_note_caller(__builtin_return_address(0));
+	kslab_set_caller(__builtin_return_address(0));
 	if (likely(c->front_idx >= 0))
 		kfront_push((unsigned)c->front_idx, obj);
 	else
 		kslab_free_one(c, s, obj);
+	kslab_clear_caller();
 }
 
 KEXPORT int kmem_cache_alloc_bulk(struct kmem_cache *c, gfp_t gfp, size_t n, void **objs)
@@ -276,8 +278,9 @@ KEXPORT void *kmalloc(size_t size, gfp_t gfp)
 	bool z = false;
 	kalloc_ensure_init();
 	gfp = gfp_check(gfp, "kmalloc");
-	kslab_note_caller(__builtin_return_address(0));
+	kslab_set_caller(__builtin_return_address(0));
 	void *p = kalloc_any(size, 0, gfp, &z);
+	kslab_clear_caller();
 	if (p && (gfp & __GFP_ZERO) && !z)
 		memset(p, 0, size);
 	return p;
@@ -321,8 +324,9 @@ KEXPORT void *krealloc(const void *p, size_t new_size, gfp_t gfp)
 
 KEXPORT void kfree(const void *p)
 {
-	kslab_note_caller(__builtin_return_address(0));
+	kslab_set_caller(__builtin_return_address(0));
 	kfree_any(p, "kfree");
+	kslab_clear_caller();
 }
 
 KEXPORT size_t ksize(const void *p)

@@ -56,8 +56,10 @@
 static KNOINLINE void *malloc_slow(size_t n)
 {
 	kalloc_ensure_init();
-	kslab_note_caller(__builtin_return_address(0));
-	return kalloc_any(n < 16 ? 16 : n, 0, MALLOC_GFP, NULL);
+	kslab_set_caller(__builtin_return_address(0));
+	void *p = kalloc_any(n < 16 ? 16 : n, 0, MALLOC_GFP, NULL);
+	kslab_clear_caller();
+	return p;
 }
 
 /* The miss of front_pop: the first call of the process lands here, and
@@ -67,10 +69,11 @@ static KNOINLINE void *malloc_slow(size_t n)
 static KNOINLINE void *front_pop_slow(size_t n, size_t cls)
 {
 	kalloc_ensure_init();
-	kslab_note_caller(__builtin_return_address(0));
+	kslab_set_caller(__builtin_return_address(0));
 	void *p = kfront_alloc_slow((unsigned)cls, MALLOC_GFP);
 	if (unlikely(kslab_debug(&kmalloc_caches[cls])) && p)
 		kslab_debug_set_size(&kmalloc_caches[cls], p, n);
+	kslab_clear_caller();
 	return p;
 }
 
@@ -120,9 +123,11 @@ KEXPORT void *KMALLOC(malloc)(size_t n)
 
 static KNOINLINE void free_slow(void *p)
 {
-	kslab_note_caller(__builtin_return_address(0));
-	if (p)
+	if (p) {
+		kslab_set_caller(__builtin_return_address(0));
 		kfree_any(p, "free");
+		kslab_clear_caller();
+	}
 }
 
 /* True, with *cls set, when p is an object of a front-cached kmalloc slab

@@ -754,12 +754,13 @@ static void *dbg_free(struct kmem_cache *c, void *obj)
 		dbg_report(c, obj, "double free", NULL, 0);
 	if (m->state != KDBG_ALLOCATED)
 		dbg_report(c, obj, "free of an object whose state is damaged", NULL, 0);
+	/* This free is the last one a report names from here on. */
+	if (c->flags & SLAB_STORE_USER)
+		dbg_track(&m->free);
 	if (c->flags & SLAB_RED_ZONE)
 		dbg_check_red(c, obj, m->orig, SLUB_RED_ACTIVE, "buffer overflow (red zone damaged)");
 	if (c->flags & SLAB_TRACE)
 		dbg_trace(c, obj, "free");
-	if (c->flags & SLAB_STORE_USER)
-		dbg_track(&m->free);
 	kslab_caller = NULL;
 	if (dbg_poisons(c)) {
 		memset(obj, POISON_FREE, c->object_size - 1);

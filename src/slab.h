@@ -86,6 +86,20 @@ extern bool kslab_debug_any;
  * entry points (malloc.c, kapi.c, front.c's slow paths) when
  * kslab_debug_any, taken and cleared by the slab layer's debug hooks. */
 extern __thread const void *kslab_caller;
+/* At an exported entry point: the caller of this operation. */
+KINLINE void kslab_set_caller(const void *ret)
+{
+	if (unlikely(kslab_debug_any))
+		kslab_caller = ret;
+}
+/* At the end of an entry point: a caller no debug cache took is not left
+ * for the next operation. */
+KINLINE void kslab_clear_caller(void)
+{
+	if (unlikely(kslab_debug_any))
+		kslab_caller = NULL;
+}
+/* Inside: the caller, unless an entry point named it. */
 KINLINE void kslab_note_caller(const void *ret)
 {
 	if (unlikely(kslab_debug_any) && !kslab_caller)
