@@ -101,6 +101,8 @@
  *   thr_lock   (front_thread.c)  the per-thread regions' bitmap
  *   pc_lock    (percpu.c)        the per-CPU data allocator's bitmap
  *   vmap_lock  (vmalloc.c)       the huge areas' table
+ *   q->lock    (slab.c)          a debug cache's quarantine (taken with at
+ *                                most drain_lock held, by a drain's frees)
  *
  * get_cpu's locks, one per CPU index (percpu.c), are the program's: held
  * between its get_cpu and put_cpu, outside this order; kalloc never takes

@@ -547,8 +547,8 @@ void kslab_put_bulk(struct kmem_cache *c, unsigned n, void *const *objs)
  * slot), so every allocation and free of a debug cache comes here.
  *
  * A report is one block on stderr, formatted on the stack, then abort().
- * The quarantine lock is a leaf: taken with no other lock held, none taken
- * under it.
+ * The quarantine lock is a leaf (base.h): no lock is taken under it; fork
+ * preparation takes every quarantine's lock after the cache locks.
  */
 
 #define POISON_INUSE      0x5a
@@ -1208,15 +1208,25 @@ int kcache_init_once(struct kmem_cache *c, _Atomic bool *ready, const char *name
 	return err;
 }
 
+/* The quarantines in use (their locks are leaves: taken last). */
+static unsigned dbg_nr_locks(void)
+{
+	return KMIN(atomic_load(&kdbg_nr_quarantines), KDBG_MAX_CACHES);
+}
+
 void kslab_fork_prepare(void)
 {
 	klock(&kcache_list_lock);
 	for (struct kmem_cache *c = kcache_list; c; c = c->next)
 		klock(&c->lock);
+	for (unsigned i = 0; i < dbg_nr_locks(); i++)
+		klock(&kdbg_quarantines[i].lock);
 }
 
 void kslab_fork_parent(void)
 {
+	for (unsigned i = 0; i < dbg_nr_locks(); i++)
+		kunlock(&kdbg_quarantines[i].lock);
 	for (struct kmem_cache *c = kcache_list; c; c = c->next)
 		kunlock(&c->lock);
 	kunlock(&kcache_list_lock);
@@ -1224,6 +1234,8 @@ void kslab_fork_parent(void)
 
 void kslab_fork_child(void)
 {
+	for (unsigned i = 0; i < dbg_nr_locks(); i++)
+		klock_reinit(&kdbg_quarantines[i].lock);
 	for (struct kmem_cache *c = kcache_list; c; c = c->next)
 		klock_reinit(&c->lock);
 	klock_reinit(&kcache_list_lock);
