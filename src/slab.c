@@ -1148,6 +1148,11 @@ static int cache_setup(struct kmem_cache *c, const char *name, size_t size, size
 
 	cache_begin(c, name);
 	if (flags & KSLAB_DEBUG_FLAGS) {
+		/* Keep the alignment the plain stride gives every object (a
+		 * slab starts on a page; kmalloc_aligned_class counts on a
+		 * 5120-byte class's objects being 1024-aligned). */
+		size_t plain = KALIGN_UP(stride, a);
+		a = KMAX(a, KMIN(plain & -plain, (size_t)PAGE_SIZE));
 		stride = dbg_layout(c, size);   /* the free pointer past the red zone */
 		fp_offset = c->fp_offset;
 		c->dbg = dbg_quarantine();

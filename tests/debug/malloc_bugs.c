@@ -13,7 +13,9 @@
  *           a read of a freed block sees 0x6b; both callers in the report,
  *           resolved to this program's functions (linked -rdynamic);
  *           realloc in place and malloc_usable_size keep the red zone
- *           where the program may write (no false report)
+ *           where the program may write (no false report); memalign'd
+ *           blocks keep their alignment in debug classes (a regression:
+ *           the larger debug slots once broke it)
  *   select  KALLOC_DEBUG=FZPU,kmalloc-64: an overflow of a 50-byte block
  *           is caught, one of a 200-byte block (kmalloc-256) is not
  *   trace   KALLOC_DEBUG=T,kmalloc-64: one stderr line per malloc and free
@@ -202,6 +204,18 @@ static void mode_fzpu(void)
 		CHECK(z[i] == 0);
 	free(z);
 	CHECK(kalloc_validate && kalloc_validate() == 0);
+
+	/* Regression: a debug class keeps the alignment its plain stride
+	 * gives (memalign picks a class by it), though its slots are larger. */
+	static const size_t al[][2] = { { 64, 5000 }, { 128, 5000 }, { 256, 5000 }, { 128, 384 }, { 256, 768 },
+		                        { 512, 1536 }, { 4096, 100 } };
+	for (size_t i = 0; i < sizeof al / sizeof al[0]; i++) {
+		void *m = memalign(opaque_size(al[i][0]), opaque_size(al[i][1]));
+		CHECKF(m && ((uintptr_t)m & (al[i][0] - 1)) == 0, "memalign(%zu, %zu) = %p", al[i][0], al[i][1], m);
+		if (m)
+			memset(m, 1, al[i][1]);
+		free(m);
+	}
 }
 
 static void mode_select(void)
