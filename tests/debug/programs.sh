@@ -3,7 +3,7 @@
 # no false report, the same output as without it.  python3 with
 # PYTHONMALLOC=malloc (every object a malloc) runs a small deterministic
 # workload and shows from /proc/self/maps that the library is loaded; git
-# prints its version.  Usage: programs.sh path/to/libkalloc-preload.so
+# prints its version; an unknown letter gives one warning line.  Usage: programs.sh path/to/libkalloc-preload.so
 set -u
 lib=$1
 fail=0
@@ -43,6 +43,15 @@ if command -v git >/dev/null; then
 	out=$(KALLOC_DEBUG=FZPU LD_PRELOAD=$lib git --version 2>"$tmp/git.err")
 	if [ "$out" != "$base" ] || [ -s "$tmp/git.err" ]; then
 		echo "FAIL: git --version under KALLOC_DEBUG=FZPU: '$out'"; cat "$tmp/git.err"; fail=1
+	fi
+fi
+# An unknown letter: one warning line, the other letters still apply
+# (git runs as before with F on).
+if command -v git >/dev/null; then
+	out=$(KALLOC_DEBUG=FQ LD_PRELOAD=$lib git --version 2>"$tmp/warn.err")
+	if [ "$out" != "$base" ] || [ "$(wc -l <"$tmp/warn.err")" -ne 1 ] ||
+		! grep -q "KALLOC_DEBUG=FQ: unknown letter 'Q' ignored" "$tmp/warn.err"; then
+		echo "FAIL: KALLOC_DEBUG=FQ: want one warning line"; cat "$tmp/warn.err"; fail=1
 	fi
 fi
 [ $fail -eq 0 ] && echo "pass"
