@@ -45,8 +45,9 @@ static const struct ktunable {
 /*
  * KALLOC_DEBUG, as the kernel's slub_debug: letters, then optionally
  * ",name[,name...]" to limit them to those caches.  "1", or no letters
- * ("" is unset; ",kmalloc-64"), means FZPU; '-' means none.  An unknown
- * letter is reported once and skipped.  Returns false only to warn.
+ * before the comma (",kmalloc-64"), means FZPU; '-' or '0' means none.
+ * An unknown letter gets one warning line here and the others apply, so
+ * this always returns true (the table's generic warning is not wanted).
  */
 static bool parse_debug(const char *s)
 {
