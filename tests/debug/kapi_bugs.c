@@ -8,7 +8,8 @@
  *            double free at once and after other frees, a write after free
  *            on reuse, with both callers in the report; kalloc_validate
  *            finds a red zone smashed in a live object and a write into a
- *            free one; a plain cache (no flags) catches none of the overflow;
+ *            free one; a cache with SLAB_CONSISTENCY_CHECKS alone catches a
+ *            double free after 200 other allocations and frees; a plain cache (no flags) catches none of the overflow;
  *            kmem_cache_destroy of a debug cache empties its quarantine
  *   kmalloc  KALLOC_DEBUG=FZPU: kmalloc'd blocks of 24 bytes overflowed by
  *            1, 8 and 16 bytes are caught at kfree (the red zone starts at
@@ -24,10 +25,10 @@
 #include <sys/wait.h>
 
 static struct child_result r;
-static struct kmem_cache *dc, *plain;
+static struct kmem_cache *dc, *plain, *fc;
 
 enum { K_OVERFLOW, K_DOUBLE, K_DOUBLE_LATER, K_UAF, K_VALIDATE_LIVE, K_VALIDATE_FREE, K_PLAIN_OVERFLOW,
-       K_KMALLOC_OVERFLOW, K_KMALLOC_VALIDATE };
+       K_KMALLOC_OVERFLOW, K_KMALLOC_VALIDATE, K_F_DOUBLE_LATER };
 
 struct job {
 	int kind;
@@ -95,6 +96,16 @@ static int job_run(void *arg)
 		memset(opaque_ptr(p), 0, 40 + j->by);
 		kmem_cache_free(plain, p);
 		break;
+	case K_F_DOUBLE_LATER: {
+		void *o = kmem_cache_alloc(fc, GFP_KERNEL), *more[100];
+		kmem_cache_free(fc, o);
+		for (int i = 0; i < 100; i++)
+			more[i] = kmem_cache_alloc(fc, GFP_KERNEL);
+		for (int i = 0; i < 100; i++)
+			kmem_cache_free(fc, more[i]);
+		kmem_cache_free(fc, o);
+		break;
+	}
 	case K_KMALLOC_OVERFLOW:
 		p = kmalloc(opaque_size(24), GFP_KERNEL);
 		memset(opaque_ptr(p), 0, 24 + j->by);
@@ -131,9 +142,15 @@ static void mode_flags(void)
 {
 	dc = kmem_cache_create("debug-test", 40, 0, SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER, NULL);
 	plain = kmem_cache_create("plain-test", 40, 0, 0, NULL);
-	CHECK(dc && plain);
-	if (!dc || !plain)
+	fc = kmem_cache_create("fcheck-test", 40, 0, SLAB_CONSISTENCY_CHECKS, NULL);
+	CHECK(dc && plain && fc);
+	if (!dc || !plain || !fc)
 		return;
+	/* F alone: the object's state catches a double free however many
+	 * allocations and frees came between (no callers without U). */
+	expect("SLAB_CONSISTENCY_CHECKS double free after 200 others", (struct job){ K_F_DOUBLE_LATER, 0 },
+	       "BUG fcheck-test: double free", 0);
+	CHECKF(!contains(r.err, "last allocated"), "callers printed without SLAB_STORE_USER: %s", r.err);
 	expect("cache overflow by 1", (struct job){ K_OVERFLOW, 1 }, "BUG debug-test: buffer overflow", 1);
 	expect("cache overflow by 8", (struct job){ K_OVERFLOW, 8 }, "damage at offset 40 ", 1);
 	expect("cache double free", (struct job){ K_DOUBLE, 0 }, "BUG debug-test: double free", 2);
@@ -162,6 +179,7 @@ static void mode_flags(void)
 	CHECK(kalloc_validate() == 0);
 	kmem_cache_destroy(dc);
 	kmem_cache_destroy(plain);
+	kmem_cache_destroy(fc);
 }
 
 static void mode_kmalloc(void)
