@@ -64,7 +64,7 @@ static void zones(void)
 	EXPECT(pg != NULL && page_zonenum(pg) == ZONE_NORMAL);
 	__free_pages(pg, 0);
 	/* ZONE_DMA where the low 16 MiB is free (it is, in a PIE program) */
-	pg = alloc_pages(GFP_KERNEL | GFP_DMA | __GFP_NOWARN, 0);
+	pg = alloc_pages(GFP_KERNEL | __GFP_DMA | __GFP_NOWARN, 0);
 	if (pg) {
 		EXPECT(page_zonenum(pg) == ZONE_DMA && (uintptr_t)page_address(pg) < (16u << 20));
 		__free_pages(pg, 0);
