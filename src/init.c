@@ -129,12 +129,7 @@ void kalloc_init_slow(void)
 
 bool kalloc_trim(void)
 {
-	kfront_flush_all();
-	size_t slabs = kslab_shrink_all();
-	size_t bytes = kpage_release_all();
-	bytes += kpage_reclaim_chunks();
-	bytes += kvm_purge();
-	return slabs || bytes;
+	return kreclaim_own(true) != 0;
 }
 
 /* KALLOC_STATS=1 prints the report to stderr at exit, KALLOC_STATS=path

@@ -154,16 +154,24 @@ KEXPORT void *kmem_cache_zalloc(struct kmem_cache *c, gfp_t gfp)
 	return kmem_cache_alloc(c, gfp | __GFP_ZERO);
 }
 
+/* The slab of obj, an object of cache c; reports (naming `op`) and aborts
+ * for anything else. */
+static struct page *cache_object(struct kmem_cache *c, void *obj, const char *op)
+{
+	if (unlikely(!c))
+		kpanic("%s: NULL cache for object %p", op, obj);
+	struct page *s = kslab_of(obj);
+	if (!s)
+		kpanic("%s: invalid pointer %p (not a slab object; cache %s)", op, obj, c->name);
+	kslab_check_object(c, s, obj, op);
+	return s;
+}
+
 KEXPORT void kmem_cache_free(struct kmem_cache *c, void *obj)
 {
 	if (!obj)
 		return;
-	if (unlikely(!c))
-		kpanic("kmem_cache_free: NULL cache for object %p", obj);
-	struct page *s = kslab_of(obj);
-	if (!s)
-		kpanic("kmem_cache_free: invalid pointer %p (not a slab object; cache %s)", obj, c->name);
-	kslab_check_object(c, s, obj, "kmem_cache_free");
+	struct page *s = cache_object(c, obj, "kmem_cache_free");
 	kslab_set_caller(__builtin_return_address(0));
 	if (likely(c->front_idx >= 0))
 		kfront_push((unsigned)c->front_idx, obj);
@@ -408,12 +416,7 @@ KEXPORT void kmem_cache_free_call_rcu(struct kmem_cache *c, void *obj, void *hea
 {
 	if (!obj)
 		return;
-	if (unlikely(!c))
-		kpanic("kmem_cache_free_rcu: NULL cache for object %p", obj);
-	struct page *s = kslab_of(obj);
-	if (!s)
-		kpanic("kmem_cache_free_rcu: invalid pointer %p (not a slab object; cache %s)", obj, c->name);
-	kslab_check_object(c, s, obj, "kmem_cache_free_rcu");
+	cache_object(c, obj, "kmem_cache_free_rcu");
 	free_rcu(head, obj, c->object_size, "kmem_cache_free_rcu");
 }
 
