@@ -376,129 +376,97 @@ void kpcpu_fork_child(void)
 }
 
 #if KPCPU_HAVE_RSEQ
-/* *(p + this cpu's unit) += v, as one restartable sequence. */
-static inline void rseq_add64(char *p, int64_t v)
-{
-	uintptr_t t1, t2;
-	__asm__ __volatile__(
-		KRSEQ_ARM("t1")
-		"1:\n\t"
-		"movl %%fs:(%[tp],%[cid]), %k[t1]\n\t"
-		"shlq %[shift], %[t1]\n\t"
-		"addq %[p], %[t1]\n\t"
-		"movq (%[t1]), %[t2]\n\t"
-		"addq %[v], %[t2]\n\t"
-		"movq %[t2], (%[t1])\n\t"
-		"2:\n\t"
-		: [t1] "=&r"(t1), [t2] "=&r"(t2)
-		: [tp] "r"(kfront_thr_tpoff()), [cs] "r"(kpcpu_slow.cs_rel), [cid] "r"(kpcpu_slow.cid_rel),
-		  [p] "r"(p), [v] "r"(v), [shift] "i"(KALLOC_PERCPU_UNIT_SHIFT)
-		: "memory", "cc");
-}
-
-static inline void rseq_add32(char *p, int32_t v)
-{
-	uintptr_t t1;
-	uint32_t t2;
-	__asm__ __volatile__(
-		KRSEQ_ARM("t1")
-		"1:\n\t"
-		"movl %%fs:(%[tp],%[cid]), %k[t1]\n\t"
-		"shlq %[shift], %[t1]\n\t"
-		"addq %[p], %[t1]\n\t"
-		"movl (%[t1]), %[t2]\n\t"
-		"addl %[v], %[t2]\n\t"
-		"movl %[t2], (%[t1])\n\t"
-		"2:\n\t"
-		: [t1] "=&r"(t1), [t2] "=&r"(t2)
-		: [tp] "r"(kfront_thr_tpoff()), [cs] "r"(kpcpu_slow.cs_rel), [cid] "r"(kpcpu_slow.cid_rel),
-		  [p] "r"(p), [v] "r"(v), [shift] "i"(KALLOC_PERCPU_UNIT_SHIFT)
-		: "memory", "cc");
-}
-
-/* *(p + this cpu's unit) = v, as one restartable sequence: the store is the
- * commit, so it lands in the copy of the CPU the thread runs on then. */
-static inline void rseq_store64(char *p, int64_t v)
-{
-	uintptr_t t1;
-	__asm__ __volatile__(
-		KRSEQ_ARM("t1")
-		"1:\n\t"
-		"movl %%fs:(%[tp],%[cid]), %k[t1]\n\t"
-		"shlq %[shift], %[t1]\n\t"
-		"addq %[p], %[t1]\n\t"
-		"movq %[v], (%[t1])\n\t"
-		"2:\n\t"
-		: [t1] "=&r"(t1)
-		: [tp] "r"(kfront_thr_tpoff()), [cs] "r"(kpcpu_slow.cs_rel), [cid] "r"(kpcpu_slow.cid_rel),
-		  [p] "r"(p), [v] "r"(v), [shift] "i"(KALLOC_PERCPU_UNIT_SHIFT)
-		: "memory", "cc");
-}
-
-static inline void rseq_store32(char *p, int32_t v)
-{
-	uintptr_t t1;
-	__asm__ __volatile__(
-		KRSEQ_ARM("t1")
-		"1:\n\t"
-		"movl %%fs:(%[tp],%[cid]), %k[t1]\n\t"
-		"shlq %[shift], %[t1]\n\t"
-		"addq %[p], %[t1]\n\t"
-		"movl %[v], (%[t1])\n\t"
-		"2:\n\t"
-		: [t1] "=&r"(t1)
-		: [tp] "r"(kfront_thr_tpoff()), [cs] "r"(kpcpu_slow.cs_rel), [cid] "r"(kpcpu_slow.cid_rel),
-		  [p] "r"(p), [v] "r"(v), [shift] "i"(KALLOC_PERCPU_UNIT_SHIFT)
-		: "memory", "cc");
-}
+/* The restartable sequences on a per-CPU object, for 8 and 4-byte objects
+ * (suffix q and l): each finds this CPU's copy, t1 = p + (cpu << shift),
+ * then either adds v to it (load, add, the store is the commit) or stores v
+ * (the store is the commit, so it lands in the copy of the CPU the thread
+ * runs on then). */
+#define KPCPU_RSEQ_COPY                                          \
+	KRSEQ_ARM("t1")                                          \
+	"1:\n\t"                                                  \
+	"movl %%fs:(%[tp],%[cid]), %k[t1]\n\t"                     \
+	"shlq %[shift], %[t1]\n\t"                                \
+	"addq %[p], %[t1]\n\t"
+#define KPCPU_RSEQ_IN                                                                                \
+	[tp] "r"(kfront_thr_tpoff()), [cs] "r"(kpcpu_slow.cs_rel), [cid] "r"(kpcpu_slow.cid_rel), \
+	[p] "r"(p), [v] "r"(v), [shift] "i"(KALLOC_PERCPU_UNIT_SHIFT)
+#define KPCPU_RSEQ_ADD(name, type, sfx)                                         \
+	static inline void name(char *p, type v)                                \
+	{                                                                       \
+		uintptr_t t1;                                                   \
+		type t2;                                                        \
+		__asm__ __volatile__(KPCPU_RSEQ_COPY                            \
+		                     "mov" sfx " (%[t1]), %[t2]\n\t"             \
+		                     "add" sfx " %[v], %[t2]\n\t"                \
+		                     "mov" sfx " %[t2], (%[t1])\n\t"             \
+		                     "2:\n\t"                                     \
+		                     : [t1] "=&r"(t1), [t2] "=&r"(t2)           \
+		                     : KPCPU_RSEQ_IN                            \
+		                     : "memory", "cc");                         \
+	}
+#define KPCPU_RSEQ_STORE(name, type, sfx)                                       \
+	static inline void name(char *p, type v)                                \
+	{                                                                       \
+		uintptr_t t1;                                                   \
+		__asm__ __volatile__(KPCPU_RSEQ_COPY                            \
+		                     "mov" sfx " %[v], (%[t1])\n\t"              \
+		                     "2:\n\t"                                     \
+		                     : [t1] "=&r"(t1)                           \
+		                     : KPCPU_RSEQ_IN                            \
+		                     : "memory", "cc");                         \
+	}
+KPCPU_RSEQ_ADD(rseq_add64, int64_t, "q")
+KPCPU_RSEQ_ADD(rseq_add32, int32_t, "l")
+KPCPU_RSEQ_STORE(rseq_store64, int64_t, "q")
+KPCPU_RSEQ_STORE(rseq_store32, int32_t, "l")
 #endif
+
+/* this_cpu_add (store false) and this_cpu_write (store true) on the copy of
+ * the CPU the caller runs on: a restartable sequence for 8 and 4-byte
+ * objects in the per-CPU mode, else an atomic on sched_getcpu()'s copy. */
+static void pc_update(void *ptr, long v, size_t size, bool store, const char *op)
+{
+	char *p = pc_resolve(ptr, op);
+#if KPCPU_HAVE_RSEQ
+	if (kfront_mode == KF_RSEQ && size == 8) {
+		if (store)
+			rseq_store64(p, v);
+		else
+			rseq_add64(p, v);
+		return;
+	}
+	if (kfront_mode == KF_RSEQ && size == 4) {
+		if (store)
+			rseq_store32(p, (int32_t)v);
+		else
+			rseq_add32(p, (int32_t)v);
+		return;
+	}
+#endif
+	char *q = p + (size_t)kos_getcpu() * KALLOC_PERCPU_UNIT;
+#define PC_ATOMIC(T)                                                             \
+	do {                                                                     \
+		if (store)                                                       \
+			__atomic_store_n((T *)(void *)q, (T)v, __ATOMIC_RELAXED); \
+		else                                                             \
+			__atomic_fetch_add((T *)(void *)q, (T)v, __ATOMIC_RELAXED); \
+	} while (0)
+	switch (size) {
+	case 1: PC_ATOMIC(uint8_t); break;
+	case 2: PC_ATOMIC(uint16_t); break;
+	case 4: PC_ATOMIC(uint32_t); break;
+	case 8: PC_ATOMIC(uint64_t); break;
+	default: kpanic("%s: unsupported size %lu", op, (unsigned long)size);
+	}
+#undef PC_ATOMIC
+}
 
 void kpcpu_add(void *ptr, long v, size_t size)
 {
-	char *p = pc_resolve(ptr, "this_cpu_add");
-#if KPCPU_HAVE_RSEQ
-	if (kfront_mode == KF_RSEQ) {
-		if (size == 8) {
-			rseq_add64(p, v);
-			return;
-		}
-		if (size == 4) {
-			rseq_add32(p, (int32_t)v);
-			return;
-		}
-	}
-#endif
-	char *q = (char *)p + (size_t)kos_getcpu() * KALLOC_PERCPU_UNIT;
-	switch (size) {
-	case 1: __atomic_fetch_add((uint8_t *)q, (uint8_t)v, __ATOMIC_RELAXED); break;
-	case 2: __atomic_fetch_add((uint16_t *)(void *)q, (uint16_t)v, __ATOMIC_RELAXED); break;
-	case 4: __atomic_fetch_add((uint32_t *)(void *)q, (uint32_t)v, __ATOMIC_RELAXED); break;
-	case 8: __atomic_fetch_add((uint64_t *)(void *)q, (uint64_t)v, __ATOMIC_RELAXED); break;
-	default: kpanic("this_cpu_add: unsupported size %lu", (unsigned long)size);
-	}
+	pc_update(ptr, v, size, false, "this_cpu_add");
 }
 
 void kpcpu_write(void *ptr, long v, size_t size)
 {
-	char *p = pc_resolve(ptr, "this_cpu_write");
-#if KPCPU_HAVE_RSEQ
-	if (kfront_mode == KF_RSEQ) {
-		if (size == 8) {
-			rseq_store64(p, v);
-			return;
-		}
-		if (size == 4) {
-			rseq_store32(p, (int32_t)v);
-			return;
-		}
-	}
-#endif
-	char *q = p + (size_t)kos_getcpu() * KALLOC_PERCPU_UNIT;
-	switch (size) {
-	case 1: __atomic_store_n((uint8_t *)q, (uint8_t)v, __ATOMIC_RELAXED); break;
-	case 2: __atomic_store_n((uint16_t *)(void *)q, (uint16_t)v, __ATOMIC_RELAXED); break;
-	case 4: __atomic_store_n((uint32_t *)(void *)q, (uint32_t)v, __ATOMIC_RELAXED); break;
-	case 8: __atomic_store_n((uint64_t *)(void *)q, (uint64_t)v, __ATOMIC_RELAXED); break;
-	default: kpanic("this_cpu_write: unsupported size %lu", (unsigned long)size);
-	}
+	pc_update(ptr, v, size, true, "this_cpu_write");
 }
