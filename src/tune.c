@@ -20,9 +20,10 @@ struct ktunables ktune = {
 	.rseq = true,
 	.rcu = true,
 	.stats = NULL,
+	.harden = KHARDEN_DEFAULT,
 };
 
-enum { KT_SIZE, KT_BOOL, KT_STATS, KT_DEBUG };
+enum { KT_SIZE, KT_BOOL, KT_STATS, KT_DEBUG, KT_HARDEN };
 
 static const struct ktunable {
 	const char *name;
@@ -40,6 +41,7 @@ static const struct ktunable {
 	{ "KALLOC_LIMIT", KT_SIZE, offsetof(struct ktunables, limit), 0, "a size such as 512M (0: no limit)" },
 	{ "KALLOC_DEBUG", KT_DEBUG, offsetof(struct ktunables, debug_flags), 0,
 	  "slub_debug letters F, Z, P, U, T (or 1), then ,cache-name..." },
+	{ "KALLOC_HARDEN", KT_HARDEN, offsetof(struct ktunables, harden), 0, "0, 1 or full" },
 };
 
 /*
@@ -172,6 +174,17 @@ void ktune_load(void)
 		}
 		case KT_DEBUG:
 			ok = parse_debug(s);
+			break;
+		case KT_HARDEN:
+			ok = true;
+			if (strcmp(s, "0") == 0)
+				ktune.harden = KHARDEN_OFF;
+			else if (strcmp(s, "1") == 0)
+				ktune.harden = KHARDEN_DEFAULT;
+			else if (strcmp(s, "full") == 0)
+				ktune.harden = KHARDEN_FULL;
+			else
+				ok = false;
 			break;
 		}
 		if (!ok)

@@ -148,7 +148,11 @@ struct ktunables {
 	 * into the environment (NULL: every cache). */
 	slab_flags_t debug_flags;
 	const char *debug_caches;
+	/* KALLOC_HARDEN: 0 (off), 1 (the default checks) or "full" (the
+	 * hardened profile).  Read by the layers that harden. */
+	uint8_t harden;
 };
+enum { KHARDEN_OFF = 0, KHARDEN_DEFAULT = 1, KHARDEN_FULL = 2 };
 extern struct ktunables ktune;
 void ktune_load(void);
 
