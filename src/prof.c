@@ -224,7 +224,9 @@ static _Atomic uint16_t *filter;
 static size_t nr_stacks, nr_live;
 static uint64_t dropped;
 static _Atomic int warm;
-static uintptr_t own_base;        /* kalloc's object, when it is a shared one */
+/* kalloc's executable segment, when kalloc is a shared object of its own
+ * (0, 0 when it is linked into the program) */
+static uintptr_t own_start, own_end;
 
 static uint64_t mix(uint64_t x)
 {
@@ -298,14 +300,10 @@ static unsigned capture(uintptr_t *pc)
 	void *frames[KPROF_DEPTH + 16];
 	int n = backtrace(frames, (int)(sizeof frames / sizeof frames[0]));
 	int i = 0;
-	if (own_base) {
+	if (own_end) {
 		/* cut kalloc's own frames from the top */
-		while (i < n) {
-			Dl_info di;
-			if (!dladdr(frames[i], &di) || (uintptr_t)di.dli_fbase != own_base)
-				break;
+		while (i < n && (uintptr_t)frames[i] >= own_start && (uintptr_t)frames[i] < own_end)
 			i++;
-		}
 	} else {
 		/* kalloc is linked into the program: its frames cannot be told
 		 * apart by object; kprof_record and the entry point's slow path */
@@ -317,8 +315,27 @@ static unsigned capture(uintptr_t *pc)
 	return d;
 }
 
+/* dl_iterate_phdr's callback: the executable segment holding arg's
+ * address, in the object loaded at it. */
+static int find_own(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	uintptr_t a = (uintptr_t)arg;
+	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && a >= start && a < start + ph->p_memsz) {
+			own_start = start;
+			own_end = start + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /* The first sample: backtrace's own first call (dlopen of libgcc_s, which
- * allocates) and the object kalloc is in. */
+ * allocates), and the range of kalloc's code when kalloc is a shared
+ * object of its own (its frames are then cut by address, with no lookup). */
 static void warm_up(void)
 {
 	void *f[4];
@@ -326,7 +343,7 @@ static void warm_up(void)
 	Dl_info di;
 	struct link_map *lm = NULL;
 	if (dladdr1((void *)kprof_record, &di, (void **)&lm, RTLD_DL_LINKMAP) && lm && lm->l_name && lm->l_name[0])
-		own_base = (uintptr_t)di.dli_fbase;
+		dl_iterate_phdr(find_own, (void *)kprof_record);
 	atomic_store(&warm, 1);
 }
 
@@ -504,8 +521,10 @@ static void symbolize(struct sym_state *st, uintptr_t pc, char *buf, size_t len)
 		kformat(buf, len, "%s", best);
 		return;
 	}
-	const char *obj = strrchr(path, '/');
-	kformat(buf, len, "%s+0x%lx", obj ? obj + 1 : path, (unsigned long)v);
+	/* the main program: the name it was started by, not /proc/self/exe */
+	const char *label = lm->l_name && lm->l_name[0] ? path : di.dli_fname && di.dli_fname[0] ? di.dli_fname : path;
+	const char *obj = strrchr(label, '/');
+	kformat(buf, len, "%s+0x%lx", obj ? obj + 1 : label, (unsigned long)v);
 }
 
 /* ------------------------------------------------------------------ */
