@@ -95,15 +95,15 @@ static inline void *table_pop(size_t n)
 /*
  * Fast path, x86-64, gcc 12 -O2 (objdump of libkalloc-preload.so, every
  * instruction from entry to ret executed, no branch taken): malloc of up to
- * 8 KiB is 22 instructions (size test, class table, the front-cache view,
- * restartable pop); free is 41 (range test, info map and info word, one
+ * 8 KiB is 24 instructions (the heap profile's countdown, prof.h: three;
+ * size test, class table, the front-cache view, restartable pop); free is 41 (range test, info map and info word, one
  * comparison for kind and class, object-boundary check, prefetch, view,
  * restartable push with the double-free test).  Neither tests whether
  * kalloc is initialised: before it is, the view names a sentinel region
  * on which both miss (internal.h).  Both modes run these same
  * instructions, so callgrind (which has no rseq and runs the per-thread
- * mode) counts them: a malloc(32) + free loop is 73 instructions per
- * iteration with the loop itself (bench/fastpath.sh; mimalloc 2.0: 115, of
+ * mode) counts them: a malloc(32) + free loop is 75 instructions per
+ * iteration with the loop itself (72 without the countdown; bench/fastpath.sh; mimalloc 2.0: 115, of
  * which its real fast path is 41, as valgrind sends its free to the
  * cross-thread path; jemalloc 5.3: 77, tcmalloc 2.10: 77, glibc 2.36: 139).
  */
@@ -410,8 +410,9 @@ KEXPORT void *KMALLOC(pvalloc)(size_t n)
  * of kind and class is already one comparison of the info word, and the
  * object-boundary and double-free checks stand whatever the size says.
  * callgrind (bench/fastpath.sh), per iteration with the loop: new(32) +
- * delete(p) 72, as malloc(32) + free; new(32) + delete(p, 32) 77 (the
- * four instructions and the caller's load of the size).
+ * delete(p) 75, as malloc(32) + free; new(32) + delete(p, 32) 80 (the
+ * four instructions and the caller's load of the size).  Both include
+ * new's countdown (three instructions, as malloc's).
  */
 #ifndef KALLOC_SANITIZER_BUILD
 _Static_assert(sizeof(size_t) == sizeof(unsigned long), "operator new's names say size_t is unsigned long");
