@@ -70,12 +70,16 @@ lib[glibc]=""
 lib[jemalloc]=$(find_lib "$libdir/libjemalloc.so.2")
 lib[mimalloc]=$(find_lib "$libdir/libmimalloc.so.2" "$libdir/libmimalloc.so")
 lib[tcmalloc]=$(find_lib "$libdir/libtcmalloc_minimal.so.4")
-allocs=(kalloc glibc jemalloc mimalloc tcmalloc kalloc-thread)
+allocs=(kalloc glibc jemalloc mimalloc tcmalloc kalloc-thread kalloc-prof)
 # kalloc-thread: kalloc in its per-thread fallback mode (KALLOC_RSEQ=0, as
 # where rseq is not to be had), on the multi-threaded workloads only.
 lib[kalloc-thread]=${lib[kalloc]}
+# kalloc-prof: kalloc with the sampled heap profile on (KALLOC_PROF; the
+# profile, written at exit, goes to /dev/null).
+lib[kalloc-prof]=${lib[kalloc]}
 declare -A allocenv
 allocenv[kalloc-thread]="KALLOC_RSEQ=0"
+allocenv[kalloc-prof]="KALLOC_PROF=/dev/null"
 threaded='(-t[2-9]|pair|threadchurn|redis)'
 if [ -n "$base" ]; then
 	[ -e "$base" ] || { echo "bench.sh: --base $base: no such file" >&2; exit 2; }

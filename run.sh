@@ -11,7 +11,7 @@ lib="$build/libkalloc-preload.so"
 
 build_pkgs=(meson ninja-build gcc g++ pkg-config libc6-dev libbenchmark-dev liburcu-dev)
 # Extra packages for ./test.sh (real programs the tests run under kalloc).
-test_pkgs=(python3 perl git sqlite3 redis-server redis-tools strace libpython3.11-testsuite)
+test_pkgs=(python3 perl git sqlite3 redis-server redis-tools strace libpython3.11-testsuite google-perftools)
 
 missing_pkgs() {
 	local p

@@ -587,9 +587,23 @@ KALLOC_API void kvfree_rcu_barrier(void);
 /* Introspection                                                       */
 /* ------------------------------------------------------------------ */
 
-/* Writes slabinfo, buddyinfo and vmallocinfo to the file descriptor,
- * without allocating. */
-KALLOC_API void kalloc_stats_print(int fd);
+/* The statistics report (docs/introspection.md): slabinfo, buddyinfo,
+ * vmallocinfo, the front caches, the memory limit and the totals (mapped,
+ * resident, in use, cached, fragmentation), taken as one snapshot and
+ * formatted without allocating from the structures it describes.  Text
+ * (KALLOC_STATS_TEXT, as KALLOC_STATS=1 prints it) or one JSON object
+ * (KALLOC_STATS_JSON).  kalloc_stats_print writes it to a file descriptor;
+ * kalloc_stats_write hands it to fn(opaque, text, len), once per call, as a
+ * buffer that is gone when fn returns (fn may allocate). */
+#define KALLOC_STATS_TEXT 0
+#define KALLOC_STATS_JSON 1
+typedef void (*kalloc_write_fn)(void *opaque, const char *text, size_t len);
+KALLOC_API void kalloc_stats_print(int fd, int format);
+KALLOC_API void kalloc_stats_write(kalloc_write_fn fn, void *opaque, int format);
+/* With KALLOC_PROF set: writes the sampled heap profile now to path
+ * ("%p": the pid; NULL: KALLOC_PROF's file) and path.collapsed; 0 when
+ * both were written, -1 when sampling is off. */
+KALLOC_API int kalloc_prof_dump(const char *path);
 /* Checks every object of every debug cache now (KALLOC_DEBUG, or a cache
  * made with SLAB_RED_ZONE, SLAB_POISON, SLAB_STORE_USER or
  * SLAB_CONSISTENCY_CHECKS): the red zones of allocated objects, the poison

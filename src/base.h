@@ -23,6 +23,7 @@
  *   kmalloc.c       size classes; routing of any block by size and pointer
  *   percpu.c        per-CPU data for applications (alloc_percpu, this_cpu_add)
  *   stats.c         slabinfo, buddyinfo, vmallocinfo, front caches, totals
+ *   prof.c          sampled heap profile, report on a signal, kalloc-top's segment
  *   reclaim.c       memory pressure: the limit's reclaim, shrinkers
  *   init.c          lazy initialisation, fork handlers, reclaim, exit report
  *   kapi.c          the exported kernel-style API (include/kalloc.h)
@@ -103,6 +104,7 @@
  *   vmap_lock  (vmalloc.c)       the huge areas' table
  *   q->lock    (slab.c)          a debug cache's quarantine (taken with at
  *                                most drain_lock held, by a drain's frees)
+ *   prof_lock  (prof.c)          the heap profile's tables
  *
  * get_cpu's locks, one per CPU index (percpu.c), are the program's: held
  * between its get_cpu and put_cpu, outside this order; kalloc never takes

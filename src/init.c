@@ -65,12 +65,14 @@ static void fork_prepare(void)
 	kslab_fork_prepare();
 	kpage_fork_prepare();
 	kvm_fork_prepare();
+	kprof_fork_prepare();
 }
 
 static void fork_parent(void)
 {
 	if (!fork_locked)
 		return;
+	kprof_fork_parent();
 	kvm_fork_parent();
 	kpage_fork_parent();
 	kslab_fork_parent();
@@ -91,6 +93,7 @@ static void fork_child(void)
 		return;
 	klock_reinit(&init_lock);
 	kreclaim_fork_child();
+	kprof_fork_child();
 	kvm_fork_child();
 	kpage_fork_child();
 	kslab_fork_child();
@@ -118,6 +121,7 @@ void kalloc_init_slow(void)
 		kmalloc_init();
 		kfront_init(kmalloc_caches, KMALLOC_NR_ALL);
 		kreclaim_init();
+		kprof_init();
 		atomic_store_explicit(&kalloc_init_state, 2, memory_order_release);
 		if (!atfork)
 			pthread_atfork(fork_prepare, fork_parent, fork_child);
@@ -132,23 +136,11 @@ bool kalloc_trim(void)
 	return kreclaim_own(true) != 0;
 }
 
-/* KALLOC_STATS=1 prints the report to stderr at exit, KALLOC_STATS=path
- * appends it to a file. */
+/* At exit: KALLOC_STATS's report, KALLOC_PROF's profile, KALLOC_SHM's
+ * segment removed (prof.c). */
 __attribute__((destructor)) static void stats_at_exit(void)
 {
-	const char *v = ktune.stats;
-	if (!v || atomic_load(&kalloc_init_state) != 2)
+	if (atomic_load(&kalloc_init_state) != 2)
 		return;
-	if (v[0] == '1' && v[1] == '\0') {
-		kstats_print(2);
-		return;
-	}
-	int fd = kos_open_append(v);
-	if (fd < 0) {
-		kreport("KALLOC_STATS: cannot open %s; printing to stderr", v);
-		kstats_print(2);
-		return;
-	}
-	kstats_print(fd);
-	kos_close(fd);
+	kprof_exit();
 }

@@ -26,6 +26,7 @@
 #include "kmalloc.h"
 #include "percpu.h"
 #include "stats.h"
+#include "prof.h"
 #include "reclaim.h"
 #include "init.h"
 

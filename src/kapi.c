@@ -333,6 +333,7 @@ KEXPORT void *krealloc(const void *p, size_t new_size, gfp_t gfp)
 KEXPORT void kfree(const void *p)
 {
 	kslab_set_caller(__builtin_return_address(0));
+	kprof_free_hook(p);   /* a sampled malloc block freed with kfree */
 	kfree_any(p, "kfree");
 	kslab_clear_caller();
 }
@@ -369,6 +370,7 @@ KEXPORT void *kvmalloc(size_t size, gfp_t gfp)
 
 KEXPORT void kvfree(const void *addr)
 {
+	kprof_free_hook(addr);
 	kfree_any(addr, "kvfree");
 }
 
@@ -579,10 +581,23 @@ KEXPORT void unregister_shrinker(struct shrinker *s)
 		kreclaim_unregister(s);
 }
 
-KEXPORT void kalloc_stats_print(int fd)
+KEXPORT void kalloc_stats_print(int fd, int format)
 {
 	kalloc_ensure_init();
-	kstats_print(fd);
+	kstats_write(NULL, NULL, fd, format);
+}
+
+KEXPORT void kalloc_stats_write(kalloc_write_fn fn, void *opaque, int format)
+{
+	kalloc_ensure_init();
+	if (fn)
+		kstats_write(fn, opaque, -1, format);
+}
+
+KEXPORT int kalloc_prof_dump(const char *path)
+{
+	kalloc_ensure_init();
+	return kprof_on ? kprof_dump(path) : -1;
 }
 
 KEXPORT int kalloc_validate(void)

@@ -95,25 +95,92 @@ static inline void *table_pop(size_t n)
 /*
  * Fast path, x86-64, gcc 12 -O2 (objdump of libkalloc-preload.so, every
  * instruction from entry to ret executed, no branch taken): malloc of up to
- * 8 KiB is 22 instructions (size test, class table, the front-cache view,
- * restartable pop); free is 41 (range test, info map and info word, one
+ * 8 KiB is 24 instructions (the heap profile's countdown, prof.h: three;
+ * size test, class table, the front-cache view, restartable pop); free is 41 (range test, info map and info word, one
  * comparison for kind and class, object-boundary check, prefetch, view,
  * restartable push with the double-free test).  Neither tests whether
  * kalloc is initialised: before it is, the view names a sentinel region
  * on which both miss (internal.h).  Both modes run these same
  * instructions, so callgrind (which has no rseq and runs the per-thread
- * mode) counts them: a malloc(32) + free loop is 73 instructions per
- * iteration with the loop itself (bench/fastpath.sh; mimalloc 2.0: 115, of
+ * mode) counts them: a malloc(32) + free loop is 75 instructions per
+ * iteration with the loop itself (72 without the countdown; bench/fastpath.sh; mimalloc 2.0: 115, of
  * which its real fast path is 41, as valgrind sends its free to the
  * cross-thread path; jemalloc 5.3: 77, tcmalloc 2.10: 77, glibc 2.36: 139).
  */
-KINLINE void *malloc_fast(size_t n)
+/* malloc's routing, without the countdown. */
+KINLINE void *malloc_plain(size_t n)
 {
 	if (likely(n <= KMALLOC_TABLE_MAX))
 		return table_pop(n);
 	if (likely(n <= KMALLOC_MAX_CACHE_SIZE))
 		return front_pop(kmalloc_index(n), n);
 	return malloc_slow(n);
+}
+
+/* calloc's routing, without the countdown. */
+static inline void *calloc_plain(size_t bytes)
+{
+	if (likely(bytes <= KMALLOC_TABLE_MAX)) {
+		/* malloc's path; front-cached objects are never known zero */
+		void *p = table_pop(bytes);
+		if (likely(p != NULL))
+			memset(p, 0, bytes);
+		return p;
+	}
+	bool zeroed = false;
+	kalloc_ensure_init();
+	void *p = kalloc_any(bytes, 0, MALLOC_GFP | __GFP_ZERO, &zeroed);
+	if (p && !zeroed)
+		memset(p, 0, bytes);
+	return p;
+}
+
+/* ------------------------------------------------------------------ */
+/* the profile's countdown (prof.h)                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A sampled block (KALLOC_PROF) is never a slab object: up to 32 KiB it
+ * is a page block of its own, above it what kalloc_any gives (page blocks
+ * and huge areas), so free's fast path, which takes slab objects only,
+ * never sees one, and the slow paths tell the profile (kprof_free_hook).
+ */
+static void *sampled_alloc(size_t n, bool zero)
+{
+	size_t sz = n < 16 ? 16 : n;
+	gfp_t gfp = MALLOC_GFP | (zero ? __GFP_ZERO : 0);
+	void *p;
+	if (sz <= KMALLOC_MAX_CACHE_SIZE) {
+		p = kpage_api_alloc_exact(sz, gfp);
+	} else {
+		bool zeroed = false;
+		p = kalloc_any(sz, 0, gfp, &zeroed);
+		if (p && zero && !zeroed)
+			memset(p, 0, sz);
+	}
+	kprof_record(p, n);
+	return p;
+}
+
+/* The countdown ran out: the tick, then the allocation, sampled or not.
+ * During the initialisation the countdown stays at 0, so the first
+ * allocations after it tick again and arm it as the tunables say. */
+static KNOINLINE void *malloc_tick(size_t n, bool zero)
+{
+	kalloc_ensure_init();
+	if (unlikely(atomic_load_explicit(&kalloc_init_state, memory_order_acquire) != 2)) {
+		kprof_left = 0;
+	} else if (kprof_tick(n)) {
+		return sampled_alloc(n, zero);
+	}
+	return zero ? calloc_plain(n) : malloc_plain(n);
+}
+
+KINLINE void *malloc_fast(size_t n)
+{
+	if (kprof_count(n))
+		return malloc_tick(n, false);
+	return malloc_plain(n);
 }
 
 KEXPORT void *KMALLOC(malloc)(size_t n)
@@ -125,6 +192,7 @@ static KNOINLINE void free_slow(void *p)
 {
 	if (p) {
 		kslab_set_caller(__builtin_return_address(0));
+		kprof_free_hook(p);
 		kfree_any(p, "free");
 		kslab_clear_caller();
 	}
@@ -185,19 +253,31 @@ KEXPORT void *KMALLOC(calloc)(size_t n, size_t m)
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (likely(bytes <= KMALLOC_TABLE_MAX)) {
-		/* malloc's path; front-cached objects are never known zero */
-		void *p = table_pop(bytes);
-		if (likely(p != NULL))
-			memset(p, 0, bytes);
-		return p;
+	if (unlikely(kprof_count(bytes)))
+		return malloc_tick(bytes, true);
+	return calloc_plain(bytes);
+}
+
+/* A block that is not a small slab object: the profile forgets it (a
+ * sampled block resized in place leaves the profile), and when the
+ * countdown runs out the new size may be sampled: a new block, the old one
+ * copied and freed. */
+static KNOINLINE void *realloc_slow(void *p, size_t n)
+{
+	kprof_free_hook(p);
+	if (unlikely(kprof_count(n))) {
+		kalloc_ensure_init();
+		if (atomic_load_explicit(&kalloc_init_state, memory_order_acquire) == 2 && kprof_tick(n)) {
+			size_t old = kusable_any(p, "realloc");
+			void *q = sampled_alloc(n, false);
+			if (!q)
+				return NULL;
+			memcpy(q, p, KMIN(old, n));
+			kfree_any(p, "realloc");
+			return q;
+		}
 	}
-	bool zeroed = false;
-	kalloc_ensure_init();
-	void *p = kalloc_any(bytes, 0, MALLOC_GFP | __GFP_ZERO, &zeroed);
-	if (p && !zeroed)
-		memset(p, 0, bytes);
-	return p;
+	return krealloc_any(p, n < 16 ? 16 : n, MALLOC_GFP, "realloc");
 }
 
 /* Small blocks take a path of their own, with free's lookup: the block
@@ -219,14 +299,14 @@ KEXPORT void *KMALLOC(realloc)(void *p, size_t n)
 		size_t old = kmalloc_class_size[cls];
 		if (n <= old && (n > old / 2 || n <= 16))
 			return p;
-		void *q = table_pop(n);
+		void *q = unlikely(kprof_count(n)) ? malloc_tick(n, false) : table_pop(n);
 		if (unlikely(!q))
 			return NULL;   /* reported, errno set; p stays */
 		memcpy(q, p, KMIN(old, n));
 		kfront_push(cls, p);
 		return q;
 	}
-	return krealloc_any(p, n < 16 ? 16 : n, MALLOC_GFP, "realloc");
+	return realloc_slow(p, n);
 }
 
 KEXPORT void *KMALLOC(reallocarray)(void *p, size_t n, size_t m)
@@ -330,8 +410,9 @@ KEXPORT void *KMALLOC(pvalloc)(size_t n)
  * of kind and class is already one comparison of the info word, and the
  * object-boundary and double-free checks stand whatever the size says.
  * callgrind (bench/fastpath.sh), per iteration with the loop: new(32) +
- * delete(p) 72, as malloc(32) + free; new(32) + delete(p, 32) 77 (the
- * four instructions and the caller's load of the size).
+ * delete(p) 75, as malloc(32) + free; new(32) + delete(p, 32) 80 (the
+ * four instructions and the caller's load of the size).  Both include
+ * new's countdown (three instructions, as malloc's).
  */
 #ifndef KALLOC_SANITIZER_BUILD
 _Static_assert(sizeof(size_t) == sizeof(unsigned long), "operator new's names say size_t is unsigned long");
@@ -371,7 +452,7 @@ static KNOINLINE void *cxx_pop_slow(size_t cls, bool nothrow)
 /* Above 8 KiB: the rest of malloc, then the new-handler's loop. */
 static KNOINLINE void *cxx_new_slow(size_t n, bool nothrow)
 {
-	void *p = malloc_fast(n);
+	void *p = malloc_plain(n);
 	if (likely(p != NULL))
 		return p;
 	return cxx_new_fail(n, CXX_PLAIN, nothrow);
@@ -379,8 +460,19 @@ static KNOINLINE void *cxx_new_slow(size_t n, bool nothrow)
 
 /* malloc's fast path, the same instructions (front_pop with a miss of its
  * own). */
+/* The countdown ran out (prof.h). */
+static KNOINLINE void *cxx_new_tick(size_t n, bool nothrow)
+{
+	void *p = malloc_tick(n, false);
+	if (likely(p != NULL))
+		return p;
+	return cxx_new_fail(n, CXX_PLAIN, nothrow);
+}
+
 KINLINE void *cxx_new(size_t n, bool nothrow)
 {
+	if (kprof_count(n))
+		return cxx_new_tick(n, nothrow);
 	if (likely(n <= KMALLOC_TABLE_MAX)) {
 		size_t cls = kmalloc_index16[(n + 15) >> 4];
 		void *p = kpcpu_pop(&kpcpu, cls);
@@ -401,7 +493,11 @@ static inline void *cxx_new_aligned(size_t n, size_t align, bool nothrow)
 
 static KNOINLINE void cxx_delete_slow(void *p, size_t n, size_t align)
 {
-	if (p)
+	if (!p)
+		return;
+	if (kprof_free_hook(p))
+		kfree_any(p, "operator delete");   /* sampled: a block of its own, whatever the size */
+	else
 		kfree_sized(p, n, align, "operator delete");
 }
 
@@ -503,21 +599,40 @@ KEXPORT int KMALLOC(malloc_trim)(size_t pad)
 	return kalloc_trim() ? 1 : 0;
 }
 
+/* mallinfo2's fields from the report's snapshot (stats_snap.h):
+ *   arena     bytes of the chunks (present pages);   ordblks  free buddy blocks;
+ *   hblks, hblkhd  huge areas and their bytes;       uordblks in use, huge areas excluded;
+ *   fordblks  arena - uordblks;  smblks, fsmblks  objects and bytes held in the
+ *   front caches (glibc's fastbins and tcache: free, but kept for reuse). */
+static void mallinfo_of(const struct ksnap *s, struct mallinfo2 *mi)
+{
+	memset(mi, 0, sizeof *mi);
+	size_t arena = s->mapped - s->huge_bytes - s->huge_kept;
+	size_t used = s->in_use - s->huge_bytes;
+	size_t cached_objs = 0;
+	for (unsigned k = 0; k < s->nr_caches; k++)
+		cached_objs += s->caches[k].cpu_cached;
+	mi->arena = arena;
+	mi->ordblks = s->buddy_free_blocks;
+	mi->smblks = cached_objs;
+	mi->hblks = s->huge_count;
+	mi->hblkhd = s->huge_bytes;
+	mi->uordblks = used;
+	mi->fsmblks = s->cached;
+	mi->fordblks = arena - KMIN(used, arena);
+	mi->keepcost = 0;
+}
+
 KEXPORT struct mallinfo2 KMALLOC(mallinfo2)(void)
 {
 	struct mallinfo2 mi;
 	memset(&mi, 0, sizeof mi);
 	kalloc_ensure_init();
-	size_t present, in_use, free_blocks, hcount, hbytes, hcached;
-	kstats_totals(&present, &in_use, &free_blocks);
-	kvm_totals(&hcount, &hbytes, &hcached);
-	mi.arena = present;
-	mi.ordblks = free_blocks;
-	mi.hblks = hcount;
-	mi.hblkhd = hbytes;
-	mi.uordblks = in_use;
-	mi.fordblks = present - in_use;
-	mi.keepcost = 0;
+	struct ksnap *s = kstats_snapshot_new(false);
+	if (s) {
+		mallinfo_of(s, &mi);
+		kstats_snapshot_free(s);
+	}
 	return mi;
 }
 
@@ -560,52 +675,76 @@ KEXPORT int KMALLOC(mallopt)(int param, int value)
 	}
 }
 
+/* glibc's layout (one arena), from the snapshot, written without stdio. */
 KEXPORT void KMALLOC(malloc_stats)(void)
 {
 	kalloc_ensure_init();
-	struct mallinfo2 m = KMALLOC(mallinfo2)();
+	struct mallinfo2 m;
+	struct ksnap *s = kstats_snapshot_new(false);
+	if (!s)
+		return;
+	mallinfo_of(s, &m);
+	kstats_snapshot_free(s);
 	char buf[512];
 	size_t n = kformat(buf, sizeof buf,
 	                   "Arena 0:\nsystem bytes     = %10lu\nin use bytes     = %10lu\n"
 	                   "Total (incl. mmap):\nsystem bytes     = %10lu\nin use bytes     = %10lu\n"
 	                   "max mmap regions = %10lu\nmax mmap bytes   = %10lu\n",
-	                   (unsigned long)m.arena, (unsigned long)(m.arena - m.fordblks),
-	                   (unsigned long)(m.arena + m.hblkhd), (unsigned long)m.uordblks,
+	                   (unsigned long)m.arena, (unsigned long)m.uordblks,
+	                   (unsigned long)(m.arena + m.hblkhd), (unsigned long)(m.uordblks + m.hblkhd),
 	                   (unsigned long)m.hblks, (unsigned long)m.hblkhd);
 	kwrite_all(2, buf, n);
 }
 
+/* glibc's XML (malloc/malloc.c: __malloc_info), one heap: <sizes> lists
+ * the free slots of each kmalloc class (glibc: free chunks per bin);
+ * "fast" is what the front caches hold (glibc: fastbins), "rest" the free
+ * slab slots and free pages, "mmap" the huge areas. */
 KEXPORT int KMALLOC(malloc_info)(int options, FILE *fp)
 {
 	if (options != 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	struct mallinfo2 m = KMALLOC(mallinfo2)();
+	kalloc_ensure_init();
+	struct ksnap *s = kstats_snapshot_new(false);
+	if (!s) {
+		errno = ENOMEM;
+		return -1;
+	}
+	struct mallinfo2 m;
+	mallinfo_of(s, &m);
+	size_t rest_count = m.ordblks, rest_bytes = s->buddy_free + s->slab_free;
 	fprintf(fp, "<malloc version=\"1\">\n<heap nr=\"0\">\n<sizes>\n");
 	for (unsigned i = 0; i < KMALLOC_NR_CLASSES; i++) {
-		struct kmem_cache *c = &kmalloc_caches[i];
-		size_t live = atomic_load(&c->nr_alloc_total) - atomic_load(&c->nr_free_total);
-		size_t total = c->nr_slabs * c->objects;
-		if (total)
+		const struct ksnap_cache *e = NULL;
+		for (unsigned k = 0; k < s->nr_caches && !e; k++)
+			if (strcmp(s->caches[k].name, kmalloc_caches[i].name) == 0)
+				e = &s->caches[k];
+		if (!e)
+			continue;
+		size_t free_slots = e->num_objs - KMIN(e->num_objs, e->active_objs + e->cpu_cached);
+		rest_count += free_slots;
+		if (free_slots)
 			fprintf(fp, "<size from=\"%u\" to=\"%u\" total=\"%zu\" count=\"%zu\"/>\n",
-			        i ? kmalloc_class_size[i - 1] + 1 : 1, kmalloc_class_size[i],
-			        (total - KMIN(live, total)) * c->object_size, total - KMIN(live, total));
+			        i ? kmalloc_class_size[i - 1] + 1 : 1, kmalloc_class_size[i], free_slots * (size_t)e->objsize,
+			        free_slots);
 	}
-	fprintf(fp, "</sizes>\n<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
+	fprintf(fp, "</sizes>\n<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n"
 	            "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n"
 	            "<system type=\"current\" size=\"%zu\"/>\n<system type=\"max\" size=\"%zu\"/>\n"
 	            "<aspace type=\"total\" size=\"%zu\"/>\n<aspace type=\"mprotect\" size=\"%zu\"/>\n"
 	            "</heap>\n",
-	        m.ordblks, m.fordblks, m.arena, m.arena, m.arena, m.arena);
-	fprintf(fp, "<total type=\"fast\" count=\"0\" size=\"0\"/>\n"
+	        m.smblks, m.fsmblks, rest_count, rest_bytes, m.arena, m.arena, m.arena, m.arena);
+	fprintf(fp, "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n"
 	            "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n"
 	            "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n"
 	            "<system type=\"current\" size=\"%zu\"/>\n<system type=\"max\" size=\"%zu\"/>\n"
 	            "<aspace type=\"total\" size=\"%zu\"/>\n<aspace type=\"mprotect\" size=\"%zu\"/>\n"
 	            "</malloc>\n",
-	        m.ordblks, m.fordblks, m.hblks, m.hblkhd, m.arena + m.hblkhd, m.arena + m.hblkhd,
+	        m.smblks, m.fsmblks, rest_count, rest_bytes, m.hblks, m.hblkhd, m.arena + m.hblkhd, m.arena + m.hblkhd,
 	        m.arena + m.hblkhd, m.arena + m.hblkhd);
+	kstats_snapshot_free(s);
 	return 0;
 }
 

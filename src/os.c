@@ -14,6 +14,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
@@ -407,4 +410,126 @@ size_t kos_read_file(const char *path, char *buf, size_t len)
 		buf[n] = '\0';
 	errno = saved;
 	return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* introspection: files, shared memory, residency, signals             */
+/* ------------------------------------------------------------------ */
+
+int kos_open_write(const char *path)
+{
+	int saved = errno;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	errno = saved;
+	return fd;
+}
+
+void *kos_map_file(const char *path, size_t *size)
+{
+	int saved = errno;
+	void *p = NULL;
+	*size = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		struct stat st;
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+			p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+			if (p == MAP_FAILED)
+				p = NULL;
+			else
+				*size = (size_t)st.st_size;
+		}
+		close(fd);
+	}
+	errno = saved;
+	return p;
+}
+
+void *kos_shm_create(const char *path, size_t size)
+{
+	int saved = errno;
+	void *p = NULL;
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		if (ftruncate(fd, (off_t)size) == 0) {
+			p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+			if (p == MAP_FAILED)
+				p = NULL;
+		}
+		close(fd);
+		if (!p)
+			unlink(path);
+	}
+	errno = saved;
+	return p;
+}
+
+void kos_unlink(const char *path)
+{
+	int saved = errno;
+	unlink(path);
+	errno = saved;
+}
+
+size_t kos_resident(uintptr_t addr, size_t size)
+{
+	int saved = errno;
+	unsigned char vec[4096];
+	size_t res = 0;
+	addr = KALIGN_DOWN(addr, PAGE_SIZE);
+	size = KALIGN_UP(size, PAGE_SIZE);
+	for (size_t off = 0; off < size; off += sizeof vec * PAGE_SIZE) {
+		size_t len = KMIN(size - off, sizeof vec * PAGE_SIZE);
+		if (mincore((void *)(addr + off), len, vec) != 0)
+			continue;
+		for (size_t i = 0; i < len >> PAGE_SHIFT; i++)
+			res += vec[i] & 1;
+	}
+	errno = saved;
+	return res << PAGE_SHIFT;
+}
+
+int kos_getpid(void)
+{
+	return (int)getpid();
+}
+
+uint64_t kos_realtime_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int kos_signal_flag(int sig, void (*handler)(int))
+{
+	int saved = errno;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	int rc = sigaction(sig, &sa, NULL) == 0 ? 0 : errno;
+	errno = saved;
+	return rc;
+}
+
+int kos_signal_number(const char *name)
+{
+	static const struct { const char *name; int sig; } sigs[] = {
+		{ "USR1", SIGUSR1 }, { "USR2", SIGUSR2 }, { "HUP", SIGHUP }, { "PROF", SIGPROF },
+		{ "URG", SIGURG }, { "WINCH", SIGWINCH }, { "PWR", SIGPWR },
+	};
+	if (name[0] == 'S' && name[1] == 'I' && name[2] == 'G')
+		name += 3;
+	for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+		if (strcmp(name, sigs[i].name) == 0)
+			return sigs[i].sig;
+	int v = 0;
+	for (const char *s = name; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 64)
+			return 0;
+		v = v * 10 + (*s - '0');
+	}
+	return v > 0 && v < NSIG ? v : 0;
 }

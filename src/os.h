@@ -86,6 +86,26 @@ void kos_close(int fd);
  * the bytes read (0 when it cannot be read). */
 size_t kos_read_file(const char *path, char *buf, size_t len);
 
+/* Opens path for writing, truncated (created 0644); the descriptor or -1. */
+int kos_open_write(const char *path);
+/* Maps a whole regular file read-only (private); NULL when it cannot.  The
+ * caller unmaps *size bytes with kos_unmap. */
+void *kos_map_file(const char *path, size_t *size);
+/* Creates (truncating) a shared-memory file of `size` bytes, mode 0600, not
+ * following a symbolic link, and maps it shared; NULL (and no file) when it
+ * cannot. */
+void *kos_shm_create(const char *path, size_t size);
+void kos_unlink(const char *path);
+/* Bytes of [addr, addr + size) resident in memory (mincore). */
+size_t kos_resident(uintptr_t addr, size_t size);
+int kos_getpid(void);
+/* Wall-clock time in milliseconds since the epoch. */
+uint64_t kos_realtime_ms(void);
+/* Installs handler for sig (SA_RESTART); 0 or an errno value. */
+int kos_signal_flag(int sig, void (*handler)(int));
+/* A signal's number from "USR2", "SIGUSR2" or "12"; 0 when unknown. */
+int kos_signal_number(const char *name);
+
 #pragma GCC visibility pop
 
 #endif /* KALLOC_OS_H */

@@ -1010,6 +1010,26 @@ void kpage_zone_stats(unsigned nid, unsigned zi, struct kzone_stats *st)
 	zone_unlock(z);
 }
 
+unsigned kpage_zone_ranges(unsigned nid, unsigned zi, uintptr_t *out, unsigned max)
+{
+	struct kzone *z = &knodes[nid].zones[zi];
+	unsigned n = 0;
+	klock(&z->lock);
+	for (struct kchunk *c = z->chunks; c && n < max; c = c->next) {
+		/* ZONE_DMA's chunk maps some of its blocks: one range per block */
+		for (unsigned b = 0; b < KCHUNK_PAGES >> MAX_ORDER && n < max; b++) {
+			if (!((c->mapped >> b) & 1))
+				continue;
+			size_t first = b ? 0 : c->first_pfn;
+			out[2 * n] = c->base + (((size_t)b << MAX_ORDER) + first) * PAGE_SIZE;
+			out[2 * n + 1] = (((size_t)1 << MAX_ORDER) - first) * PAGE_SIZE;
+			n++;
+		}
+	}
+	zone_unlock(z);
+	return n;
+}
+
 /* ------------------------------------------------------------------ */
 /* the page API's work (exported by kapi.c)                            */
 /* ------------------------------------------------------------------ */

@@ -337,6 +337,11 @@ struct kzone_stats {
 	unsigned chunks;
 };
 void kpage_zone_stats(unsigned nid, unsigned zi, struct kzone_stats *st);
+/* The mapped ranges of a zone's chunks, for residency (stats.c): up to max
+ * (start, bytes) pairs into out[2 * i], read under the zone's lock; returns
+ * how many it wrote.  The caller asks the OS about them after the call
+ * (a chunk unmapped in between reads as not resident). */
+unsigned kpage_zone_ranges(unsigned nid, unsigned zi, uintptr_t *out, unsigned max);
 /* Free pages of low zone z that allocations for a higher zone falling back
  * to it leave to the zone's own (the kernel's lowmem_reserve).  Under
  * z->lock. */

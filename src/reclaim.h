@@ -7,7 +7,7 @@
 #ifndef KALLOC_RECLAIM_H
 #define KALLOC_RECLAIM_H
 
-#include "stats.h"
+#include "prof.h"
 
 #pragma GCC visibility push(hidden)
 

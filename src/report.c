@@ -51,7 +51,11 @@ size_t kvformat(char *buf, size_t len, const char *fmt, va_list ap)
 			continue;
 		}
 		f++;
-		/* a field width: right-aligned, padded with spaces */
+		/* a field width: right-aligned, or left-aligned after '-',
+		 * padded with spaces, or zeros after '0' */
+		bool left = *f == '-', zero = *f == '0';
+		if (left || zero)
+			f++;
 		size_t width = 0, start = pos;
 		while (*f >= '0' && *f <= '9' && width < 64)
 			width = width * 10 + (size_t)(*f++ - '0');
@@ -101,8 +105,12 @@ size_t kvformat(char *buf, size_t len, const char *fmt, va_list ap)
 		size_t out = pos - start;
 		if (out < width) {
 			size_t pad = KMIN(width - out, len - 1 - pos);
-			memmove(buf + start + pad, buf + start, out);
-			memset(buf + start, ' ', pad);
+			if (left) {
+				memset(buf + pos, ' ', pad);
+			} else {
+				memmove(buf + start + pad, buf + start, out);
+				memset(buf + start, zero ? '0' : ' ', pad);
+			}
 			pos += pad;
 		}
 	}

@@ -10,7 +10,7 @@
 #pragma GCC visibility push(hidden)
 
 /* Formats like a tiny printf (%s %d %u %ld %lu %zu %x %lx %p %c %%, each
- * with an optional field width: %8s, %6lu) into a stack buffer and write()s
+ * with an optional field width, left-aligned after '-', zero-padded after '0': %8s, %-24s, %03lu) into a stack buffer and write()s
  * one line to stderr, prefixed "kalloc: ".  Never allocates. */
 void kreport(const char *fmt, ...) KFMT(1, 2);
 /* kreport, then abort(). */

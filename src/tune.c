@@ -21,6 +21,7 @@ struct ktunables ktune = {
 	.rcu = true,
 	.stats = NULL,
 	.harden = KHARDEN_DEFAULT,
+	.prof_sample = KPROF_SAMPLE_DEFAULT,
 };
 
 enum { KT_SIZE, KT_BOOL, KT_STATS, KT_DEBUG, KT_HARDEN };
@@ -42,6 +43,10 @@ static const struct ktunable {
 	{ "KALLOC_DEBUG", KT_DEBUG, offsetof(struct ktunables, debug_flags), 0,
 	  "slub_debug letters F, Z, P, U, T (or 1), then ,cache-name..." },
 	{ "KALLOC_HARDEN", KT_HARDEN, offsetof(struct ktunables, harden), 0, "0, 1 or full" },
+	{ "KALLOC_PROF", KT_STATS, offsetof(struct ktunables, prof), 0, "0, 1 or a file name (%p: the pid)" },
+	{ "KALLOC_PROF_SAMPLE", KT_SIZE, offsetof(struct ktunables, prof_sample), 1, "a size such as 512K" },
+	{ "KALLOC_STATS_SIGNAL", KT_STATS, offsetof(struct ktunables, stats_signal), 0, "a signal such as USR2" },
+	{ "KALLOC_SHM", KT_BOOL, offsetof(struct ktunables, shm), 0, "0 or 1" },
 };
 
 /*

@@ -126,6 +126,10 @@
 /* Debug caches with a quarantine, at most (the others keep the checks). */
 #define KDBG_MAX_CACHES 64U
 
+/* KALLOC_PROF_SAMPLE's default: one sample per 512 KiB allocated, on
+ * average (tcmalloc's and jemalloc's default). */
+#define KPROF_SAMPLE_DEFAULT (512UL << 10)
+
 /* ---- the environment (tune.c) -------------------------------------- */
 
 /*
@@ -151,6 +155,14 @@ struct ktunables {
 	/* KALLOC_HARDEN: 0 (off), 1 (the default checks) or "full" (the
 	 * hardened profile).  Read by the layers that harden. */
 	uint8_t harden;
+	/* Introspection (prof.c): KALLOC_PROF (NULL: off, "1": kalloc.<pid>.heap,
+	 * or a path with %p for the pid), KALLOC_PROF_SAMPLE (mean bytes between
+	 * samples), KALLOC_STATS_SIGNAL (a signal's name or number, NULL: none),
+	 * KALLOC_SHM (publish the counters for kalloc-top). */
+	const char *prof;
+	size_t prof_sample;
+	const char *stats_signal;
+	bool shm;
 };
 enum { KHARDEN_OFF = 0, KHARDEN_DEFAULT = 1, KHARDEN_FULL = 2 };
 extern struct ktunables ktune;

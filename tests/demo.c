@@ -88,7 +88,7 @@ int main(void)
 	fflush(stdout);
 	printf("-- kalloc_stats_print --\n");
 	fflush(stdout);
-	kalloc_stats_print(1);
+	kalloc_stats_print(1, KALLOC_STATS_TEXT);
 	if (bad)
 		fprintf(stderr, "demo: %d checks failed\n", bad);
 	return bad;

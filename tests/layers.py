@@ -21,6 +21,7 @@ import sys
 HEADER_LAYER = {
     "base.h": None,            # below every layer
     "rseq.h": "front_region.c",
+    "stats_snap.h": "stats.c",  # the snapshot's layout, plain C (kalloc-top includes it too)
     "internal.h": "kapi.c",    # every header: for the files on top and the tests
 }
 

@@ -259,7 +259,7 @@ int reset_peak_rss(void)
 	return n == 1 ? 0 : -1;
 }
 
-void stats_text(void (*print)(int), char *buf, size_t size)
+void stats_text(void (*print)(int, int), char *buf, size_t size)
 {
 	int fds[2];
 	size_t n = 0;
@@ -269,7 +269,7 @@ void stats_text(void (*print)(int), char *buf, size_t size)
 	pid_t pid = fork();
 	if (pid == 0) {
 		dup2(fds[1], 1);
-		print(1);
+		print(1, 0);
 		_exit(0);
 	}
 	close(fds[1]);

@@ -121,7 +121,7 @@ int reset_peak_rss(void);
 /* The text print(fd) writes (kalloc_stats_print), taken in a forked child
  * (so the report is of this process's state and printing it changes nothing
  * here); NUL-terminated in buf. */
-void stats_text(void (*print)(int fd), char *buf, size_t size);
+void stats_text(void (*print)(int fd, int format), char *buf, size_t size);
 
 /* ---- time, signals, fork -------------------------------------------------- */
 
