@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
@@ -140,6 +141,39 @@ int kos_protect_none(void *addr, size_t size)
 		rc = errno;
 	errno = saved;
 	return rc;
+}
+
+int kos_protect_rw(void *addr, size_t size)
+{
+	int saved = errno, rc = 0;
+	if (mprotect(addr, size, PROT_READ | PROT_WRITE) != 0)
+		rc = errno;
+	errno = saved;
+	return rc;
+}
+
+void *kos_reserve(size_t size)
+{
+	int saved = errno;
+	void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	errno = saved;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int kos_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	int saved = errno, rc = 0;
+	if (sigaction(sig, act, old) != 0)
+		rc = errno;
+	errno = saved;
+	return rc;
+}
+
+void kos_raise(int sig)
+{
+	int saved = errno;
+	raise(sig);
+	errno = saved;
 }
 
 void *kos_remap(void *old, size_t old_size, size_t new_size)

@@ -28,6 +28,11 @@ size_t kformat_symbol(char *buf, size_t len, const void *addr);
 void kalloc_fail(size_t size, gfp_t gfp, const char *what);
 /* "op(): invalid pointer p (why)", then abort(). */
 KNORETURN void kbad_pointer(const void *p, const char *op, const char *why);
+/* Installs a SIGSEGV handler (once; KALLOC_DEBUG only, never by default)
+ * that reports a fault inside [lo, lo + len), the zero-size region, as
+ * "zero-size access at ADDR (malloc(0) block)" and aborts; any other fault
+ * goes to the handler installed before it, or to the default action. */
+void kreport_faults(uintptr_t lo, size_t len);
 
 /*
  * A report longer than a line (statistics) is formatted into a kout buffer:
