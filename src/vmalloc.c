@@ -72,12 +72,24 @@ struct vmap_area {
 	size_t end[VMAP_PIECES];   /* where each ends, in bytes from addr; the last at size */
 };
 
+/* Hardened: the address ranges of the last VMAP_QUARANTINE freed areas
+ * stay reserved, PROT_NONE and empty (their pages moved to the cache), so
+ * no mapping (a later huge block) lands there while they wait. */
+#define VMAP_QUARANTINE 16
+
+struct vmap_range {
+	uintptr_t addr;
+	size_t len;
+};
+
 static klock_t vmap_lock = KLOCK_INIT;
 static struct vmap_area *vmap_table[VMAP_BUCKETS];
 static size_t vmap_count, vmap_bytes;
 static struct vmap_area *vcache;   /* freed areas, most recent first */
 static size_t vcache_count, vcache_bytes;
 static struct kmem_cache vmap_cache;
+static struct vmap_range vquar[VMAP_QUARANTINE];   /* a ring, oldest at vquar_head */
+static unsigned vquar_head, vquar_count;
 
 static inline unsigned bucket(uintptr_t addr)
 {
@@ -478,6 +490,58 @@ static void cache_put(struct vmap_area *a)
 	unmap_list(dead);
 }
 
+/* Quarantines the range [addr, addr + len), reserved PROT_NONE: the
+ * oldest one goes (unmapped) when the ring is full. */
+static void quarantine(uintptr_t addr, size_t len)
+{
+	struct vmap_range out = { 0, 0 };
+	klock(&vmap_lock);
+	if (vquar_count == VMAP_QUARANTINE) {
+		out = vquar[vquar_head];
+		vquar_head = (vquar_head + 1) % VMAP_QUARANTINE;
+		vquar_count--;
+	}
+	vquar[(vquar_head + vquar_count++) % VMAP_QUARANTINE] = (struct vmap_range){ addr, len };
+	kunlock(&vmap_lock);
+	if (out.len)
+		kos_unmap((void *)out.addr, out.len);
+}
+
+/* Hardened free: moves the pages of area a (out of every list) to a fresh
+ * 2 MiB aligned place behind a new guard page, one mremap per piece (page
+ * tables move, nothing is copied or faulted in); the freed range is
+ * reserved again, empty and PROT_NONE, and quarantined with its guard, so
+ * any access through a pointer into it faults, no mapping lands there for
+ * the next VMAP_QUARANTINE frees, and the cached pages sit where no
+ * pointer of the program points.  False when the OS refuses (a reservation, a move): then a is
+ * partly moved, and the caller unmaps it (no data is lost: it is free). */
+static bool area_move(struct vmap_area *a)
+{
+	char *t = kos_map(a->size + PAGE_SIZE, VMAP_ALIGN, true, 0);
+	if (!t)
+		return false;
+	char *old = (char *)a->addr;
+	size_t from = 0;
+	for (unsigned i = 0; i < a->npieces; i++) {
+		size_t n = a->end[i] - from;
+		if (!kos_remap_to(old + from, n, n, t + from)) {
+			kos_unmap(t, a->size + PAGE_SIZE);   /* what moved, and the rest */
+			return false;
+		}
+		from = a->end[i];
+	}
+	kos_protect_none(t + a->size, PAGE_SIZE);
+	/* The old range, emptied, is reserved again with its guard (a
+	 * mapping another thread made in the moment between is left alone:
+	 * the guard goes and the range stays theirs). */
+	if (kos_reserve_at(old, a->size))
+		quarantine((uintptr_t)old, a->size + PAGE_SIZE);
+	else
+		kos_unmap(old + a->size, PAGE_SIZE);
+	a->addr = (uintptr_t)t;
+	return true;
+}
+
 bool kvm_free(const void *p)
 {
 	if (((uintptr_t)p & (PAGE_SIZE - 1)) != 0)
@@ -485,6 +549,13 @@ bool kvm_free(const void *p)
 	struct vmap_area *a = take((uintptr_t)p);
 	if (!a)
 		return false;
+	a->next = NULL;
+	/* Hardened: the pages leave the freed range at once (which then
+	 * faults); where the OS refuses, the area is unmapped instead. */
+	if (ktune.harden != KHARDEN_OFF && !area_move(a)) {
+		unmap_list(a);
+		return true;
+	}
 	a->freed_ns = kos_now_ns();
 	cache_put(a);
 	return true;
@@ -492,10 +563,22 @@ bool kvm_free(const void *p)
 
 size_t kvm_purge(void)
 {
+	struct vmap_range q[VMAP_QUARANTINE];
+	unsigned nq;
 	klock(&vmap_lock);
 	struct vmap_area *dead = cache_trim_locked(true);
+	for (nq = 0; vquar_count; nq++, vquar_count--) {
+		q[nq] = vquar[vquar_head];
+		vquar_head = (vquar_head + 1) % VMAP_QUARANTINE;
+	}
 	kunlock(&vmap_lock);
 	size_t bytes = 0;
+	/* (address space only: the reclaim hook counts it, since a mapping
+	 * refused under RLIMIT_AS may fit again) */
+	for (unsigned i = 0; i < nq; i++) {
+		kos_unmap((void *)q[i].addr, q[i].len);
+		bytes += q[i].len;
+	}
 	for (struct vmap_area *a = dead; a; a = a->next)
 		bytes += a->size + PAGE_SIZE;
 	unmap_list(dead);
