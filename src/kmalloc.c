@@ -204,7 +204,7 @@ static uintptr_t zero_region(gfp_t gfp)
 		return 0;
 	}
 	if (ktune.debug_flags)
-		kreport_faults((uintptr_t)r, KZERO_REGION);
+		kreport_fault_zero((uintptr_t)r, KZERO_REGION);
 	atomic_store_explicit(&zero_base, (uintptr_t)r, memory_order_release);
 	atomic_store(&zero_state, 2);
 	return (uintptr_t)r;

@@ -44,10 +44,16 @@
  * area is one mapping and stays one: a grow moves and extends it with one
  * mremap, a shrink or a split only cuts it.
  *
- * Locking: vmap_lock, a leaf, protects the hash table and the cache; no
- * syscall is made with it held.  Areas are taken out of the table (or the
- * cache) before they are unmapped, resized or moved.  The area records come
- * from a static slab cache set up at initialisation (kvm_init).
+ * Hardened (KALLOC_HARDEN, the default), free moves the area's pages to a
+ * fresh place at once (area_move) and keeps the freed range reserved with
+ * no access for the next VMAP_QUARANTINE frees, so an access after free
+ * faults; the cache then works as above, on the moved pages.
+ *
+ * Locking: vmap_lock, a leaf, protects the hash table, the cache, the
+ * quarantine ring and the free area records; no syscall is made with it
+ * held.  Areas are taken out of the table (or the cache) before they are
+ * unmapped, resized or moved.  The area records come from pools of their
+ * own between guard pages (area_new).
  */
 #include "vmalloc.h"
 
@@ -87,7 +93,7 @@ static struct vmap_area *vmap_table[VMAP_BUCKETS];
 static size_t vmap_count, vmap_bytes;
 static struct vmap_area *vcache;   /* freed areas, most recent first */
 static size_t vcache_count, vcache_bytes;
-static struct kmem_cache vmap_cache;
+static struct vmap_area *vrec_free;   /* free area records */
 static struct vmap_range vquar[VMAP_QUARANTINE];   /* a ring, oldest at vquar_head */
 static unsigned vquar_head, vquar_count;
 
@@ -97,20 +103,64 @@ static inline unsigned bucket(uintptr_t addr)
 	return (unsigned)(h >> 54) & (VMAP_BUCKETS - 1);
 }
 
+/* KALLOC_DEBUG's fault reporter asks, in its signal handler, whether addr
+ * lies in a quarantined range: the ring is read without the lock (a range
+ * being replaced may be missed, or named as the fault ends the process). */
+static bool freed_lookup(uintptr_t addr, uintptr_t *start, size_t *len)
+{
+	for (unsigned i = 0; i < VMAP_QUARANTINE; i++) {
+		uintptr_t s = __atomic_load_n(&vquar[i].addr, __ATOMIC_RELAXED);
+		size_t n = __atomic_load_n(&vquar[i].len, __ATOMIC_RELAXED);
+		if (n > PAGE_SIZE && addr - s < n - PAGE_SIZE) {
+			*start = s;
+			*len = n - PAGE_SIZE;
+			return true;
+		}
+	}
+	return false;
+}
+
 void kvm_init(void)
 {
-	kcache_init(&vmap_cache, "vmap_area", sizeof(struct vmap_area), 0, 0, NULL);
+	if (ktune.debug_flags && ktune.harden != KHARDEN_OFF)
+		kreport_fault_freed(freed_lookup);
 }
+
+/* Area records come from pools of their own, each mapped between guard
+ * pages (kos_map_guarded), not from a slab: slab pages lie among the
+ * program's objects, and a run off the end of one could rewrite an area's
+ * address and size, which free would then unmap.  A free list under
+ * vmap_lock; pools are never unmapped (a few KiB per hundred areas). */
+#define VREC_POOL (64UL << 10)
 
 static struct vmap_area *area_new(void)
 {
-	void *obj;
-	return kslab_alloc_bulk(&vmap_cache, GFP_KERNEL, 1, &obj) == 1 ? obj : NULL;
+	for (;;) {
+		klock(&vmap_lock);
+		struct vmap_area *a = vrec_free;
+		if (a)
+			vrec_free = a->next;
+		kunlock(&vmap_lock);
+		if (a)
+			return a;
+		struct vmap_area *pool = kos_map_guarded(VREC_POOL, PAGE_SIZE, true);
+		if (!pool)
+			return NULL;
+		klock(&vmap_lock);
+		for (size_t i = 0; i < VREC_POOL / sizeof *pool; i++) {
+			pool[i].next = vrec_free;
+			vrec_free = &pool[i];
+		}
+		kunlock(&vmap_lock);
+	}
 }
 
 static void area_free(struct vmap_area *a)
 {
-	kslab_free_bulk(&vmap_cache, 1, (void *const *)&a);
+	klock(&vmap_lock);
+	a->next = vrec_free;
+	vrec_free = a;
+	kunlock(&vmap_lock);
 }
 
 static void insert(struct vmap_area *a)
@@ -498,10 +548,14 @@ static void quarantine(uintptr_t addr, size_t len)
 	klock(&vmap_lock);
 	if (vquar_count == VMAP_QUARANTINE) {
 		out = vquar[vquar_head];
+		__atomic_store_n(&vquar[vquar_head].len, 0, __ATOMIC_RELAXED);
 		vquar_head = (vquar_head + 1) % VMAP_QUARANTINE;
 		vquar_count--;
 	}
-	vquar[(vquar_head + vquar_count++) % VMAP_QUARANTINE] = (struct vmap_range){ addr, len };
+	struct vmap_range *r = &vquar[(vquar_head + vquar_count++) % VMAP_QUARANTINE];
+	__atomic_store_n(&r->len, 0, __ATOMIC_RELAXED);   /* (freed_lookup reads without the lock) */
+	__atomic_store_n(&r->addr, addr, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->len, len, __ATOMIC_RELAXED);
 	kunlock(&vmap_lock);
 	if (out.len)
 		kos_unmap((void *)out.addr, out.len);
@@ -569,6 +623,7 @@ size_t kvm_purge(void)
 	struct vmap_area *dead = cache_trim_locked(true);
 	for (nq = 0; vquar_count; nq++, vquar_count--) {
 		q[nq] = vquar[vquar_head];
+		__atomic_store_n(&vquar[vquar_head].len, 0, __ATOMIC_RELAXED);
 		vquar_head = (vquar_head + 1) % VMAP_QUARANTINE;
 	}
 	kunlock(&vmap_lock);

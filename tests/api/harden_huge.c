@@ -16,6 +16,9 @@
  *   - a write one byte past the end faults on the guard page: a fresh 8 MiB
  *     block, after realloc growth to 16 and 40 MiB (mremap), after a shrink
  *     to 5 MiB;
+ *   - KALLOC_DEBUG=F (a fresh process): the read after free is reported,
+ *     "access to a freed huge block at ADDR (offset N of the M-byte block
+ *     at START)", and aborts;
  *   - KALLOC_HARDEN=0 (a fresh process): the read after free does not
  *     fault (the old behaviour), the guard page is still there.
  */
@@ -213,12 +216,29 @@ static int mode_off(void)
 	return 0;
 }
 
-static const char *self;
-static int exec_off(void *arg)
+/* mode "debug": KALLOC_DEBUG=F, a read after free of a huge block is
+ * reported, naming the address and the block. */
+static int mode_debug(void)
 {
-	(void)arg;
-	setenv("KALLOC_HARDEN", "0", 1);
-	execl(self, self, "off", (char *)NULL);
+	char *p = malloc(opaque_size(8 * MiB));
+	if (!p)
+		return 2;
+	memset(p, 0x33, 8 * MiB);
+	free(p);
+	fprintf(stderr, "[test] block %p\n", (void *)p);
+	volatile char *v = opaque_ptr(p);
+	return v[5000] == 0x7e ? 3 : 4;
+}
+
+static const char *self;
+static int exec_mode(void *arg)
+{
+	const char *mode = arg;
+	if (!strcmp(mode, "off"))
+		setenv("KALLOC_HARDEN", "0", 1);
+	else
+		setenv("KALLOC_DEBUG", "F", 1);
+	execl(self, self, mode, (char *)NULL);
 	return 99;
 }
 
@@ -226,7 +246,7 @@ int main(int argc, char **argv)
 {
 	self = argv[0];
 	if (argc > 1)
-		return !strcmp(argv[1], "off") ? mode_off() : 98;
+		return !strcmp(argv[1], "off") ? mode_off() : !strcmp(argv[1], "debug") ? mode_debug() : 98;
 	check_allocator();
 	if (!expect_kalloc()) {
 		printf("the freed-block cases are kalloc's: skipped under another allocator\n");
@@ -242,7 +262,18 @@ int main(int argc, char **argv)
 
 	static struct child_result r;
 	char how[128];
-	run_child(exec_off, NULL, 20000, &r);
+	run_child(exec_mode, "debug", 20000, &r);
+	{
+		const char *blk = strstr(r.err, "[test] block 0x");
+		unsigned long b = blk ? strtoul(blk + 13, NULL, 16) : 0;
+		char at[32], start[32], want[160];
+		snprintf(want, sizeof want, "kalloc: access to a freed huge block at %s (offset 5000 of the %lu-byte block at %s)",
+		         addr_text((void *)(b + 5000), at), 8 * MiB, addr_text((void *)b, start));
+		CHECKF(child_aborted(&r) && b && contains(r.err, want),
+		       "KALLOC_DEBUG=F, read after free of a huge block: child %s; stderr: %s; want: %s",
+		       child_describe(&r, how, sizeof how), r.err, want);
+	}
+	run_child(exec_mode, "off", 20000, &r);
 	CHECKF(child_signal(&r) == SIGSEGV, "KALLOC_HARDEN=0: child %s, want the read after free to pass and "
 	                                    "the guard page to fault (SIGSEGV); stderr: %s",
 	       child_describe(&r, how, sizeof how), r.err);
