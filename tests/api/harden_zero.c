@@ -16,6 +16,9 @@
  *   - free, realloc(p, n), realloc(p, 0) of one work; a double free is
  *     reported, naming the address, and aborts; so is malloc_usable_size of
  *     a freed one;
+ *   - when the region is full (1,048,576 live slots, KZERO_SLOTS), the next
+ *     malloc(0) is a 16-byte block that can be written (the old behaviour),
+ *     and after a free the region hands out slots again;
  *   - KALLOC_HARDEN=0 (a fresh process) restores the old behaviour: a
  *     16-byte block that can be written and read;
  *   - under an RLIMIT_AS too tight for the region (a fresh process whose
@@ -100,6 +103,40 @@ static void uniqueness(void)
 		free(b);
 		free(c);
 	}
+}
+
+/* The region's 16 MiB hold 1,048,576 slots; one more live malloc(0) gets a
+ * writable 16-byte block. */
+#define REGION_SLOTS (16UL << 20) / 16
+
+static void region_full(void)
+{
+	size_t n = REGION_SLOTS + 8;
+	void **p = malloc(n * sizeof *p);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	size_t writable = 0;
+	for (size_t i = 0; i < n; i++)
+		p[i] = malloc(opaque_size(0));
+	/* the last ones, past the region, are ordinary blocks */
+	for (size_t i = REGION_SLOTS; i < n; i++)
+		if (p[i] && malloc_usable_size(p[i]) >= 16) {
+			memset(p[i], 0x5a, 16);
+			writable++;
+		}
+	CHECKF(writable == n - REGION_SLOTS, "region full: %zu of %zu malloc(0) blocks past it are writable",
+	       writable, (size_t)(n - REGION_SLOTS));
+	CHECKF(malloc_usable_size(p[REGION_SLOTS - 1]) == 0, "the last slot of the region has usable size %zu",
+	       malloc_usable_size(p[REGION_SLOTS - 1]));
+	free(p[100]);
+	void *again = malloc(opaque_size(0));
+	CHECKF(again && malloc_usable_size(again) == 0, "after a free, malloc(0) did not take the freed slot");
+	free(again);
+	for (size_t i = 0; i < n; i++)
+		if (i != 100)
+			free(p[i]);
+	free(p);
 }
 
 /* ---- children ---------------------------------------------------------- */
@@ -257,6 +294,7 @@ int main(int argc, char **argv)
 
 	CHECKF(contains(r.err, "kalloc") && contains(r.err, "malloc(0)") && contains(r.err, "double free"),
 	       "double free of a malloc(0) block: stderr: %s", r.err);
+	region_full();
 	run_child(child_op, (void *)(uintptr_t)USABLE_FREED, 10000, &r);
 	CHECKF(child_aborted(&r) && contains(r.err, "malloc(0)"),
 	       "malloc_usable_size of a freed malloc(0) block: child %s; stderr: %s",
