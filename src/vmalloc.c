@@ -567,8 +567,11 @@ static void quarantine(uintptr_t addr, size_t len)
  * reserved again, empty and PROT_NONE, and quarantined with its guard, so
  * any access through a pointer into it faults, no mapping lands there for
  * the next VMAP_QUARANTINE frees, and the cached pages sit where no
- * pointer of the program points.  False when the OS refuses (a reservation, a move): then a is
- * partly moved, and the caller unmaps it (no data is lost: it is free). */
+ * pointer of the program points.  (An area too large for the cache is
+ * moved too, then unmapped by cache_put: a reservation and a mremap per
+ * piece wasted, no page touched.)  False when the OS refuses (the
+ * reservation, a move): then a is partly moved, and the caller unmaps it
+ * (no data is lost: it is free). */
 static bool area_move(struct vmap_area *a)
 {
 	char *t = kos_map(a->size + PAGE_SIZE, VMAP_ALIGN, true, 0);
