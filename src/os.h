@@ -41,10 +41,6 @@ int kos_release(void *addr, size_t size);
 void kos_yield(void);
 /* Makes a range inaccessible (a guard).  0 or an errno value. */
 int kos_protect_none(void *addr, size_t size);
-/* Makes a range readable and writable again (a guard or a freed huge area
- * taken back into use); its pages, if any, are kept.  0 or an errno value
- * (ENOMEM when the split would pass the map count). */
-int kos_protect_rw(void *addr, size_t size);
 /* Reserves size bytes of address space with no access (PROT_NONE,
  * MAP_NORESERVE: never backed, no commit charge), wherever the kernel puts
  * it; NULL when refused.  No reclaim: the caller has a fallback. */
