@@ -14,8 +14,8 @@
 
 enum { KF_NONE = 0, KF_RSEQ = 1, KF_THREAD = 2 };
 
-#define KFRONT_CLASSES  53
-#define KFRONT_CUSTOM   32
+#define KFRONT_CLASSES  54   /* 53 kmalloc classes and the zero-size class */
+#define KFRONT_CUSTOM   31
 #define KFRONT_NR       (KFRONT_CLASSES + KFRONT_CUSTOM)
 /* Words at the start of a region before the slots: the headers, then two
  * words of per-CPU accounting (kfront_cap_bytes, kfront_steal_backoff). */

@@ -79,9 +79,11 @@ const uint8_t kmalloc_small_index[KMALLOC_SMALL_MAX / 8 + 1] = {
  * malloc, whose smallest block is 16 bytes (16-byte alignment for every
  * block).  One table up to 8 KiB, so malloc's size test does not split
  * sizes around 1 KiB (a mispredicted branch for programs that mix them).
- * Above 1 KiB, four classes per power of two, as kmalloc_index computes. */
-const uint8_t kmalloc_index16[KMALLOC_TABLE_MAX / 16 + 1] = {
-	1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 10, 10, 11, 11, 12,
+ * Above 1 KiB, four classes per power of two, as kmalloc_index computes.
+ * Size 0 has a class of its own, KMALLOC_ZERO_CLASS (the zero-size region;
+ * kmalloc_init sets the 16-byte class instead when hardening is off). */
+uint8_t kmalloc_index16[KMALLOC_TABLE_MAX / 16 + 1] = {
+	KMALLOC_ZERO_CLASS, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 10, 10, 11, 11, 12,
 	12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16,
 	16, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18,
 	18, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20,
@@ -124,6 +126,8 @@ static size_t class_align(unsigned cls)
 
 void kmalloc_init(void)
 {
+	if (ktune.harden == KHARDEN_OFF)
+		kmalloc_index16[0] = 1;   /* malloc(0): a 16-byte block, as before */
 	for (unsigned i = 0; i < KMALLOC_NR_ALL; i++) {
 		char name[KCACHE_NAME_LEN];
 		unsigned sz = kmalloc_class_size[i];
@@ -152,6 +156,125 @@ void kmalloc_init(void)
 			};
 		}
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* the zero-size region                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * malloc(0), new(0), realloc(NULL, 0), memalign(a, 0), aligned_alloc(a, 0)
+ * and kmalloc(0) return a slot of this region: KZERO_REGION bytes of
+ * address space reserved PROT_NONE (never backed, no commit charge) on the
+ * first such call, so a program that never asks for 0 bytes pays nothing,
+ * and a tight RLIMIT_AS is touched by 16 MiB only when it does.  Any read
+ * or write through such a pointer faults.
+ *
+ * Slots are 16 bytes (malloc's alignment); a bitmap (128 KiB of bss,
+ * touched as slots are used) says which are live, so a pointer is unique
+ * among the live ones, free and realloc check it, and a second free of it
+ * is reported.  Allocation takes the next clear bit at or after a cursor
+ * that only moves forward (wrapping), so a freed slot is handed out again
+ * only after the cursor has gone round the other million; the count of
+ * live slots says when the region is full, and then malloc(0) falls back
+ * to a 16-byte block.  Lock-free: atomic OR and AND on the bitmap words.
+ */
+static _Atomic uintptr_t zero_base;   /* 0: not reserved yet */
+static _Atomic int zero_state;        /* 0 none, 1 being reserved, 2 ready, 3 refused */
+static _Atomic uint64_t zero_map[KZERO_SLOTS / 64];
+static _Atomic size_t zero_live, zero_next;
+
+bool kzero_owns(const void *p)
+{
+	uintptr_t b = atomic_load_explicit(&zero_base, memory_order_acquire);
+	return b && (uintptr_t)p - b < KZERO_REGION;
+}
+
+static uintptr_t zero_region(gfp_t gfp)
+{
+	uintptr_t b = atomic_load_explicit(&zero_base, memory_order_acquire);
+	if (likely(b) || !(gfp & __GFP_DIRECT_RECLAIM))
+		return b;
+	int expect = 0;
+	if (!atomic_compare_exchange_strong(&zero_state, &expect, 1))
+		return 0;   /* another thread reserves it (this call falls back), or refused */
+	void *r = kos_reserve(KZERO_REGION);
+	if (!r) {
+		atomic_store(&zero_state, 3);
+		return 0;
+	}
+	if (ktune.debug_flags)
+		kreport_fault_zero((uintptr_t)r, KZERO_REGION);
+	atomic_store_explicit(&zero_base, (uintptr_t)r, memory_order_release);
+	atomic_store(&zero_state, 2);
+	return (uintptr_t)r;
+}
+
+/* Claims a clear bit at slot i or after it (a multiple of step), within
+ * `probes` tries; the slot, or KZERO_SLOTS. */
+static size_t zero_claim(size_t i, size_t step, size_t probes)
+{
+	while (probes--) {
+		i &= KZERO_SLOTS - 1;
+		_Atomic uint64_t *w = &zero_map[i / 64];
+		uint64_t bits = atomic_load_explicit(w, memory_order_relaxed);
+		uint64_t mask;
+		if (step == 1) {
+			uint64_t free = ~bits & (~0ull << (i % 64));
+			if (!free) {
+				i = (i | 63) + 1;
+				continue;
+			}
+			i = (i & ~(size_t)63) + (size_t)__builtin_ctzll(free);
+		}
+		mask = 1ull << (i % 64);
+		if (!(bits & mask) && !(atomic_fetch_or(w, mask) & mask))
+			return i;
+		if (step != 1)
+			i += step;
+	}
+	return KZERO_SLOTS;
+}
+
+void *kzero_alloc(size_t align, gfp_t gfp)
+{
+	if (ktune.harden == KHARDEN_OFF || align > PAGE_SIZE)
+		return NULL;
+	uintptr_t b = zero_region(gfp);
+	if (!b)
+		return NULL;
+	if (atomic_fetch_add(&zero_live, 1) >= KZERO_SLOTS) {
+		atomic_fetch_sub(&zero_live, 1);
+		return NULL;   /* full: a block of 16 bytes instead */
+	}
+	size_t step = align > 16 ? align / 16 : 1;
+	size_t i = KALIGN_UP(atomic_fetch_add(&zero_next, step), step);
+	/* One bit is clear somewhere (the live count); with a step, an
+	 * aligned one may not be, after a round. */
+	i = zero_claim(i, step, step == 1 ? KZERO_SLOTS / 64 * 2 + 2 : KZERO_SLOTS / step);
+	if (i == KZERO_SLOTS) {
+		atomic_fetch_sub(&zero_live, 1);
+		return NULL;
+	}
+	if (step == 1)
+		atomic_store_explicit(&zero_next, i + 1, memory_order_relaxed);
+	return (void *)(b + i * 16);
+}
+
+/* Checks that p (in the region) is a live slot; with `release`, frees it.
+ * Reports and aborts otherwise. */
+static void zero_check(const void *p, const char *op, bool release)
+{
+	uintptr_t off = (uintptr_t)p - atomic_load(&zero_base);
+	if (off % 16)
+		kbad_pointer(p, op, "inside the zero-size region, not a block malloc(0) returned");
+	size_t i = off / 16;
+	uint64_t mask = 1ull << (i % 64);
+	uint64_t was = release ? atomic_fetch_and(&zero_map[i / 64], ~mask) : atomic_load(&zero_map[i / 64]);
+	if (!(was & mask))
+		kbad_pointer(p, op, "a malloc(0) block freed already: double free (or never allocated)");
+	if (release)
+		atomic_fetch_sub(&zero_live, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -196,6 +319,16 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 	bool z = false;
 	if (unlikely(size > (size_t)PTRDIFF_MAX || align > ((size_t)PTRDIFF_MAX >> 1) + 1))
 		goto fail;
+	if (unlikely(size == 0)) {
+		/* kmalloc(0), memalign(a, 0): the zero-size region, unless it
+		 * is off or full (then a block of the smallest class) */
+		p = kzero_alloc(align, gfp);
+		if (p) {
+			if (zeroed)
+				*zeroed = true;   /* nothing to clear */
+			return p;
+		}
+	}
 	if (align <= 16)
 		align = 0;
 	bool low_zone = (gfp & (__GFP_DMA | __GFP_DMA32)) != 0;
@@ -254,8 +387,9 @@ fail:
 /* freeing and sizes                                                   */
 /* ------------------------------------------------------------------ */
 
-/* What a valid pointer is: a slab object, a page block or a huge area. */
-enum kblock { KB_SLAB, KB_LARGE, KB_HUGE };
+/* What a valid pointer is: a slab object, a page block, a huge area or a
+ * slot of the zero-size region. */
+enum kblock { KB_SLAB, KB_LARGE, KB_HUGE, KB_ZERO };
 
 struct kblock_info {
 	enum kblock kind;
@@ -304,9 +438,14 @@ static void classify(const void *p, const char *op, bool huge_size, struct kbloc
 		}
 		kbad_pointer(p, op, "not a block allocated by kalloc");
 	}
-	bi->kind = KB_HUGE;
 	bi->pg = NULL;
 	bi->usable = 0;
+	if (unlikely(kzero_owns(p))) {
+		zero_check(p, op, false);
+		bi->kind = KB_ZERO;
+		return;
+	}
+	bi->kind = KB_HUGE;
 	if (huge_size && !(bi->usable = kvm_usable(p)))
 		kbad_pointer(p, op, kvm_contains(p) ? "inside a huge block, not at its start" : "not allocated by kalloc");
 }
@@ -349,6 +488,9 @@ void kfree_any(const void *p, const char *op)
 			kbad_pointer(p, op, kvm_contains(p) ? "inside a huge block, not at its start"
 			                                   : "not allocated by kalloc");
 		return;
+	case KB_ZERO:
+		zero_check(p, op, true);
+		return;
 	}
 }
 
@@ -375,12 +517,17 @@ void kfree_sized(const void *p, size_t size, size_t align, const char *op)
 		unsigned want = request_class(KMAX(size, 16), align);
 		if (bi.kind == KB_SLAB)
 			ok = want < KMALLOC_NR_CLASSES && bi.cache == &kmalloc_caches[want];
+		else if (bi.kind == KB_ZERO)
+			ok = size == 0;   /* new(0)'s */
 		else
 			ok = want == KMALLOC_NR_CLASSES;
 	}
 	if (unlikely(!ok))
 		kpanic("%s(): size %zu does not fit block %p (%zu bytes, %s)", op, size, p, bi.usable,
-		       bi.kind == KB_SLAB ? bi.cache->name : bi.kind == KB_LARGE ? "page block" : "huge area");
+		       bi.kind == KB_SLAB    ? bi.cache->name
+		       : bi.kind == KB_LARGE ? "page block"
+		       : bi.kind == KB_ZERO  ? "zero-size block"
+		                             : "huge area");
 	kfree_any(p, op);
 }
 
@@ -453,7 +600,7 @@ void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 	 * asked for now if that is stricter; it stays where it is only if its
 	 * memory lies in that zone. */
 	gfp |= block_zone_gfp(&bi);
-	bool zone_ok = bi.kind == KB_HUGE ? kgfp_zone(gfp) == KZONE_NORMAL
+	bool zone_ok = bi.kind == KB_HUGE || bi.kind == KB_ZERO ? kgfp_zone(gfp) == KZONE_NORMAL
 	                                  : kgfp_zone(gfp) >= kpage_chunk(bi.pg)->zone;
 	switch (bi.kind) {
 	case KB_SLAB:
@@ -479,6 +626,8 @@ void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 			return n;
 		}
 		break;
+	case KB_ZERO:
+		break;   /* nothing to copy */
 	}
 	void *n = kalloc_any(size, 0, gfp, NULL);
 	if (!n)

@@ -19,14 +19,21 @@
 #define KMALLOC_NR_ALL (KMALLOC_NR_CLASSES + KMALLOC_NR_PAGE_CLASSES)
 #define KMALLOC_PAGE_CLASS_MAX (256UL << 10)
 #define KMALLOC_SMALL_MAX 1024   /* kmalloc_index's table lookup up to here */
-_Static_assert(KMALLOC_NR_ALL <= KFRONT_CLASSES, "every class has a front index");
+/* The class malloc's table gives size 0: a front index nobody registers,
+ * so its stack is always empty and malloc(0) misses into its slow path,
+ * which hands out a slot of the zero-size region (kzero_alloc).  No cache,
+ * no slab: never an index of kmalloc_caches or kmalloc_class_size. */
+#define KMALLOC_ZERO_CLASS KMALLOC_NR_ALL
+_Static_assert(KMALLOC_ZERO_CLASS < KFRONT_CLASSES, "every class, and the zero-size class, has a front index");
 
 extern struct kmem_cache kmalloc_caches[KMALLOC_NR_ALL];
 extern const uint32_t kmalloc_class_size[KMALLOC_NR_ALL];
 /* class of size (8-byte granularity) for sizes <= KMALLOC_SMALL_MAX */
 extern const uint8_t kmalloc_small_index[KMALLOC_SMALL_MAX / 8 + 1];
 #define KMALLOC_TABLE_MAX 8192  /* malloc's table lookup up to here */
-extern const uint8_t kmalloc_index16[KMALLOC_TABLE_MAX / 16 + 1];
+/* (Written once, by kmalloc_init: entry 0 is KMALLOC_ZERO_CLASS, or the
+ * 16-byte class with KALLOC_HARDEN=0.) */
+extern uint8_t kmalloc_index16[KMALLOC_TABLE_MAX / 16 + 1];
 
 /*
  * free()'s object-boundary check for the kmalloc classes: kslab_obj_valid's
@@ -69,6 +76,21 @@ KINLINE bool kmalloc_size_fits(size_t cls, size_t n)
 {
 	return n <= kmalloc_free.size_hi[cls] && n >= kmalloc_free.size_lo[cls];
 }
+
+/*
+ * The zero-size region: malloc(0) and its kin return a unique pointer into
+ * a reserved range with no access, so any read or write through it faults
+ * (kmalloc.c, "the zero-size region").
+ */
+#define KZERO_REGION (16UL << 20)               /* reserved address space */
+#define KZERO_SLOTS (KZERO_REGION / 16)        /* 16-byte slots */
+/* A slot aligned to align (0 or a power of two up to PAGE_SIZE), or NULL:
+ * hardening off, the region exhausted or refused by the OS, or no reclaim
+ * allowed by gfp before the region is reserved (a mapping is a syscall).
+ * The caller falls back to a 16-byte block. */
+void *kzero_alloc(size_t align, gfp_t gfp);
+/* True when p lies in the zero-size region. */
+bool kzero_owns(const void *p);
 
 /* Sets up the class caches (before kfront_init registers them). */
 void kmalloc_init(void);

@@ -7,7 +7,9 @@
  *  - sizes above PTRDIFF_MAX, and overflow in calloc and reallocarray, fail
  *    with ENOMEM; a failed realloc leaves the old block intact;
  *  - realloc(p, 0) frees p and returns NULL; malloc(0) returns a unique
- *    block; free(NULL) does nothing; malloc_usable_size(NULL) is 0;
+ *    block (with hardening on, a slot of the zero-size region, kmalloc.c:
+ *    any access through it faults, and malloc_usable_size says 0);
+ *    free(NULL) does nothing; malloc_usable_size(NULL) is 0;
  *  - memalign rounds a non-power-of-two alignment up to the next power of
  *    two and fails with EINVAL above SIZE_MAX / 2 + 1; aligned_alloc fails
  *    with EINVAL for an alignment that is not a power of two (C17 DR 460,
@@ -69,6 +71,15 @@ static KNOINLINE void *malloc_slow(size_t n)
 static KNOINLINE void *front_pop_slow(size_t n, size_t cls)
 {
 	kalloc_ensure_init();
+	if (unlikely(cls == KMALLOC_ZERO_CLASS)) {
+		/* malloc(0): a slot of the zero-size region (its class's
+		 * stack is always empty); when hardening is off or the region
+		 * is full, a 16-byte block as before. */
+		void *z = kzero_alloc(0, MALLOC_GFP);
+		if (z)
+			return z;
+		cls = 1;
+	}
 	kslab_set_caller(__builtin_return_address(0));
 	void *p = kfront_alloc_slow((unsigned)cls, MALLOC_GFP);
 	if (unlikely(kslab_debug(&kmalloc_caches[cls])) && p)
@@ -338,7 +349,8 @@ static void *aligned(size_t align, size_t n)
 		return NULL;
 	}
 	kalloc_ensure_init();
-	return kalloc_any(n < 16 ? 16 : n, align, MALLOC_GFP, NULL);
+	/* (0 bytes: a slot of the zero-size region, aligned) */
+	return kalloc_any(n == 0 ? 0 : n < 16 ? 16 : n, align, MALLOC_GFP, NULL);
 }
 
 KEXPORT void *KMALLOC(memalign)(size_t align, size_t n)
@@ -443,10 +455,11 @@ static KNOINLINE void *cxx_new_fail(size_t n, size_t align, bool nothrow)
  * not kept, so that the fast path needs no register for it). */
 static KNOINLINE void *cxx_pop_slow(size_t cls, bool nothrow)
 {
-	void *p = front_pop_slow(kmalloc_class_size[cls], cls);
+	size_t n = cls == KMALLOC_ZERO_CLASS ? 0 : kmalloc_class_size[cls];
+	void *p = front_pop_slow(n, cls);
 	if (likely(p != NULL))
 		return p;
-	return cxx_new_fail(kmalloc_class_size[cls], CXX_PLAIN, nothrow);
+	return cxx_new_fail(n, CXX_PLAIN, nothrow);
 }
 
 /* Above 8 KiB: the rest of malloc, then the new-handler's loop. */

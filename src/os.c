@@ -96,6 +96,30 @@ static void *map_once(size_t size, size_t align, bool lazy, uintptr_t hint, int 
 	return ret;
 }
 
+void *kos_map_guarded(size_t size, size_t align, bool lazy)
+{
+	size = KALIGN_UP(size, PAGE_SIZE);
+	align = KMAX(align, PAGE_SIZE);
+	if (size == 0 || size > (SIZE_MAX >> 2) || align > (SIZE_MAX >> 2))
+		return NULL;
+	/* room for the guard before, the alignment and the guard after */
+	size_t over = size + align + PAGE_SIZE;
+	char *p = kos_map(over, PAGE_SIZE, lazy, 0);
+	if (!p)
+		return NULL;
+	int saved = errno;
+	char *a = (char *)KALIGN_UP((uintptr_t)p + PAGE_SIZE, align);
+	char *lo = a - PAGE_SIZE, *hi = a + size + PAGE_SIZE, *end = p + over;
+	if (lo > p)
+		munmap(p, (size_t)(lo - p));
+	if (end > hi)
+		munmap(hi, (size_t)(end - hi));
+	mprotect(lo, PAGE_SIZE, PROT_NONE);
+	mprotect(a + size, PAGE_SIZE, PROT_NONE);
+	errno = saved;
+	return a;
+}
+
 void *kos_map_at(void *addr, size_t size)
 {
 	int saved = errno;
@@ -143,6 +167,42 @@ int kos_protect_none(void *addr, size_t size)
 		rc = errno;
 	errno = saved;
 	return rc;
+}
+
+void *kos_reserve(size_t size)
+{
+	int saved = errno;
+	void *p = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	errno = saved;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void *kos_reserve_at(void *addr, size_t size)
+{
+	int saved = errno;
+	void *p = mmap(addr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p != MAP_FAILED && p != addr) {
+		munmap(p, size);   /* a kernel before 4.17 took it as a hint */
+		p = MAP_FAILED;
+	}
+	errno = saved;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+int kos_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	int saved = errno, rc = 0;
+	if (sigaction(sig, act, old) != 0)
+		rc = errno;
+	errno = saved;
+	return rc;
+}
+
+void kos_raise(int sig)
+{
+	int saved = errno;
+	raise(sig);
+	errno = saved;
 }
 
 void *kos_remap(void *old, size_t old_size, size_t new_size)

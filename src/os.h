@@ -23,6 +23,12 @@ void *kos_map(size_t size, size_t align, bool lazy, uintptr_t hint);
 /* Sets the function kos_map calls when the OS refuses memory: it returns
  * how many bytes it gave back.  Registered by init.c: the one way up. */
 void kos_set_reclaim(size_t (*fn)(void));
+/* kos_map for metadata: size bytes aligned to align, between two PROT_NONE
+ * guard pages (one just before, one just after), so that no run off the
+ * end of a neighbouring mapping (user data) reaches them, nor a run off
+ * theirs the neighbour.  Unmap with kos_unmap(p - PAGE_SIZE, size rounded
+ * up to pages + 2 * PAGE_SIZE). */
+void *kos_map_guarded(size_t size, size_t align, bool lazy);
 /* Maps size bytes (lazily backed) exactly at addr; NULL when anything is
  * there already. */
 void *kos_map_at(void *addr, size_t size);
@@ -35,6 +41,17 @@ int kos_release(void *addr, size_t size);
 void kos_yield(void);
 /* Makes a range inaccessible (a guard).  0 or an errno value. */
 int kos_protect_none(void *addr, size_t size);
+/* Reserves size bytes of address space with no access (PROT_NONE,
+ * MAP_NORESERVE: never backed, no commit charge), wherever the kernel puts
+ * it; NULL when refused.  No reclaim: the caller has a fallback. */
+void *kos_reserve(size_t size);
+/* kos_reserve exactly at addr; NULL when anything is there already. */
+void *kos_reserve_at(void *addr, size_t size);
+struct sigaction;
+/* sigaction(2): 0 or an errno value. */
+int kos_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* raise(3): sends sig to the calling thread. */
+void kos_raise(int sig);
 /* mremap(MREMAP_MAYMOVE): resizes the mapping at old to new_size, moving its
  * page tables wherever the kernel finds room.  Returns the new address, or
  * NULL with the old mapping intact. */

@@ -376,7 +376,7 @@ static bool dma_grow(struct kzone *z)
 	struct kchunk *c = z->chunks;
 	kunlock(&z->lock);
 	if (!c) {
-		struct kchunk *n = kos_map(sizeof(struct kchunk), KMETA_ALIGN, true, 0);
+		struct kchunk *n = kos_map_guarded(sizeof(struct kchunk), KMETA_ALIGN, true);
 		if (!n)
 			return false;
 		n->base = 0;
@@ -467,7 +467,7 @@ static bool zone_grow(struct kzone *z, unsigned zi)
 		z->spare = c->next;
 	zone_unlock(z);
 	if (!c)
-		c = kos_map(sizeof(struct kchunk), KMETA_ALIGN, true, 0);
+		c = kos_map_guarded(sizeof(struct kchunk), KMETA_ALIGN, true);
 	if (!c) {
 		kos_unmap(mem, KCHUNK_SIZE);
 		return false;

@@ -82,7 +82,8 @@ static bool pc_setup(void)
 	unsigned nr = kos_ncpus();
 	size_t units = (size_t)nr * KALLOC_PERCPU_UNIT, lens = PC_GRANULES * sizeof(uint32_t);
 	char *base = kos_map(units, PAGE_SIZE, true, 0);
-	uint32_t *len = base ? kos_map(lens, PAGE_SIZE, true, 0) : NULL;
+	/* the lengths (metadata) between guard pages: not beside the units */
+	uint32_t *len = base ? kos_map_guarded(lens, PAGE_SIZE, true) : NULL;
 	if (!len) {
 		if (base)
 			kos_unmap(base, units);
@@ -98,7 +99,7 @@ static bool pc_setup(void)
 	kunlock(&pc_lock);
 	if (!mine) {
 		kos_unmap(base, units);
-		kos_unmap(len, lens);
+		kos_unmap((char *)len - PAGE_SIZE, KALIGN_UP(lens, PAGE_SIZE) + 2 * PAGE_SIZE);
 	}
 	return true;
 }

@@ -13,6 +13,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,73 @@ size_t kformat_symbol(char *buf, size_t len, const void *addr)
 void kbad_pointer(const void *p, const char *op, const char *why)
 {
 	kpanic("%s(): invalid pointer %p (%s)", op, p, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* the fault reporter (KALLOC_DEBUG)                                   */
+/* ------------------------------------------------------------------ */
+
+/* The range whose faults are reported (the zero-size region), the lookup
+ * of freed huge blocks (vmalloc.c's quarantine), and the SIGSEGV
+ * disposition that was there before ours. */
+static _Atomic uintptr_t fault_lo, fault_len;
+static bool (*_Atomic fault_freed)(uintptr_t addr, uintptr_t *start, size_t *len);
+static _Atomic bool fault_installed;
+static struct sigaction fault_old;
+
+static void fault_handler(int sig, siginfo_t *si, void *ctx)
+{
+	uintptr_t a = (uintptr_t)si->si_addr, start;
+	size_t len;
+	bool (*freed)(uintptr_t, uintptr_t *, size_t *) = atomic_load(&fault_freed);
+	if (si->si_code > 0 && a - atomic_load(&fault_lo) < atomic_load(&fault_len))
+		kpanic("zero-size access at %p (malloc(0) block)", si->si_addr);
+	if (si->si_code > 0 && freed && freed(a, &start, &len))
+		kpanic("access to a freed huge block at %p (offset %zu of the %zu-byte block at %p)", si->si_addr,
+		       (size_t)(a - start), len, (void *)start);
+	/* Not ours: the handler before, or the default action (the faulting
+	 * access runs again and ends the process; a SIGSEGV sent by kill is
+	 * sent again). */
+	if ((fault_old.sa_flags & SA_SIGINFO) && fault_old.sa_sigaction) {
+		fault_old.sa_sigaction(sig, si, ctx);
+		return;
+	}
+	if (fault_old.sa_handler != SIG_DFL && fault_old.sa_handler != SIG_IGN) {
+		fault_old.sa_handler(sig);
+		return;
+	}
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	kos_sigaction(SIGSEGV, &dfl, NULL);
+	if (si->si_code <= 0)
+		kos_raise(sig);
+}
+
+static void fault_install(void)
+{
+	if (atomic_exchange(&fault_installed, true))
+		return;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = fault_handler;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	kos_sigaction(SIGSEGV, &sa, &fault_old);
+}
+
+void kreport_fault_zero(uintptr_t lo, size_t len)
+{
+	atomic_store(&fault_len, 0);
+	atomic_store(&fault_lo, lo);
+	atomic_store(&fault_len, len);
+	fault_install();
+}
+
+void kreport_fault_freed(bool (*fn)(uintptr_t addr, uintptr_t *start, size_t *len))
+{
+	atomic_store(&fault_freed, fn);
+	fault_install();
 }
 
 /* ------------------------------------------------------------------ */

@@ -28,6 +28,16 @@ size_t kformat_symbol(char *buf, size_t len, const void *addr);
 void kalloc_fail(size_t size, gfp_t gfp, const char *what);
 /* "op(): invalid pointer p (why)", then abort(). */
 KNORETURN void kbad_pointer(const void *p, const char *op, const char *why);
+/* KALLOC_DEBUG's SIGSEGV reporter, never installed by default: the first
+ * call of either function installs it.  A fault inside [lo, lo + len), the
+ * zero-size region, is reported as "zero-size access at ADDR (malloc(0)
+ * block)", one that fn (called in the signal handler: no lock, no
+ * allocation) places in a freed huge block as "access to a freed huge
+ * block at ADDR (offset N of the M-byte block at START)"; then abort().
+ * Any other fault goes to the handler installed before, or to the default
+ * action. */
+void kreport_fault_zero(uintptr_t lo, size_t len);
+void kreport_fault_freed(bool (*fn)(uintptr_t addr, uintptr_t *start, size_t *len));
 
 /*
  * A report longer than a line (statistics) is formatted into a kout buffer:

@@ -44,10 +44,16 @@
  * area is one mapping and stays one: a grow moves and extends it with one
  * mremap, a shrink or a split only cuts it.
  *
- * Locking: vmap_lock, a leaf, protects the hash table and the cache; no
- * syscall is made with it held.  Areas are taken out of the table (or the
- * cache) before they are unmapped, resized or moved.  The area records come
- * from a static slab cache set up at initialisation (kvm_init).
+ * Hardened (KALLOC_HARDEN, the default), free moves the area's pages to a
+ * fresh place at once (area_move) and keeps the freed range reserved with
+ * no access for the next VMAP_QUARANTINE frees, so an access after free
+ * faults; the cache then works as above, on the moved pages.
+ *
+ * Locking: vmap_lock, a leaf, protects the hash table, the cache, the
+ * quarantine ring and the free area records; no syscall is made with it
+ * held.  Areas are taken out of the table (or the cache) before they are
+ * unmapped, resized or moved.  The area records come from pools of their
+ * own between guard pages (area_new).
  */
 #include "vmalloc.h"
 
@@ -72,12 +78,24 @@ struct vmap_area {
 	size_t end[VMAP_PIECES];   /* where each ends, in bytes from addr; the last at size */
 };
 
+/* Hardened: the address ranges of the last VMAP_QUARANTINE freed areas
+ * stay reserved, PROT_NONE and empty (their pages moved to the cache), so
+ * no mapping (a later huge block) lands there while they wait. */
+#define VMAP_QUARANTINE 16
+
+struct vmap_range {
+	uintptr_t addr;
+	size_t len;
+};
+
 static klock_t vmap_lock = KLOCK_INIT;
 static struct vmap_area *vmap_table[VMAP_BUCKETS];
 static size_t vmap_count, vmap_bytes;
 static struct vmap_area *vcache;   /* freed areas, most recent first */
 static size_t vcache_count, vcache_bytes;
-static struct kmem_cache vmap_cache;
+static struct vmap_area *vrec_free;   /* free area records */
+static struct vmap_range vquar[VMAP_QUARANTINE];   /* a ring, oldest at vquar_head */
+static unsigned vquar_head, vquar_count;
 
 static inline unsigned bucket(uintptr_t addr)
 {
@@ -85,20 +103,64 @@ static inline unsigned bucket(uintptr_t addr)
 	return (unsigned)(h >> 54) & (VMAP_BUCKETS - 1);
 }
 
+/* KALLOC_DEBUG's fault reporter asks, in its signal handler, whether addr
+ * lies in a quarantined range: the ring is read without the lock (a range
+ * being replaced may be missed, or named as the fault ends the process). */
+static bool freed_lookup(uintptr_t addr, uintptr_t *start, size_t *len)
+{
+	for (unsigned i = 0; i < VMAP_QUARANTINE; i++) {
+		uintptr_t s = __atomic_load_n(&vquar[i].addr, __ATOMIC_RELAXED);
+		size_t n = __atomic_load_n(&vquar[i].len, __ATOMIC_RELAXED);
+		if (n > PAGE_SIZE && addr - s < n - PAGE_SIZE) {
+			*start = s;
+			*len = n - PAGE_SIZE;
+			return true;
+		}
+	}
+	return false;
+}
+
 void kvm_init(void)
 {
-	kcache_init(&vmap_cache, "vmap_area", sizeof(struct vmap_area), 0, 0, NULL);
+	if (ktune.debug_flags && ktune.harden != KHARDEN_OFF)
+		kreport_fault_freed(freed_lookup);
 }
+
+/* Area records come from pools of their own, each mapped between guard
+ * pages (kos_map_guarded), not from a slab: slab pages lie among the
+ * program's objects, and a run off the end of one could rewrite an area's
+ * address and size, which free would then unmap.  A free list under
+ * vmap_lock; pools are never unmapped (a few KiB per hundred areas). */
+#define VREC_POOL (64UL << 10)
 
 static struct vmap_area *area_new(void)
 {
-	void *obj;
-	return kslab_alloc_bulk(&vmap_cache, GFP_KERNEL, 1, &obj) == 1 ? obj : NULL;
+	for (;;) {
+		klock(&vmap_lock);
+		struct vmap_area *a = vrec_free;
+		if (a)
+			vrec_free = a->next;
+		kunlock(&vmap_lock);
+		if (a)
+			return a;
+		struct vmap_area *pool = kos_map_guarded(VREC_POOL, PAGE_SIZE, true);
+		if (!pool)
+			return NULL;
+		klock(&vmap_lock);
+		for (size_t i = 0; i < VREC_POOL / sizeof *pool; i++) {
+			pool[i].next = vrec_free;
+			vrec_free = &pool[i];
+		}
+		kunlock(&vmap_lock);
+	}
 }
 
 static void area_free(struct vmap_area *a)
 {
-	kslab_free_bulk(&vmap_cache, 1, (void *const *)&a);
+	klock(&vmap_lock);
+	a->next = vrec_free;
+	vrec_free = a;
+	kunlock(&vmap_lock);
 }
 
 static void insert(struct vmap_area *a)
@@ -478,6 +540,65 @@ static void cache_put(struct vmap_area *a)
 	unmap_list(dead);
 }
 
+/* Quarantines the range [addr, addr + len), reserved PROT_NONE: the
+ * oldest one goes (unmapped) when the ring is full. */
+static void quarantine(uintptr_t addr, size_t len)
+{
+	struct vmap_range out = { 0, 0 };
+	klock(&vmap_lock);
+	if (vquar_count == VMAP_QUARANTINE) {
+		out = vquar[vquar_head];
+		__atomic_store_n(&vquar[vquar_head].len, 0, __ATOMIC_RELAXED);
+		vquar_head = (vquar_head + 1) % VMAP_QUARANTINE;
+		vquar_count--;
+	}
+	struct vmap_range *r = &vquar[(vquar_head + vquar_count++) % VMAP_QUARANTINE];
+	__atomic_store_n(&r->len, 0, __ATOMIC_RELAXED);   /* (freed_lookup reads without the lock) */
+	__atomic_store_n(&r->addr, addr, __ATOMIC_RELAXED);
+	__atomic_store_n(&r->len, len, __ATOMIC_RELAXED);
+	kunlock(&vmap_lock);
+	if (out.len)
+		kos_unmap((void *)out.addr, out.len);
+}
+
+/* Hardened free: moves the pages of area a (out of every list) to a fresh
+ * 2 MiB aligned place behind a new guard page, one mremap per piece (page
+ * tables move, nothing is copied or faulted in); the freed range is
+ * reserved again, empty and PROT_NONE, and quarantined with its guard, so
+ * any access through a pointer into it faults, no mapping lands there for
+ * the next VMAP_QUARANTINE frees, and the cached pages sit where no
+ * pointer of the program points.  (An area too large for the cache is
+ * moved too, then unmapped by cache_put: a reservation and a mremap per
+ * piece wasted, no page touched.)  False when the OS refuses (the
+ * reservation, a move): then a is partly moved, and the caller unmaps it
+ * (no data is lost: it is free). */
+static bool area_move(struct vmap_area *a)
+{
+	char *t = kos_map(a->size + PAGE_SIZE, VMAP_ALIGN, true, 0);
+	if (!t)
+		return false;
+	char *old = (char *)a->addr;
+	size_t from = 0;
+	for (unsigned i = 0; i < a->npieces; i++) {
+		size_t n = a->end[i] - from;
+		if (!kos_remap_to(old + from, n, n, t + from)) {
+			kos_unmap(t, a->size + PAGE_SIZE);   /* what moved, and the rest */
+			return false;
+		}
+		from = a->end[i];
+	}
+	kos_protect_none(t + a->size, PAGE_SIZE);
+	/* The old range, emptied, is reserved again with its guard (a
+	 * mapping another thread made in the moment between is left alone:
+	 * the guard goes and the range stays theirs). */
+	if (kos_reserve_at(old, a->size))
+		quarantine((uintptr_t)old, a->size + PAGE_SIZE);
+	else
+		kos_unmap(old + a->size, PAGE_SIZE);
+	a->addr = (uintptr_t)t;
+	return true;
+}
+
 bool kvm_free(const void *p)
 {
 	if (((uintptr_t)p & (PAGE_SIZE - 1)) != 0)
@@ -485,6 +606,13 @@ bool kvm_free(const void *p)
 	struct vmap_area *a = take((uintptr_t)p);
 	if (!a)
 		return false;
+	a->next = NULL;
+	/* Hardened: the pages leave the freed range at once (which then
+	 * faults); where the OS refuses, the area is unmapped instead. */
+	if (ktune.harden != KHARDEN_OFF && !area_move(a)) {
+		unmap_list(a);
+		return true;
+	}
 	a->freed_ns = kos_now_ns();
 	cache_put(a);
 	return true;
@@ -492,10 +620,23 @@ bool kvm_free(const void *p)
 
 size_t kvm_purge(void)
 {
+	struct vmap_range q[VMAP_QUARANTINE];
+	unsigned nq;
 	klock(&vmap_lock);
 	struct vmap_area *dead = cache_trim_locked(true);
+	for (nq = 0; vquar_count; nq++, vquar_count--) {
+		q[nq] = vquar[vquar_head];
+		__atomic_store_n(&vquar[vquar_head].len, 0, __ATOMIC_RELAXED);
+		vquar_head = (vquar_head + 1) % VMAP_QUARANTINE;
+	}
 	kunlock(&vmap_lock);
 	size_t bytes = 0;
+	/* (address space only: the reclaim hook counts it, since a mapping
+	 * refused under RLIMIT_AS may fit again) */
+	for (unsigned i = 0; i < nq; i++) {
+		kos_unmap((void *)q[i].addr, q[i].len);
+		bytes += q[i].len;
+	}
 	for (struct vmap_area *a = dead; a; a = a->next)
 		bytes += a->size + PAGE_SIZE;
 	unmap_list(dead);

@@ -9,7 +9,8 @@
 
 #pragma GCC visibility push(hidden)
 
-/* Sets up the cache of area records. */
+/* Registers the freed-block lookup with KALLOC_DEBUG's fault reporter
+ * (when debugging and hardening are on). */
 void kvm_init(void);
 /* Allocates a huge area of size bytes aligned to `align` (2 MiB at least
  * when fresh; a reused one may be page aligned when align is below 2 MiB).
@@ -18,9 +19,11 @@ void kvm_init(void);
  * call) or when the OS refuses. */
 void *kvm_alloc(size_t size, size_t align, gfp_t gfp, bool *zeroed);
 /* If p is the start of a huge area, frees it (into the cache of freed
- * areas) and returns true. */
+ * areas; hardened, its pages moved away and its range left reserved with
+ * no access) and returns true. */
 bool kvm_free(const void *p);
-/* Unmaps every cached freed area; returns the bytes given back. */
+/* Unmaps every cached freed area and every quarantined range; returns
+ * the bytes given back (address space, for the ranges). */
 size_t kvm_purge(void);
 /* Usable size of huge area p, or 0 if p is not a huge area's start. */
 size_t kvm_usable(const void *p);

@@ -4,9 +4,14 @@
  * memory on every path (slab classes, page blocks, huge blocks), also when
  * the memory they reuse was just dirtied and freed; krealloc(__GFP_ZERO)
  * keeps the old contents and zeroes what it adds; kmemdup and kstrdup copy.
+ * kmalloc(0), kzalloc(0), kcalloc(0, n) and kmalloc_array(n, 0) return
+ * unique pointers of the zero-size region (KALLOC_HARDEN): a write faults,
+ * ksize is 0, kfree and kvfree take them.
  */
 #include "internal.h"
 #include "ktest.h"
+
+#include <signal.h>
 
 #define REPEAT 16
 
@@ -118,8 +123,36 @@ static void dups(void)
 	kfree(d);
 }
 
+static int write_byte(void *p)
+{
+	*(volatile char *)p = 1;
+	return 0;
+}
+
+static void zero_size(void)
+{
+	void *p[4] = { kmalloc(0, GFP_KERNEL), kzalloc(0, GFP_KERNEL), kcalloc(0, 8, GFP_KERNEL),
+		       kmalloc_array(8, 0, GFP_KERNEL) };
+	for (int i = 0; i < 4; i++) {
+		CHECKF(p[i] != NULL && kzero_owns(p[i]), "zero-size call %d: %p, not in the zero-size region", i, p[i]);
+		for (int j = 0; j < i; j++)
+			CHECK(p[i] != p[j]);
+		if (!p[i])
+			continue;
+		CHECK(ksize(p[i]) == 0);
+		static struct child_result r;
+		run_child(write_byte, p[i], 10000, &r);
+		CHECKF(child_signal(&r) == SIGSEGV, "write through zero-size call %d: signal %d", i, child_signal(&r));
+	}
+	kfree(p[0]);
+	kfree(p[1]);
+	kfree(p[2]);
+	kvfree(p[3]);
+}
+
 int main(void)
 {
+	zero_size();
 	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
 		for (int how = 0; how < 4; how++) {
 			dirty(sizes[i]);

@@ -9,6 +9,9 @@
  *     kos_unmap makes them fault and returns an errno value for a bad
  *     range, kos_remap moves pages (data kept, old range gone) or fails
  *     leaving them;
+ *   - kos_reserve gives address space that faults, kos_reserve_at reserves exactly there or refuses
+ *     an occupied range; kos_map_guarded is aligned, writable inside, with a
+ *     faulting page just before and just after; errno kept throughout;
  *   - when the OS refuses (RLIMIT_AS), kos_map calls the reclaim hook once and
  *     retries once if the hook gave something back;
  *   - kos_random, kos_now_ns, kos_parse_cpu_list, kos_mark_cpu_list,
@@ -117,6 +120,40 @@ static void release_protect_unmap_remap(void)
 	CHECK(kos_remap(p, PAGE_SIZE, 2 * PAGE_SIZE) == NULL);
 	CHECK(errno == 1234);
 	kos_unmap(p + 4 * PAGE_SIZE, 4 * PAGE_SIZE);
+}
+
+static void reserve_and_guard(void)
+{
+	static struct child_result r;
+	errno = 4321;
+	char *z = kos_reserve(16 * PAGE_SIZE);
+	CHECK(z != NULL);
+	if (!z)
+		return;
+	run_child(touch, z + 3 * PAGE_SIZE, 10000, &r);
+	CHECKF(child_signal(&r) == SIGSEGV, "write into a reservation: %d", child_signal(&r));
+	CHECK(kos_reserve_at(z, PAGE_SIZE) == NULL);   /* occupied */
+	CHECK(kos_unmap(z + 8 * PAGE_SIZE, 8 * PAGE_SIZE) == 0);
+	CHECK(kos_reserve_at(z + 8 * PAGE_SIZE, 8 * PAGE_SIZE) == z + 8 * PAGE_SIZE);
+	run_child(touch, z + 9 * PAGE_SIZE, 10000, &r);
+	CHECK(child_signal(&r) == SIGSEGV);
+	kos_unmap(z, 16 * PAGE_SIZE);
+
+	char *g = kos_map_guarded(3 * PAGE_SIZE + 5, 2UL << 20, true);
+	CHECK(g != NULL && ((uintptr_t)g & ((2UL << 20) - 1)) == 0);
+	if (g) {
+		CHECK(first_nonzero(g, 4 * PAGE_SIZE) == 4 * PAGE_SIZE);
+		run_child(touch, g, 10000, &r);
+		CHECK(child_exit(&r) == 0);
+		run_child(touch, g + 4 * PAGE_SIZE - 1, 10000, &r);
+		CHECK(child_exit(&r) == 0);
+		run_child(touch, g - 1, 10000, &r);
+		CHECKF(child_signal(&r) == SIGSEGV, "no guard page before a guarded mapping");
+		run_child(touch, g + 4 * PAGE_SIZE, 10000, &r);
+		CHECKF(child_signal(&r) == SIGSEGV, "no guard page after a guarded mapping");
+		kos_unmap(g - PAGE_SIZE, 6 * PAGE_SIZE);
+	}
+	CHECK(errno == 4321);
 }
 
 /* ---- the reclaim hook, under an address-space limit (in a child) ------ */
@@ -319,6 +356,7 @@ int main(void)
 	map_basics();
 	map_at();
 	release_protect_unmap_remap();
+	reserve_and_guard();
 	reclaim_hook();
 	odds_and_ends();
 	parse();

@@ -5,7 +5,11 @@
  *     over the rounded size; ksize is the rounded size; vfree(NULL) is a
  *     no-op;
  *   - vzalloc after a dirty area was freed still reads as zero;
- *   - freed areas are kept for reuse: a smaller request takes a cached area
+ *   - hardened (KALLOC_HARDEN, the default): a freed area's pages move at
+ *     once to another place, its range stays reserved and faults; the next
+ *     request takes the moved pages (their contents show) elsewhere;
+ *   - with hardening off (set by hand below: the cache's in-place reuse):
+ *     freed areas are kept for reuse: a smaller request takes a cached area
  *     at the same address and gives back its tail (a new guard after it, the
  *     rest unmapped), a larger one grows it with its contents, and
  *     malloc_trim's work unmaps what is cached;
@@ -278,9 +282,36 @@ static void bad_vfree(void)
 	kfree(p);
 }
 
+/* Hardened: vfree moves the pages away at once; they come back elsewhere. */
+static void hardened(void)
+{
+	kalloc_trim();
+	char *p = vmalloc(8UL << 20);
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	memset(p, 0x6d, 8UL << 20);
+	vfree(p);
+	CHECKF(child_faults(p) && child_faults(p + (8UL << 20) - 1), "a freed area is still accessible");
+	char *q = vmalloc(8UL << 20);
+	CHECK(q != NULL);
+	if (!q)
+		return;
+	CHECKF(q != p, "the freed area's range was handed out again at once");
+	CHECKF(count_not(q, 8UL << 20, 0x6d) == 0, "the next area did not take the freed pages");
+	CHECKF(child_faults(p), "the freed range is mapped again");
+	CHECKF(child_faults(q + (8UL << 20)), "no guard after the area");
+	vfree(q);
+	kalloc_trim();
+}
+
 int main(void)
 {
 	basics();
+	kalloc_ensure_init();
+	CHECK(ktune.harden != KHARDEN_OFF);
+	hardened();
+	ktune.harden = KHARDEN_OFF;   /* the cache's own behaviour, below */
 	reuse();
 	grow_aligned();
 	assembled();
