@@ -136,13 +136,15 @@ void kmalloc_init(void)
 		kmalloc_free.size_lo[i] = i <= 1 ? 0 : kmalloc_class_size[i - 1] + 1;
 		kmalloc_free.size_hi[i] = kmalloc_class_size[i];
 		struct kmem_cache *c = &kmalloc_caches[i];
-		if (kcache_init(c, name, sz, class_align(i), 0, NULL) != 0)
+		if (kcache_init(c, name, sz, class_align(i), KSLAB_FREE_TAG, NULL) != 0)
 			kpanic("cannot set up cache %s", name);
 		/* Slabs free's check can handle are marked as the class's own
 		 * (KINFO_KSLAB_BASE + class); the others (kmalloc-8's, with
 		 * more than 256 objects, and slabs over 64 KiB) as plain slabs,
-		 * which free sends to kfree_any. */
-		if (c->slab_mask <= 0xffff && c->objects <= 256) {
+		 * which free sends to kfree_any.  So are a debug class's: free's
+		 * fast path stores the free tag, which would write into a
+		 * kmalloc red zone that starts below 16 bytes. */
+		if (c->slab_mask <= 0xffff && c->objects <= 256 && !kslab_debug(c)) {
 			c->page_info = KINFO_KSLAB_BASE + i;
 			kmalloc_free.check[i] = (struct kfree_check){
 				.mul = (uint32_t)c->div_mul,
@@ -183,11 +185,15 @@ static void *zone_class_alloc(unsigned zi, unsigned cls, gfp_t gfp)
 		char name[KCACHE_NAME_LEN];
 		class_name(name, k == 0 ? "dma-" : "dma32-", cls);
 		if (kcache_init_once(c, &kmalloc_zone_ready[k][cls], name, kmalloc_class_size[cls], class_align(cls),
-		                     k == 0 ? SLAB_CACHE_DMA : SLAB_CACHE_DMA32) != 0)
+		                     (k == 0 ? SLAB_CACHE_DMA : SLAB_CACHE_DMA32) | KSLAB_FREE_TAG) != 0)
 			return NULL;
 	}
 	void *obj;
-	return kslab_alloc_bulk(c, gfp, 1, &obj) == 1 ? obj : NULL;
+	if (kslab_alloc_bulk(c, gfp, 1, &obj) != 1)
+		return NULL;
+	if (c->tagged)
+		*kslab_tag_word(c, obj) = 0;
+	return obj;
 }
 
 void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
@@ -210,6 +216,8 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 		} else if (cls < KMALLOC_NR_CLASSES) {
 			/* A failure is reported by the front cache's slow path. */
 			p = kfront_pop(cls, gfp);
+			if (p && kmalloc_caches[cls].tagged)
+				*kslab_tag_word(&kmalloc_caches[cls], p) = 0;
 			if (p && zeroed)
 				*zeroed = false;
 			if (p && kslab_debug(&kmalloc_caches[cls]))
@@ -327,6 +335,52 @@ static bool page_class_free(struct page *pg)
 	return true;
 }
 
+/* ------------------------------------------------------------------ */
+/* free tags (kmalloc.h, slab.h)                                       */
+/* ------------------------------------------------------------------ */
+
+/* Free object p of tagged cache c held its tag: a double free if p is
+ * free, in a front cache or in its slab; otherwise the program's data
+ * equalled the tag, and free goes on.  An object between a stack and its
+ * slab (another thread's refill or spill under way) is in neither for a
+ * moment: looked for twice more. */
+KNOINLINE void kmalloc_tag_hit(struct kmem_cache *c, void *p)
+{
+	if (!kslab_harden)
+		return;
+	for (int round = 0; round < 3; round++) {
+		const char *where = NULL;
+		if (c->front_idx >= 0 && kfront_holds((unsigned)c->front_idx, p))
+			where = "in a per-CPU cache";
+		else
+			where = kslab_free_where(c, p);
+		if (where)
+			kpanic("double free of object %p (cache %s, object size %u): the object is free already, %s",
+			       p, c->name, c->object_size, where);
+		if (*kslab_tag_word(c, p) != kslab_tag(p))
+			return;
+		kcpu_relax();
+	}
+}
+
+KNOINLINE void kmalloc_free_tag_hit(void *p)
+{
+	struct kmem_cache *c = kslab_of(p)->slab_cache;   /* free's fast path checked p */
+	kmalloc_tag_hit(c, p);
+	*kslab_tag_word(c, p) = kslab_tag(p);
+	kfront_push((unsigned)c->front_idx, p);
+}
+
+/* Free's tag check for a slab object taken by kfree_any (an 8-byte
+ * object, a zone class, free's fast path handed over), then the tag. */
+static void tag_free(struct kmem_cache *c, void *p)
+{
+	uint64_t *w = kslab_tag_word(c, p);
+	if (unlikely(*w == kslab_tag(p)) || (c->object_size < 16 && kslab_fp_plausible(c, p)))
+		kmalloc_tag_hit(c, p);
+	*w = kslab_tag(p);
+}
+
 void kfree_any(const void *p, const char *op)
 {
 	struct kblock_info bi;
@@ -335,6 +389,8 @@ void kfree_any(const void *p, const char *op)
 	classify(p, op, false, &bi);
 	switch (bi.kind) {
 	case KB_SLAB:
+		if (bi.cache->tagged)
+			tag_free(bi.cache, (void *)p);
 		if (bi.cache->front_idx >= 0)
 			kfront_push((unsigned)bi.cache->front_idx, (void *)p);
 		else
