@@ -160,6 +160,59 @@ void kmalloc_init(void)
 /* allocation                                                          */
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* canaries of page blocks                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Default hardening: a page block's slack, from the size asked for to the
+ * block's end, starts with a canary of up to 8 bytes (the head descriptor
+ * records the slack), checked when the block is freed, reallocated, or
+ * asked for its usable size.  malloc_usable_size and ksize give the
+ * program the whole block, so they disarm it; realloc in place moves it.
+ * Slab objects have none: nothing records their size asked for
+ * (docs/design.md, "Hardening").
+ */
+static inline uint64_t canary_value(const void *p)
+{
+	return kslab_tag_key ^ 0xc3a5c3a5c3a5c3a5ull ^ ((uintptr_t)p >> PAGE_SHIFT);
+}
+
+static void canary_arm(struct page *pg, void *p, size_t size)
+{
+	size_t usable = (size_t)pg->npages << PAGE_SHIFT;
+	pg->canary = 0;
+	if (!kslab_harden || size >= usable || usable - size > UINT16_MAX)
+		return;
+	uint64_t v = canary_value(p);
+	memcpy((char *)p + size, &v, KMIN(usable - size, sizeof v));
+	pg->canary = (uint16_t)(usable - size);
+}
+
+static KNORETURN KNOINLINE void canary_report(const struct page *pg, const void *p, const char *op)
+{
+	size_t usable = (size_t)pg->npages << PAGE_SHIFT, size = usable - pg->canary;
+	uint64_t v = canary_value(p);
+	const unsigned char *have = (const unsigned char *)p + size, *want = (const unsigned char *)&v;
+	size_t i = 0;
+	while (have[i] == want[i])
+		i++;
+	kpanic("%s(): overflow past the end of block %p (%zu bytes asked for, a page block of %zu): byte %zu "
+	       "after its end was written (0x%x, not 0x%x)", op, p, size, usable, i, have[i], want[i]);
+}
+
+/* Checks the canary of page block pg (at p), if it has one. */
+static void canary_check(const struct page *pg, const void *p, const char *op)
+{
+	unsigned slack = pg->canary;
+	if (likely(!slack))
+		return;
+	size_t size = ((size_t)pg->npages << PAGE_SHIFT) - slack;
+	uint64_t v = canary_value(p);
+	if (unlikely(memcmp((const char *)p + size, &v, KMIN((size_t)slack, sizeof v)) != 0))
+		canary_report(pg, p, op);
+}
+
 static void *large_alloc(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 {
 	size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;
@@ -172,6 +225,7 @@ static void *large_alloc(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 	kpage_set_tails(pg, npages, KPG_TAIL);
 	if (zeroed)
 		*zeroed = (pg->flags & KPF_ZEROED) != 0;
+	canary_arm(pg, kpage_address(pg), size);
 	return kpage_address(pg);
 }
 
@@ -232,6 +286,7 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 			if (p) {
 				struct kchunk *c = kchunk_of(p);
 				kpage_set_info(kchunk_page(c, p), KPG_LARGE);   /* out of the cache */
+				canary_arm(kchunk_page(c, p), p, size);
 				if (zeroed)
 					*zeroed = false;
 			}
@@ -397,6 +452,8 @@ void kfree_any(const void *p, const char *op)
 			kslab_free_one(bi.cache, bi.pg, (void *)p);
 		return;
 	case KB_LARGE:
+		canary_check(bi.pg, p, op);
+		bi.pg->canary = 0;
 		if (!page_class_free(bi.pg))
 			kpage_free(bi.pg);
 		return;
@@ -475,10 +532,15 @@ void *kblock_start(const void *p, struct kmem_cache **cache)
 	}
 }
 
+/* The program may use every byte: the canary goes. */
 size_t kusable_any(const void *p, const char *op)
 {
 	struct kblock_info bi;
 	classify(p, op, true, &bi);
+	if (bi.kind == KB_LARGE) {
+		canary_check(bi.pg, p, op);
+		bi.pg->canary = 0;
+	}
 	return bi.usable;
 }
 
@@ -521,9 +583,11 @@ void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 		}
 		break;
 	case KB_LARGE:
+		canary_check(bi.pg, p, op);
 		if (zone_ok && size > KMALLOC_MAX_CACHE_SIZE && size <= KMAX_ORDER_SIZE &&
 		    ((size + PAGE_SIZE - 1) >> PAGE_SHIFT) <= bi.pg->npages) {
 			kpage_shrink(bi.pg, (size + PAGE_SIZE - 1) >> PAGE_SHIFT);
+			canary_arm(bi.pg, p, size);   /* it moves to the new end */
 			return p;
 		}
 		break;

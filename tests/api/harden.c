@@ -149,6 +149,31 @@ static int case_corrupt_fp(void)
 	return 0;
 }
 
+/* A page block of `size` bytes written `over` bytes past its end, then
+ * freed; how 1: with realloc first (in place, to size + 500 bytes, which
+ * the block holds): the canary moves, and the overflow is past the new end;
+ * how 2: a memalign'd (4096) block. */
+static int case_overflow(size_t size, size_t over, int how)
+{
+	unsigned char *p = how == 2 ? memalign(4096, opaque_size(size)) : malloc(opaque_size(size));
+	if (!p)
+		return 3;
+	memset(p, 0x61, size);
+	if (how == 1) {
+		unsigned char *q = realloc(p, opaque_size(size + 500));
+		if (q != p) {
+			fprintf(stderr, "[test] realloc moved the block\n");
+			return 3;
+		}
+		size += 500;
+		memset(p, 0x62, size);   /* up to the new end: no report */
+	}
+	fprintf(stderr, "[test] block %p\n", (void *)p);
+	memset(p + size, 0x63, over);   /* the overflow */
+	free(opaque_ptr(p));
+	return 0;
+}
+
 /* malloc_usable_size promises every byte of the block. */
 static int case_usable(void)
 {
@@ -160,6 +185,16 @@ static int case_usable(void)
 		if (u < n)
 			return 4;
 		memset(p, 0xa5, u);
+		free(p);
+	}
+	/* page blocks (canaries) and aligned ones, realloc'd in place */
+	for (size_t n = 32769; n <= 700000; n += n / 3 + 4097) {
+		unsigned char *p = n % 2 ? malloc(opaque_size(n)) : memalign(8192, opaque_size(n));
+		if (!p)
+			return 3;
+		memset(p, 0x5a, malloc_usable_size(p));
+		p = realloc(p, opaque_size(n - 100));
+		memset(p, 0x5b, n - 100);
 		free(p);
 	}
 	for (size_t n = 1; n <= 2000; n += 13) {
@@ -183,6 +218,8 @@ static int run_case(int argc, char **argv)
 	if (argc >= 3 && !strcmp(argv[2], "double_free") && argc == 7)
 		return case_double_free(strtoul(argv[3], NULL, 0), strtoul(argv[4], NULL, 0), atoi(argv[5]),
 		                        atoi(argv[6]));
+	if (argc >= 3 && !strcmp(argv[2], "overflow") && argc == 6)
+		return case_overflow(strtoul(argv[3], NULL, 0), strtoul(argv[4], NULL, 0), atoi(argv[5]));
 	if (argc >= 3 && !strcmp(argv[2], "corrupt_fp"))
 		return case_corrupt_fp();
 	if (argc >= 3 && !strcmp(argv[2], "usable"))
@@ -288,6 +325,17 @@ int main(int argc, char **argv)
 	        "double_free", "64", "100", "0", "1");
 	planted("double free of a 512-byte block after 1000 others, sent back by malloc_trim", "its slab's",
 	        FREE_ALREADY, "double_free", "512", "1000", "0", "1");
+	static char *ov_sizes[] = { "40000", "65537", "300001" };
+	static char *ov_by[] = { "1", "8" };
+	for (unsigned s = 0; s < 3; s++)
+		for (unsigned b = 0; b < 2; b++)
+			for (int how = 0; how <= 2; how++) {
+				char what[128];
+				snprintf(what, sizeof what, "overflow by %s bytes of a %s-byte block%s", ov_by[b],
+				         ov_sizes[s], how == 1 ? " realloc'd in place" : how == 2 ? " (memalign)" : "");
+				planted(what, "overflow past the end of block", "overflow past the end", "overflow",
+				        ov_sizes[s], ov_by[b], how == 1 ? "1" : how == 2 ? "2" : "0", NULL);
+			}
 	planted("free pointer overwritten after free", "corrupted free list", "corrupted free list", "corrupt_fp",
 	        NULL, NULL, NULL, NULL);
 
