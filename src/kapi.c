@@ -588,5 +588,6 @@ KEXPORT void kalloc_stats_print(int fd)
 KEXPORT int kalloc_validate(void)
 {
 	kalloc_ensure_init();
+	kmalloc_validate();   /* page blocks' canaries */
 	return kslab_validate();
 }

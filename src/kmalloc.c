@@ -213,6 +213,22 @@ static void canary_check(const struct page *pg, const void *p, const char *op)
 		canary_report(pg, p, op);
 }
 
+void kmalloc_validate(void)
+{
+	for (unsigned n = 0; n < knr_nodes; n++)
+		for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
+			struct kzone *z = &knodes[n].zones[zi];
+			klock(&z->lock);   /* no block goes back to the zone meanwhile */
+			for (struct kchunk *c = z->chunks; c; c = c->next)
+				for (size_t pfn = 0; pfn < KCHUNK_PAGES; pfn++)
+					if (kinfo_kind(__atomic_load_n(&c->info[pfn], __ATOMIC_ACQUIRE)) == KPG_LARGE &&
+					    c->pages[pfn].canary)
+						canary_check(&c->pages[pfn], kpage_address(&c->pages[pfn]),
+						             "kalloc_validate");
+			kunlock(&z->lock);
+		}
+}
+
 static void *large_alloc(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 {
 	size_t npages = (size + PAGE_SIZE - 1) >> PAGE_SHIFT;

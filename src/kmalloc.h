@@ -102,6 +102,11 @@ KINLINE void kmalloc_tag_clear(void *p)
 	((uint64_t *)p)[1] = 0;
 }
 
+/* Checks the canary of every page block that has one (kalloc_validate);
+ * reports and aborts on damage.  A block allocated or freed meanwhile may
+ * be missed. */
+void kmalloc_validate(void);
+
 /* Sets up the class caches (before kfront_init registers them). */
 void kmalloc_init(void);
 /* Class index for a size <= KMALLOC_PAGE_CLASS_MAX. */

@@ -15,7 +15,11 @@
  *  - a free pointer overwritten after free (the block's first word, in its
  *    slab's free list), then allocations until it is followed: reported as
  *    "corrupted free list", not a crash;
- *  - malloc_usable_size, then every usable byte written: no report.
+ *  - a page block (33 KiB to 4 MiB) written 1 or 8 bytes past its end, then
+ *    freed (plain, memalign'd, realloc'd in place to a larger size first):
+ *    its canary reports it; kalloc_validate finds one in a block still held;
+ *  - malloc_usable_size, then every usable byte written, and realloc in
+ *    place: no report.
  *
  * Each bug must end in SIGABRT with the report's text under KALLOC_HARDEN=1,
  * and under KALLOC_HARDEN=0 the report must be absent (what catches it is
@@ -174,6 +178,21 @@ static int case_overflow(size_t size, size_t over, int how)
 	return 0;
 }
 
+/* kalloc's check of every canary now (weak: absent under glibc). */
+int kalloc_validate(void) __attribute__((weak));
+
+/* An overflow found by kalloc_validate, with the block still held. */
+static int case_validate(void)
+{
+	unsigned char *p = malloc(opaque_size(50000));
+	if (!p || !kalloc_validate)
+		return 3;
+	fprintf(stderr, "[test] block %p\n", (void *)p);
+	p[50000] = 0;
+	kalloc_validate();
+	return 0;
+}
+
 /* malloc_usable_size promises every byte of the block. */
 static int case_usable(void)
 {
@@ -220,6 +239,8 @@ static int run_case(int argc, char **argv)
 		                        atoi(argv[6]));
 	if (argc >= 3 && !strcmp(argv[2], "overflow") && argc == 6)
 		return case_overflow(strtoul(argv[3], NULL, 0), strtoul(argv[4], NULL, 0), atoi(argv[5]));
+	if (argc >= 3 && !strcmp(argv[2], "validate"))
+		return case_validate();
 	if (argc >= 3 && !strcmp(argv[2], "corrupt_fp"))
 		return case_corrupt_fp();
 	if (argc >= 3 && !strcmp(argv[2], "usable"))
@@ -336,6 +357,8 @@ int main(int argc, char **argv)
 				planted(what, "overflow past the end of block", "overflow past the end", "overflow",
 				        ov_sizes[s], ov_by[b], how == 1 ? "1" : how == 2 ? "2" : "0", NULL);
 			}
+	planted("overflow by 1 byte of a 50000-byte block, found by kalloc_validate", "kalloc_validate(): overflow",
+	        "overflow past the end", "validate", NULL, NULL, NULL, NULL);
 	planted("free pointer overwritten after free", "corrupted free list", "corrupted free list", "corrupt_fp",
 	        NULL, NULL, NULL, NULL);
 
