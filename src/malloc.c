@@ -101,14 +101,16 @@ static inline void *table_pop(size_t n)
  * Fast path, x86-64, gcc 12 -O2 (objdump of libkalloc-preload.so, every
  * instruction from entry to ret executed, no branch taken): malloc of up to
  * 8 KiB is 22 instructions (size test, class table, the front-cache view,
- * restartable pop); free is 41 (range test, info map and info word, one
- * comparison for kind and class, object-boundary check, prefetch, view,
- * restartable push with the double-free test).  Neither tests whether
- * kalloc is initialised: before it is, the view names a sentinel region
- * on which both miss (internal.h).  Both modes run these same
- * instructions, so callgrind (which has no rseq and runs the per-thread
- * mode) counts them: a malloc(32) + free loop is 73 instructions per
- * iteration with the loop itself (bench/fastpath.sh; mimalloc 2.0: 115, of
+ * restartable pop, the store that clears the free tag); free is 45 (range
+ * test, info map and info word, one comparison for kind and class,
+ * object-boundary check, the free tag's load, compare and store (kmalloc.h),
+ * view, restartable push with the double-free test of the top object).
+ * Neither tests whether kalloc is initialised: before it is, the view names
+ * a sentinel region on which both miss (internal.h).  Both modes run these
+ * same instructions, so callgrind (which has no rseq and runs the
+ * per-thread mode) counts them: a malloc(32) + free loop is 77 instructions
+ * per iteration with the loop itself (72 before the free tag;
+ * bench/fastpath.sh; mimalloc 2.0: 115, of
  * which its real fast path is 41, as valgrind sends its free to the
  * cross-thread path; jemalloc 5.3: 77, tcmalloc 2.10: 77, glibc 2.36: 139).
  */
@@ -328,14 +330,14 @@ KEXPORT void *KMALLOC(pvalloc)(size_t n)
  *  - delete of NULL does nothing; unsized and aligned delete are free;
  *  - sized delete checks the size against the block: one that cannot be
  *    the block's is reported (kfree_sized) and aborts.
- * Fast paths (objdump, as for malloc and free above): new is malloc's 21
+ * Fast paths (objdump, as for malloc and free above): new is malloc's 22
  * instructions, its miss going to a slow path of its own; unsized delete is
- * free's 41; sized delete is free's and the size test, two comparisons with
- * the class's bounds: 45.  The size cannot save free any work: free's test
+ * free's 45; sized delete is free's and the size test, two comparisons with
+ * the class's bounds: 49.  The size cannot save free any work: free's test
  * of kind and class is already one comparison of the info word, and the
  * object-boundary and double-free checks stand whatever the size says.
  * callgrind (bench/fastpath.sh), per iteration with the loop: new(32) +
- * delete(p) 72, as malloc(32) + free; new(32) + delete(p, 32) 77 (the
+ * delete(p) 77, as malloc(32) + free; new(32) + delete(p, 32) 82 (the
  * four instructions and the caller's load of the size).
  */
 #ifndef KALLOC_SANITIZER_BUILD
