@@ -175,7 +175,7 @@ void kmalloc_init(void)
  */
 static inline uint64_t canary_value(const void *p)
 {
-	return kslab_tag_key ^ 0xc3a5c3a5c3a5c3a5ull ^ ((uintptr_t)p >> PAGE_SHIFT);
+	return kslab_canary_key ^ 0xc3a5c3a5c3a5c3a5ull ^ ((uintptr_t)p >> PAGE_SHIFT);
 }
 
 static void canary_arm(struct page *pg, void *p, size_t size)

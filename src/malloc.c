@@ -101,14 +101,14 @@ static inline void *table_pop(size_t n)
  * Fast path, x86-64, gcc 12 -O2 (objdump of libkalloc-preload.so, every
  * instruction from entry to ret executed, no branch taken): malloc of up to
  * 8 KiB is 22 instructions (size test, class table, the front-cache view,
- * restartable pop, the store that clears the free tag); free is 45 (range
+ * restartable pop, the store that clears the free tag); free is 44 (range
  * test, info map and info word, one comparison for kind and class,
- * object-boundary check, the free tag's load, compare and store (kmalloc.h),
+ * object-boundary check, the free tag's lea, compare, branch and store (kmalloc.h),
  * view, restartable push with the double-free test of the top object).
  * Neither tests whether kalloc is initialised: before it is, the view names
  * a sentinel region on which both miss (internal.h).  Both modes run these
  * same instructions, so callgrind (which has no rseq and runs the
- * per-thread mode) counts them: a malloc(32) + free loop is 77 instructions
+ * per-thread mode) counts them: a malloc(32) + free loop is 76 instructions
  * per iteration with the loop itself (72 before the free tag;
  * bench/fastpath.sh; mimalloc 2.0: 115, of
  * which its real fast path is 41, as valgrind sends its free to the
@@ -332,12 +332,12 @@ KEXPORT void *KMALLOC(pvalloc)(size_t n)
  *    the block's is reported (kfree_sized) and aborts.
  * Fast paths (objdump, as for malloc and free above): new is malloc's 22
  * instructions, its miss going to a slow path of its own; unsized delete is
- * free's 45; sized delete is free's and the size test, two comparisons with
- * the class's bounds: 49.  The size cannot save free any work: free's test
+ * free's 44; sized delete is free's and the size test, two comparisons with
+ * the class's bounds: 48.  The size cannot save free any work: free's test
  * of kind and class is already one comparison of the info word, and the
  * object-boundary and double-free checks stand whatever the size says.
  * callgrind (bench/fastpath.sh), per iteration with the loop: new(32) +
- * delete(p) 77, as malloc(32) + free; new(32) + delete(p, 32) 82 (the
+ * delete(p) 76, as malloc(32) + free; new(32) + delete(p, 32) 81 (the
  * four instructions and the caller's load of the size).
  */
 #ifndef KALLOC_SANITIZER_BUILD

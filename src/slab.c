@@ -447,7 +447,7 @@ void kslab_check_object(struct kmem_cache *c, struct page *s, const void *p, con
 /* free tags (slab.h)                                                  */
 /* ------------------------------------------------------------------ */
 
-uint64_t kslab_tag_key;
+uint64_t kslab_canary_key;
 bool kslab_harden;
 
 /* Whether obj is on the chain starting at `first` (a slab list, linked by
@@ -1364,7 +1364,7 @@ void kslab_init(void)
 {
 	kdbg_start_ns = kos_now_ns();
 	kslab_harden = ktune.harden >= KHARDEN_DEFAULT;
-	kos_random(&kslab_tag_key, sizeof kslab_tag_key);
+	kos_random(&kslab_canary_key, sizeof kslab_canary_key);
 	kcache_init(&kmem_cache_boot, "kmem_cache", sizeof(struct kmem_cache), 64, 0, NULL);
 }
 

@@ -182,7 +182,7 @@ void kslab_fork_child(void);
  * Default hardening (KALLOC_HARDEN >= 1; docs/design.md, "Hardening").
  *
  * Free tag: a free object of a tagged cache (kmalloc's classes, on which
- * malloc and kmalloc sit) holds kslab_tag_key ^ its address in one word
+ * malloc and kmalloc sit) holds its address + KSLAB_TAG_BIAS in one word
  * (kslab_tag_word: the second, or the first of an 8-byte object, whose
  * second word is not its own).  Free compares that word with the tag
  * before storing it: equal means the object may be free already, and the
@@ -192,7 +192,17 @@ void kslab_fork_child(void);
  * free pointer is the first), so the tag stays while the object moves
  * between front caches and slabs.
  */
-extern uint64_t kslab_tag_key;
+/*
+ * The tag is the object's address plus an odd constant: one lea on the
+ * fast path, no load.  It needs no secret: a program that knows it can
+ * only make its own frees take the exact check (which finds nothing), and
+ * hiding a double free takes a write after free whatever the tag is.  The
+ * constant keeps program data from matching by accident (an object
+ * holding a pointer to itself, an empty list head, does not).
+ */
+#define KSLAB_TAG_BIAS 0x6b5f2d3bu
+/* A random key, for the canaries (kmalloc.c). */
+extern uint64_t kslab_canary_key;
 /* KALLOC_HARDEN >= 1, read once by kslab_init. */
 extern bool kslab_harden;
 /* kcache_init's flag for a cache whose free objects carry the tag (the
@@ -200,7 +210,7 @@ extern bool kslab_harden;
 #define KSLAB_FREE_TAG 0x80000000u
 KINLINE uint64_t kslab_tag(const void *obj)
 {
-	return kslab_tag_key ^ (uintptr_t)obj;
+	return (uintptr_t)obj + KSLAB_TAG_BIAS;
 }
 KINLINE uint64_t *kslab_tag_word(const struct kmem_cache *c, void *obj)
 {
