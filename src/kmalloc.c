@@ -33,6 +33,11 @@
  * 0 .. KMALLOC_NR_ALL - 1 (init.c registers kmalloc_caches with the
  * front layer after kmalloc_init).
  *
+ * Hardening (KALLOC_HARDEN >= 1, the default; docs/design.md): the free
+ * tag of the classes' objects (kmalloc.h, slab.h; confirmed by
+ * kmalloc_tag_hit before a double free is reported) and a canary after the
+ * size asked for in every page block (its head descriptor records where).
+ *
  * Zones: kmalloc(size, GFP_DMA32) and kmalloc(size, GFP_DMA) up to 32 KiB
  * come from caches of their own, dma32-kmalloc-N and dma-kmalloc-N (the
  * latter are the kernel's KMALLOC_DMA caches; its kmalloc refuses
@@ -157,10 +162,6 @@ void kmalloc_init(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* allocation                                                          */
-/* ------------------------------------------------------------------ */
-
-/* ------------------------------------------------------------------ */
 /* canaries of page blocks                                             */
 /* ------------------------------------------------------------------ */
 
@@ -228,6 +229,10 @@ void kmalloc_validate(void)
 			kunlock(&z->lock);
 		}
 }
+
+/* ------------------------------------------------------------------ */
+/* allocation                                                          */
+/* ------------------------------------------------------------------ */
 
 static void *large_alloc(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 {
