@@ -6,8 +6,8 @@
  *
  *  - a double free after 1, 10 and 1,000 other blocks of the same size were
  *    allocated and freed (they lie above it in the per-CPU stack, or pushed
- *    it to its slab), in the classes of 16, 64, 512 and 4096 bytes and a
- *    64 KiB page-class block; the second free from the same thread, and
+ *    it to its slab), in the classes of 16, 64, 512, 4096 and 20,480 bytes
+ *    and a 64 KiB page-class block; the second free from the same thread, and
  *    from another thread while the first thread, which freed the block,
  *    still runs (its per-thread stack holds the block in KALLOC_RSEQ=0
  *    mode);
@@ -320,7 +320,9 @@ int main(int argc, char **argv)
 		return check_done();
 	self[n] = '\0';
 
-	static char *sizes[] = { "16", "64", "512", "4096", "65536" };
+	/* 20000: kmalloc-20k, whose slabs free's fast path does not take
+	 * (kfree_any stores and checks its tag) */
+	static char *sizes[] = { "16", "64", "512", "4096", "20000", "65536" };
 	static char *others[] = { "1", "10", "1000" };
 	for (unsigned s = 0; s < sizeof sizes / sizeof *sizes; s++)
 		for (unsigned o = 0; o < sizeof others / sizeof *others; o++)
