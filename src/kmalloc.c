@@ -427,7 +427,7 @@ KNOINLINE void kmalloc_tag_hit(struct kmem_cache *c, void *p)
 	for (int round = 0; round < 3; round++) {
 		const char *where = NULL;
 		if (c->front_idx >= 0 && kfront_holds((unsigned)c->front_idx, p))
-			where = "in a per-CPU cache";
+			where = kfront_mode == KF_THREAD ? "in a thread's front cache" : "in a per-CPU cache";
 		else
 			where = kslab_free_where(c, p);
 		if (where)
