@@ -3,9 +3,11 @@
 #
 # Runs the benchmarks of bench/ under kalloc, glibc, jemalloc, mimalloc and
 # tcmalloc (LD_PRELOAD of each in turn, interleaved: every repetition runs
-# each workload under every allocator before the next repetition), and the
-# multi-threaded ones also under kalloc-thread (kalloc in its per-thread
-# fallback mode, KALLOC_RSEQ=0); takes the median of the repetitions, and
+# each workload under every allocator before the next repetition), under
+# kalloc-noharden (kalloc with its default hardening off, KALLOC_HARDEN=0:
+# what the checks cost, in the same run), and the multi-threaded ones also
+# under kalloc-thread (kalloc in its per-thread fallback mode,
+# KALLOC_RSEQ=0); takes the median of the repetitions, and
 # writes build/bench/report.md (time and peak RSS per workload per
 # allocator, ratios to kalloc, geometric means) and build/bench/report.svg.
 # --quick: one repetition of smaller workloads, in about 5 minutes on two
@@ -80,6 +82,11 @@ lib[kalloc-prof]=${lib[kalloc]}
 declare -A allocenv
 allocenv[kalloc-thread]="KALLOC_RSEQ=0"
 allocenv[kalloc-prof]="KALLOC_PROF=/dev/null"
+# kalloc-noharden: the same library without its default checks
+# (KALLOC_HARDEN=0); kalloc / kalloc-noharden is what they cost.
+allocs+=(kalloc-noharden)
+lib[kalloc-noharden]=${lib[kalloc]}
+allocenv[kalloc-noharden]="KALLOC_HARDEN=0"
 threaded='(-t[2-9]|pair|threadchurn|redis)'
 if [ -n "$base" ]; then
 	[ -e "$base" ] || { echo "bench.sh: --base $base: no such file" >&2; exit 2; }

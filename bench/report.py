@@ -132,6 +132,15 @@ def main():
     for p in PEERS:
         lines.append(f"| {p} | {fmt(gm_t[p])} | {fmt(gm_r[p])} |")
 
+    # the default hardening's cost: kalloc against the same library with
+    # KALLOC_HARDEN=0 (bench.sh's kalloc-noharden)
+    if "kalloc-noharden" in PEERS:
+        t, r = gm_t["kalloc-noharden"], gm_r["kalloc-noharden"]
+        lines.append("\nDefault hardening (kalloc against kalloc-noharden, geometric mean): time "
+                     f"{fmt((1 / t - 1) * 100 if t > 0 else float('nan'))}%, peak RSS "
+                     f"{fmt((1 / r - 1) * 100 if r > 0 else float('nan'))}% "
+                     "(positive: the checks cost that much).")
+
     # scaling of the larson workload (throughput = ops / time; same total work)
     if all((w, "kalloc") in med for w in SCALING):
         lines.append("\n## Scaling (larson, same total work; throughput relative to 1 thread of each allocator)\n")

@@ -607,10 +607,12 @@ KALLOC_API int kalloc_prof_dump(const char *path);
 /* Checks every object of every debug cache now (KALLOC_DEBUG, or a cache
  * made with SLAB_RED_ZONE, SLAB_POISON, SLAB_STORE_USER or
  * SLAB_CONSISTENCY_CHECKS): the red zones of allocated objects, the poison
- * and red zones of free ones.  Damage is reported (one block on stderr,
- * with the callers under SLAB_STORE_USER) and the process aborts; with no
- * damage, or no debug cache, it returns 0.  A snapshot: call it while no
- * other thread allocates or frees from debug caches. */
+ * and red zones of free ones; and the canary after every page block
+ * (blocks of more than 32 KiB, up to 4 MiB, under the default hardening).
+ * Damage is reported (one block on stderr, with the callers under
+ * SLAB_STORE_USER) and the process aborts; with no damage, or nothing to
+ * check, it returns 0.  A snapshot: call it while no other thread
+ * allocates or frees. */
 KALLOC_API int kalloc_validate(void);
 
 #ifdef __cplusplus

@@ -262,6 +262,22 @@ static size_t cached_in(unsigned idx, size_t *regions)
 	return n;
 }
 
+bool kfront_holds(unsigned idx, const void *obj)
+{
+	if (kfront_mode == KF_NONE)
+		return false;
+	for (unsigned r = 0; r < kfront_nr_regions; r++) {
+		struct kpcpu_hdr *h = kfront_hdr(r, idx);
+		unsigned cur = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
+		unsigned begin = kfront_begin[idx];
+		void *const *slots = (void *const *)kfront_slots(r);
+		for (unsigned i = begin; i < cur && i < begin + kfront_cap[idx]; i++)
+			if (__atomic_load_n(&slots[i], __ATOMIC_RELAXED) == obj)
+				return true;
+	}
+	return false;
+}
+
 size_t kfront_cached(unsigned idx)
 {
 	return cached_in(idx, NULL);

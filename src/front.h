@@ -87,6 +87,10 @@ struct kfront_stats {
 	uint64_t allocs, alloc_misses, frees, free_misses;   /* counting mode */
 };
 void kfront_stats(unsigned idx, struct kfront_stats *st);
+/* Whether obj sits in a stack of front index idx, any CPU's or thread's:
+ * a racy scan (an object on its way between a stack and its slab is in
+ * neither; the caller looks again), for the free tag's check (slab.h). */
+bool kfront_holds(unsigned idx, const void *obj);
 
 KINLINE void *kfront_pop(size_t idx, gfp_t gfp)
 {

@@ -603,5 +603,6 @@ KEXPORT int kalloc_prof_dump(const char *path)
 KEXPORT int kalloc_validate(void)
 {
 	kalloc_ensure_init();
+	kmalloc_validate();   /* page blocks' canaries */
 	return kslab_validate();
 }

@@ -33,6 +33,11 @@
  * 0 .. KMALLOC_NR_ALL - 1 (init.c registers kmalloc_caches with the
  * front layer after kmalloc_init).
  *
+ * Hardening (KALLOC_HARDEN >= 1, the default; docs/design.md): the free
+ * tag of the classes' objects (kmalloc.h, slab.h; confirmed by
+ * kmalloc_tag_hit before a double free is reported) and a canary after the
+ * size asked for in every page block (its head descriptor records where).
+ *
  * Zones: kmalloc(size, GFP_DMA32) and kmalloc(size, GFP_DMA) up to 32 KiB
  * come from caches of their own, dma32-kmalloc-N and dma-kmalloc-N (the
  * latter are the kernel's KMALLOC_DMA caches; its kmalloc refuses
@@ -140,13 +145,15 @@ void kmalloc_init(void)
 		kmalloc_free.size_lo[i] = i <= 1 ? 0 : kmalloc_class_size[i - 1] + 1;
 		kmalloc_free.size_hi[i] = kmalloc_class_size[i];
 		struct kmem_cache *c = &kmalloc_caches[i];
-		if (kcache_init(c, name, sz, class_align(i), 0, NULL) != 0)
+		if (kcache_init(c, name, sz, class_align(i), KSLAB_FREE_TAG, NULL) != 0)
 			kpanic("cannot set up cache %s", name);
 		/* Slabs free's check can handle are marked as the class's own
 		 * (KINFO_KSLAB_BASE + class); the others (kmalloc-8's, with
 		 * more than 256 objects, and slabs over 64 KiB) as plain slabs,
-		 * which free sends to kfree_any. */
-		if (c->slab_mask <= 0xffff && c->objects <= 256) {
+		 * which free sends to kfree_any.  So are a debug class's: free's
+		 * fast path stores the free tag, which would write into a
+		 * kmalloc red zone that starts below 16 bytes. */
+		if (c->slab_mask <= 0xffff && c->objects <= 256 && !kslab_debug(c)) {
 			c->page_info = KINFO_KSLAB_BASE + i;
 			kmalloc_free.check[i] = (struct kfree_check){
 				.mul = (uint32_t)c->div_mul,
@@ -278,6 +285,75 @@ static void zero_check(const void *p, const char *op, bool release)
 }
 
 /* ------------------------------------------------------------------ */
+/* canaries of page blocks                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Default hardening: a page block's slack, from the size asked for to the
+ * block's end, starts with a canary of up to 8 bytes (the head descriptor
+ * records the slack), checked when the block is freed, reallocated, or
+ * asked for its usable size.  malloc_usable_size and ksize give the
+ * program the whole block, so they disarm it; realloc in place moves it.
+ * Slab objects have none: nothing records their size asked for
+ * (docs/design.md, "Hardening").
+ */
+static inline uint64_t canary_value(const void *p)
+{
+	return kslab_canary_key ^ 0xc3a5c3a5c3a5c3a5ull ^ ((uintptr_t)p >> PAGE_SHIFT);
+}
+
+static void canary_arm(struct page *pg, void *p, size_t size)
+{
+	size_t usable = (size_t)pg->npages << PAGE_SHIFT;
+	pg->canary = 0;
+	if (!kslab_harden || size >= usable || usable - size > UINT16_MAX)
+		return;
+	uint64_t v = canary_value(p);
+	memcpy((char *)p + size, &v, KMIN(usable - size, sizeof v));
+	pg->canary = (uint16_t)(usable - size);
+}
+
+static KNORETURN KNOINLINE void canary_report(const struct page *pg, const void *p, const char *op)
+{
+	size_t usable = (size_t)pg->npages << PAGE_SHIFT, size = usable - pg->canary;
+	uint64_t v = canary_value(p);
+	const unsigned char *have = (const unsigned char *)p + size, *want = (const unsigned char *)&v;
+	size_t i = 0;
+	while (have[i] == want[i])
+		i++;
+	kpanic("%s(): overflow past the end of block %p (%zu bytes asked for, a page block of %zu): byte %zu "
+	       "after its end was written (0x%x, not 0x%x)", op, p, size, usable, i, have[i], want[i]);
+}
+
+/* Checks the canary of page block pg (at p), if it has one. */
+static void canary_check(const struct page *pg, const void *p, const char *op)
+{
+	unsigned slack = pg->canary;
+	if (likely(!slack))
+		return;
+	size_t size = ((size_t)pg->npages << PAGE_SHIFT) - slack;
+	uint64_t v = canary_value(p);
+	if (unlikely(memcmp((const char *)p + size, &v, KMIN((size_t)slack, sizeof v)) != 0))
+		canary_report(pg, p, op);
+}
+
+void kmalloc_validate(void)
+{
+	for (unsigned n = 0; n < knr_nodes; n++)
+		for (unsigned zi = 0; zi < KNR_ZONES; zi++) {
+			struct kzone *z = &knodes[n].zones[zi];
+			klock(&z->lock);   /* no block goes back to the zone meanwhile */
+			for (struct kchunk *c = z->chunks; c; c = c->next)
+				for (size_t pfn = 0; pfn < KCHUNK_PAGES; pfn++)
+					if (kinfo_kind(__atomic_load_n(&c->info[pfn], __ATOMIC_ACQUIRE)) == KPG_LARGE &&
+					    c->pages[pfn].canary)
+						canary_check(&c->pages[pfn], kpage_address(&c->pages[pfn]),
+						             "kalloc_validate");
+			kunlock(&z->lock);
+		}
+}
+
+/* ------------------------------------------------------------------ */
 /* allocation                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -293,6 +369,7 @@ static void *large_alloc(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 	kpage_set_tails(pg, npages, KPG_TAIL);
 	if (zeroed)
 		*zeroed = (pg->flags & KPF_ZEROED) != 0;
+	canary_arm(pg, kpage_address(pg), size);
 	return kpage_address(pg);
 }
 
@@ -306,11 +383,15 @@ static void *zone_class_alloc(unsigned zi, unsigned cls, gfp_t gfp)
 		char name[KCACHE_NAME_LEN];
 		class_name(name, k == 0 ? "dma-" : "dma32-", cls);
 		if (kcache_init_once(c, &kmalloc_zone_ready[k][cls], name, kmalloc_class_size[cls], class_align(cls),
-		                     k == 0 ? SLAB_CACHE_DMA : SLAB_CACHE_DMA32) != 0)
+		                     (k == 0 ? SLAB_CACHE_DMA : SLAB_CACHE_DMA32) | KSLAB_FREE_TAG) != 0)
 			return NULL;
 	}
 	void *obj;
-	return kslab_alloc_bulk(c, gfp, 1, &obj) == 1 ? obj : NULL;
+	if (kslab_alloc_bulk(c, gfp, 1, &obj) != 1)
+		return NULL;
+	if (c->tagged)
+		*kslab_tag_word(c, obj) = 0;
+	return obj;
 }
 
 void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
@@ -343,6 +424,8 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 		} else if (cls < KMALLOC_NR_CLASSES) {
 			/* A failure is reported by the front cache's slow path. */
 			p = kfront_pop(cls, gfp);
+			if (p && kmalloc_caches[cls].tagged)
+				*kslab_tag_word(&kmalloc_caches[cls], p) = 0;
 			if (p && zeroed)
 				*zeroed = false;
 			if (p && kslab_debug(&kmalloc_caches[cls]))
@@ -357,6 +440,7 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 			if (p) {
 				struct kchunk *c = kchunk_of(p);
 				kpage_set_info(kchunk_page(c, p), KPG_LARGE);   /* out of the cache */
+				canary_arm(kchunk_page(c, p), p, size);
 				if (zeroed)
 					*zeroed = false;
 			}
@@ -466,6 +550,52 @@ static bool page_class_free(struct page *pg)
 	return true;
 }
 
+/* ------------------------------------------------------------------ */
+/* free tags (kmalloc.h, slab.h)                                       */
+/* ------------------------------------------------------------------ */
+
+/* Free object p of tagged cache c held its tag: a double free if p is
+ * free, in a front cache or in its slab; otherwise the program's data
+ * equalled the tag, and free goes on.  An object between a stack and its
+ * slab (another thread's refill or spill under way) is in neither for a
+ * moment: looked for twice more. */
+KNOINLINE void kmalloc_tag_hit(struct kmem_cache *c, void *p)
+{
+	if (!kslab_harden)
+		return;
+	for (int round = 0; round < 3; round++) {
+		const char *where = NULL;
+		if (c->front_idx >= 0 && kfront_holds((unsigned)c->front_idx, p))
+			where = kfront_mode == KF_THREAD ? "in a thread's front cache" : "in a per-CPU cache";
+		else
+			where = kslab_free_where(c, p);
+		if (where)
+			kpanic("double free of object %p (cache %s, object size %u): the object is free already, %s",
+			       p, c->name, c->object_size, where);
+		if (*kslab_tag_word(c, p) != kslab_tag(p))
+			return;
+		kcpu_relax();
+	}
+}
+
+KNOINLINE void kmalloc_free_tag_hit(void *p)
+{
+	struct kmem_cache *c = kslab_of(p)->slab_cache;   /* free's fast path checked p */
+	kmalloc_tag_hit(c, p);
+	*kslab_tag_word(c, p) = kslab_tag(p);
+	kfront_push((unsigned)c->front_idx, p);
+}
+
+/* Free's tag check for a slab object taken by kfree_any (an 8-byte
+ * object, a zone class, free's fast path handed over), then the tag. */
+static void tag_free(struct kmem_cache *c, void *p)
+{
+	uint64_t *w = kslab_tag_word(c, p);
+	if (unlikely(*w == kslab_tag(p)) || (c->object_size < 16 && kslab_fp_plausible(c, p)))
+		kmalloc_tag_hit(c, p);
+	*w = kslab_tag(p);
+}
+
 void kfree_any(const void *p, const char *op)
 {
 	struct kblock_info bi;
@@ -474,12 +604,16 @@ void kfree_any(const void *p, const char *op)
 	classify(p, op, false, &bi);
 	switch (bi.kind) {
 	case KB_SLAB:
+		if (bi.cache->tagged)
+			tag_free(bi.cache, (void *)p);
 		if (bi.cache->front_idx >= 0)
 			kfront_push((unsigned)bi.cache->front_idx, (void *)p);
 		else
 			kslab_free_one(bi.cache, bi.pg, (void *)p);
 		return;
 	case KB_LARGE:
+		canary_check(bi.pg, p, op);
+		bi.pg->canary = 0;
 		if (!page_class_free(bi.pg))
 			kpage_free(bi.pg);
 		return;
@@ -566,10 +700,15 @@ void *kblock_start(const void *p, struct kmem_cache **cache)
 	}
 }
 
+/* The program may use every byte: the canary goes. */
 size_t kusable_any(const void *p, const char *op)
 {
 	struct kblock_info bi;
 	classify(p, op, true, &bi);
+	if (bi.kind == KB_LARGE) {
+		canary_check(bi.pg, p, op);
+		bi.pg->canary = 0;
+	}
 	return bi.usable;
 }
 
@@ -612,9 +751,11 @@ void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 		}
 		break;
 	case KB_LARGE:
+		canary_check(bi.pg, p, op);
 		if (zone_ok && size > KMALLOC_MAX_CACHE_SIZE && size <= KMAX_ORDER_SIZE &&
 		    ((size + PAGE_SIZE - 1) >> PAGE_SHIFT) <= bi.pg->npages) {
 			kpage_shrink(bi.pg, (size + PAGE_SIZE - 1) >> PAGE_SHIFT);
+			canary_arm(bi.pg, p, size);   /* it moves to the new end */
 			return p;
 		}
 		break;

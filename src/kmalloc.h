@@ -92,6 +92,43 @@ void *kzero_alloc(size_t align, gfp_t gfp);
 /* True when p lies in the zero-size region. */
 bool kzero_owns(const void *p);
 
+/*
+ * Default hardening: the free tag of the kmalloc classes (slab.h).  Free
+ * compares the object's tag word with its tag, and on a match asks
+ * kmalloc_tag_hit whether the object is free already (a double free,
+ * reported: it aborts) or the program's data happened to equal the tag
+ * (it returns); then stores the tag.  Allocation clears the word
+ * (kmalloc_tag_clear), so an allocated object never holds its tag unless
+ * the program put it there.  These are for classes 1 .. KMALLOC_NR_CLASSES - 1
+ * of the normal zone's caches, not debug ones (free's fast path sees no
+ * other: kmalloc_init), whose tag word is the second.
+ */
+void kmalloc_tag_hit(struct kmem_cache *c, void *p);
+/* The rest of kmalloc_free_tagged on a match: kmalloc_tag_hit, then the tag
+ * and the push (a tail call with p alone, so that the fast path keeps
+ * nothing across a call and moves no register for it). */
+void kmalloc_free_tag_hit(void *p);
+KINLINE void kmalloc_free_tagged(size_t cls, void *p)
+{
+	uint64_t *w = (uint64_t *)p + 1;
+	uint64_t t = kslab_tag(p);
+	if (unlikely(*w == t)) {
+		kmalloc_free_tag_hit(p);
+		return;
+	}
+	*w = t;
+	kfront_push(cls, p);
+}
+KINLINE void kmalloc_tag_clear(void *p)
+{
+	((uint64_t *)p)[1] = 0;
+}
+
+/* Checks the canary of every page block that has one (kalloc_validate);
+ * reports and aborts on damage.  A block allocated or freed meanwhile may
+ * be missed. */
+void kmalloc_validate(void);
+
 /* Sets up the class caches (before kfront_init registers them). */
 void kmalloc_init(void);
 /* Class index for a size <= KMALLOC_PAGE_CLASS_MAX. */

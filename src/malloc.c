@@ -84,16 +84,21 @@ static KNOINLINE void *front_pop_slow(size_t n, size_t cls)
 	void *p = kfront_alloc_slow((unsigned)cls, MALLOC_GFP);
 	if (unlikely(kslab_debug(&kmalloc_caches[cls])) && p)
 		kslab_debug_set_size(&kmalloc_caches[cls], p, n);
+	else if (p)
+		kmalloc_tag_clear(p);
 	kslab_clear_caller();
 	return p;
 }
 
-/* kfront_pop, whose miss also starts the initialisation. */
+/* kfront_pop, whose miss also starts the initialisation; the object's
+ * free tag cleared (kmalloc.h). */
 static inline void *front_pop(size_t cls, size_t n)
 {
 	void *p = kpcpu_pop(&kpcpu, cls);
-	if (likely(p != NULL))
+	if (likely(p != NULL)) {
+		kmalloc_tag_clear(p);
 		return p;
+	}
 	return front_pop_slow(n, cls);
 }
 
@@ -106,15 +111,18 @@ static inline void *table_pop(size_t n)
 /*
  * Fast path, x86-64, gcc 12 -O2 (objdump of libkalloc-preload.so, every
  * instruction from entry to ret executed, no branch taken): malloc of up to
- * 8 KiB is 24 instructions (the heap profile's countdown, prof.h: three;
- * size test, class table, the front-cache view, restartable pop); free is 41 (range test, info map and info word, one
- * comparison for kind and class, object-boundary check, prefetch, view,
- * restartable push with the double-free test).  Neither tests whether
+ * 8 KiB is 25 instructions (the heap profile's countdown, prof.h: three;
+ * size test, class table, the front-cache view, restartable pop, the store
+ * that clears the free tag); free is 44 (range test, info map and info
+ * word, one comparison for kind and class, object-boundary check, the free
+ * tag's lea, compare, branch and store (kmalloc.h), view, restartable push
+ * with the double-free test of the top object).  Neither tests whether
  * kalloc is initialised: before it is, the view names a sentinel region
  * on which both miss (internal.h).  Both modes run these same
  * instructions, so callgrind (which has no rseq and runs the per-thread
- * mode) counts them: a malloc(32) + free loop is 75 instructions per
- * iteration with the loop itself (72 without the countdown; bench/fastpath.sh; mimalloc 2.0: 115, of
+ * mode) counts them: a malloc(32) + free loop is 79 instructions per
+ * iteration with the loop itself (72 before the countdown and the free
+ * tag; bench/fastpath.sh; mimalloc 2.0: 115, of
  * which its real fast path is 41, as valgrind sends its free to the
  * cross-thread path; jemalloc 5.3: 77, tcmalloc 2.10: 77, glibc 2.36: 139).
  */
@@ -240,11 +248,11 @@ KINLINE void free_fast(void *p)
 			if (likely(cls < KMALLOC_NR_CLASSES && kmalloc_obj_valid(cls, p))) {
 				/* p goes on top of its stack: the next malloc of
 				 * the class returns it and the program writes it.
-				 * Fetch the line for writing now, as a free list
-				 * linked through the objects would by writing it
-				 * (larson-t1 4% faster). */
-				kprefetch_write(p);
-				kfront_push(cls, p);
+				 * The free tag's store writes its line now, as a
+				 * free list linked through the objects would (a
+				 * PREFETCHW did that before the tag: larson-t1 4%
+				 * faster than neither). */
+				kmalloc_free_tagged(cls, p);
 				return;
 			}
 		}
@@ -314,7 +322,7 @@ KEXPORT void *KMALLOC(realloc)(void *p, size_t n)
 		if (unlikely(!q))
 			return NULL;   /* reported, errno set; p stays */
 		memcpy(q, p, KMIN(old, n));
-		kfront_push(cls, p);
+		kmalloc_free_tagged(cls, p);
 		return q;
 	}
 	return realloc_slow(p, n);
@@ -415,14 +423,14 @@ KEXPORT void *KMALLOC(pvalloc)(size_t n)
  *  - delete of NULL does nothing; unsized and aligned delete are free;
  *  - sized delete checks the size against the block: one that cannot be
  *    the block's is reported (kfree_sized) and aborts.
- * Fast paths (objdump, as for malloc and free above): new is malloc's 21
+ * Fast paths (objdump, as for malloc and free above): new is malloc's 22
  * instructions, its miss going to a slow path of its own; unsized delete is
- * free's 41; sized delete is free's and the size test, two comparisons with
- * the class's bounds: 45.  The size cannot save free any work: free's test
+ * free's 44; sized delete is free's and the size test, two comparisons with
+ * the class's bounds: 48.  The size cannot save free any work: free's test
  * of kind and class is already one comparison of the info word, and the
  * object-boundary and double-free checks stand whatever the size says.
  * callgrind (bench/fastpath.sh), per iteration with the loop: new(32) +
- * delete(p) 75, as malloc(32) + free; new(32) + delete(p, 32) 80 (the
+ * delete(p) 79, as malloc(32) + free; new(32) + delete(p, 32) 84 (the
  * four instructions and the caller's load of the size).  Both include
  * new's countdown (three instructions, as malloc's).
  */
@@ -489,8 +497,10 @@ KINLINE void *cxx_new(size_t n, bool nothrow)
 	if (likely(n <= KMALLOC_TABLE_MAX)) {
 		size_t cls = kmalloc_index16[(n + 15) >> 4];
 		void *p = kpcpu_pop(&kpcpu, cls);
-		if (likely(p != NULL))
+		if (likely(p != NULL)) {
+			kmalloc_tag_clear(p);
 			return p;
+		}
 		return cxx_pop_slow(cls, nothrow);
 	}
 	return cxx_new_slow(n, nothrow);
@@ -526,8 +536,7 @@ KINLINE void cxx_delete_sized(void *p, size_t n)
 			                             __ATOMIC_ACQUIRE) -
 			             KINFO_KSLAB_BASE;
 			if (likely(cls < KMALLOC_NR_CLASSES && kmalloc_size_fits(cls, n) && kmalloc_obj_valid(cls, p))) {
-				kprefetch_write(p);
-				kfront_push(cls, p);
+				kmalloc_free_tagged(cls, p);
 				return;
 			}
 		}
@@ -586,7 +595,7 @@ static inline void cxx_delete_sized_aligned(void *p, size_t n, size_t align)
 	}
 	if (likely(align <= PAGE_SIZE && KIS_POW2(align) && kmalloc_object(p, &cls)) &&
 	    likely(cls == kmalloc_aligned_class(KMAX(n, 16), align))) {
-		kfront_push(cls, p);
+		kmalloc_free_tagged(cls, p);
 		return;
 	}
 	cxx_delete_slow(p, n, align);

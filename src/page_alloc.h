@@ -75,7 +75,10 @@ struct kmem_cache;
 struct page {
 	uint8_t order;        /* buddy order of the block this page heads */
 	uint8_t flags;        /* KPF_* */
-	uint16_t pad;
+	uint16_t canary;      /* LARGE head from kmalloc's routing, held by the
+	                         program: the bytes from the size asked for to
+	                         the block's end, where a canary lies (kmalloc.c,
+	                         KALLOC_HARDEN); 0: none */
 	union {
 		uint32_t npages;  /* LARGE head: pages in the block (exact size) */
 		uint32_t dirty;   /* FREE head: pages of the block that may be backed */

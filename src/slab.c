@@ -49,7 +49,12 @@
  * objects come out in random order; freeing the object at the head of the
  * remote list (the most recent free) is reported as a double free at once;
  * every free checks that the pointer is an object boundary of a slab of that
- * cache (a multiply, a rotate and a compare: kslab_obj_valid).
+ * cache (a multiply, a rotate and a compare: kslab_obj_valid).  With
+ * KALLOC_HARDEN >= 1 (the default), a decoded free pointer must name an
+ * object of its own slab before it is followed (check_fp: an xor, a mask
+ * and kslab_obj_valid), else "corrupted free list" is reported; and the
+ * kmalloc classes' free objects carry a free tag (slab.h) that lets the
+ * layers above catch any double free, which kslab_free_where confirms.
  *
  * Caches: kmalloc's classes and vmalloc's area cache are static structs set
  * up with kcache_init; kmem_cache_create's come from the kmem_cache cache
@@ -108,6 +113,30 @@ static inline void fp_set(const struct kmem_cache *c, void *obj, const void *nex
 {
 	uintptr_t slot = (uintptr_t)obj + c->fp_offset;
 	*(uintptr_t *)slot = (uintptr_t)next ^ c->secret ^ __builtin_bswap64(slot);
+}
+
+/* The free pointer of obj (slab s) decoded to next, which is not NULL:
+ * followed only if it names an object of s (slabs are aligned to their
+ * size, so "of s" is a mask; then the object-boundary test). */
+static KNORETURN KNOINLINE void bad_fp(const struct kmem_cache *c, const struct page *s, const void *obj,
+                                       const void *next)
+{
+	uintptr_t base = (uintptr_t)kpage_address(s);
+	kpanic("corrupted free list: cache %s, slab %p, free object %p (slot %lu) holds a free pointer to %p, "
+	       "%s (written after it was freed?)", c->name, (void *)base, obj,
+	       (unsigned long)(((uintptr_t)obj - base) / c->size), next,
+	       (((uintptr_t)next ^ base) & ~c->slab_mask) ? "outside its slab" : "not an object of its slab");
+}
+
+static inline bool fp_ok(const struct kmem_cache *c, const void *obj, const void *next)
+{
+	return !(((uintptr_t)next ^ (uintptr_t)obj) & ~c->slab_mask) && kslab_obj_valid(c, next);
+}
+
+static inline void check_fp(const struct kmem_cache *c, const struct page *s, const void *obj, const void *next)
+{
+	if (unlikely(!fp_ok(c, obj, next)))
+		bad_fp(c, s, obj, next);
 }
 
 /* ------------------------------------------------------------------ */
@@ -207,20 +236,26 @@ static struct page *new_slab(struct kmem_cache *c, gfp_t gfp)
  * (a * i + b) mod objects for the i-th carved object, with a coprime to the
  * object count and a, b drawn from the cache secret and the slab address, so
  * the order is a permutation that needs no memory.  Under c->lock. */
-static unsigned carve(struct kmem_cache *c, struct page *s, unsigned n, void **out)
+static void carve_order(const struct kmem_cache *c, const struct page *s, unsigned *a, unsigned *b)
 {
 	static const unsigned primes[] = { 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59 };
-	unsigned objs = c->objects, got = 0;
+	unsigned objs = c->objects;
 	uint64_t h = (c->secret ^ (uint64_t)(uintptr_t)s) * 0x9e3779b97f4a7c15ull;
-	unsigned a = 1;
+	*a = 1;
 	for (unsigned k = 0; k < 16; k++) {
 		unsigned p = primes[(h >> (4 * k)) & 15];
 		if (objs % p) {
-			a = p;
+			*a = p;
 			break;
 		}
 	}
-	unsigned b = (unsigned)((h >> 32) % objs);
+	*b = (unsigned)((h >> 32) % objs);
+}
+
+static unsigned carve(struct kmem_cache *c, struct page *s, unsigned n, void **out)
+{
+	unsigned objs = c->objects, got = 0, a, b;
+	carve_order(c, s, &a, &b);
 	while (got < n && s->carved < objs) {
 		unsigned i = (unsigned)(((uint64_t)a * s->carved + b) % objs);
 		out[got++] = slab_obj(c, s, i);
@@ -353,6 +388,8 @@ unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **ou
 			void *next = fp_get(c, obj);
 			if (unlikely(c->flags & SLAB_CONSISTENCY_CHECKS) && next)
 				dbg_check_fp(c, s, obj, next);
+			else if (next && likely(kslab_harden))
+				check_fp(c, s, obj, next);
 			obj = next;
 			took++;
 		}
@@ -404,6 +441,62 @@ void kslab_check_object(struct kmem_cache *c, struct page *s, const void *p, con
 	if (unlikely(!kslab_obj_valid(c, p)))
 		kpanic("%s: invalid pointer %p (not the start of an object of cache %s, object size %u)", op, p,
 		       c->name, c->object_size);
+}
+
+/* ------------------------------------------------------------------ */
+/* free tags (slab.h)                                                  */
+/* ------------------------------------------------------------------ */
+
+uint64_t kslab_canary_key;
+bool kslab_harden;
+
+/* Whether obj is on the chain starting at `first` (a slab list, linked by
+ * free pointers, each checked before it is followed). */
+static bool chain_has(const struct kmem_cache *c, const struct page *s, void *first, const void *obj)
+{
+	unsigned left = c->objects;
+	for (void *o = first; o && left; left--) {
+		if (o == obj)
+			return true;
+		void *next = fp_get(c, o);
+		if (next)
+			check_fp(c, s, o, next);
+		o = next;
+	}
+	return false;
+}
+
+const char *kslab_free_where(struct kmem_cache *c, const void *obj)
+{
+	struct page *s = kslab_of(obj);
+	if (!s || s->slab_cache != c || c->pages)
+		return NULL;
+	const char *where = NULL;
+	klock(&c->lock);
+	/* A late free may find a slab emptied and reused since: under the
+	 * lock, s is c's for as long as we look. */
+	if (s->slab_cache == c) {
+		uint64_t w = atomic_load_explicit(&s->remote, memory_order_acquire);
+		if (chain_has(c, s, s->freelist, obj))
+			where = "on its slab's free list";
+		else if (chain_has(c, s, (void *)(uintptr_t)(w & REMOTE_PTR), obj))
+			where = "on its slab's list of frees";
+		else {
+			unsigned a, b, idx = (unsigned)(((uintptr_t)obj & c->slab_mask) / c->size);
+			carve_order(c, s, &a, &b);
+			for (unsigned i = s->carved; i < c->objects && !where; i++)
+				if ((unsigned)(((uint64_t)a * i + b) % c->objects) == idx)
+					where = "never allocated";
+		}
+	}
+	kunlock(&c->lock);
+	return where;
+}
+
+bool kslab_fp_plausible(const struct kmem_cache *c, const void *obj)
+{
+	void *next = fp_get(c, obj);
+	return !next || fp_ok(c, obj, next);
 }
 
 /* Frees the chain first..last (k objects, already linked through their
@@ -1169,6 +1262,11 @@ static int cache_setup(struct kmem_cache *c, const char *name, size_t size, size
 	choose_order(c);
 
 	c->secret = secret | 1;
+	/* The free tag: kmalloc's classes ask for it (KSLAB_FREE_TAG); a debug
+	 * cache checks every free exactly, and a free object of a cache with
+	 * a constructor or RCU keeps its contents. */
+	c->tagged = (flags & KSLAB_FREE_TAG) && !(flags & KSLAB_DEBUG_FLAGS) && fp_offset == 0 && kslab_harden;
+	c->flags &= ~KSLAB_FREE_TAG;
 	c->partial = NULL;
 	c->nr_partial = c->nr_slabs = 0;
 	c->dead = false;
@@ -1265,6 +1363,8 @@ static struct kmem_cache kmem_cache_boot;
 void kslab_init(void)
 {
 	kdbg_start_ns = kos_now_ns();
+	kslab_harden = ktune.harden >= KHARDEN_DEFAULT;
+	kos_random(&kslab_canary_key, sizeof kslab_canary_key);
 	kcache_init(&kmem_cache_boot, "kmem_cache", sizeof(struct kmem_cache), 64, 0, NULL);
 }
 
@@ -1292,7 +1392,7 @@ struct kmem_cache *kslab_create(const char *name, size_t size, size_t align, sla
 		return NULL;
 	}
 	struct kmem_cache *c = obj;
-	if (kcache_init(c, name, size, align, flags, ctor) != 0) {
+	if (kcache_init(c, name, size, align, flags & ~KSLAB_FREE_TAG, ctor) != 0) {
 		kslab_free_bulk(&kmem_cache_boot, 1, &obj);
 		*why = "bad parameters";
 		return NULL;

@@ -22,7 +22,10 @@ struct kmem_cache {
 	uint32_t size;             /* stride between objects */
 	uint32_t object_size;      /* size asked for */
 	uint32_t fp_offset;
-	uint32_t pad;
+	bool tagged;               /* free objects carry the free tag (kmalloc
+	                              and zone classes, KALLOC_HARDEN >= 1):
+	                              see kslab_tag_word */
+	uint8_t pad[3];
 	uint64_t secret;           /* free pointer hardening */
 	uint64_t div_mul;          /* exact-division check: see kslab_obj_valid */
 	uint32_t div_shift;
@@ -174,6 +177,54 @@ void kslab_foreach(void (*fn)(struct kmem_cache *c, void *arg), void *arg);
 void kslab_fork_prepare(void);
 void kslab_fork_parent(void);
 void kslab_fork_child(void);
+
+/*
+ * Default hardening (KALLOC_HARDEN >= 1; docs/design.md, "Hardening").
+ *
+ * Free tag: a free object of a tagged cache (kmalloc's classes, on which
+ * malloc and kmalloc sit) holds its address + KSLAB_TAG_BIAS in one word
+ * (kslab_tag_word: the second, or the first of an 8-byte object, whose
+ * second word is not its own).  Free compares that word with the tag
+ * before storing it: equal means the object may be free already, and the
+ * layer above asks, exactly, whether it is (kslab_free_where here, and the
+ * front caches' stacks); the allocation paths clear the word on the way
+ * out.  The slab layer never writes the second word of a free object (its
+ * free pointer is the first), so the tag stays while the object moves
+ * between front caches and slabs.
+ */
+/*
+ * The tag is the object's address plus an odd constant: one lea on the
+ * fast path, no load.  It needs no secret: a program that knows it can
+ * only make its own frees take the exact check (which finds nothing), and
+ * hiding a double free takes a write after free whatever the tag is.  The
+ * constant keeps program data from matching by accident (an object
+ * holding a pointer to itself, an empty list head, does not).
+ */
+#define KSLAB_TAG_BIAS 0x6b5f2d3bu
+/* A random key, for the canaries (kmalloc.c). */
+extern uint64_t kslab_canary_key;
+/* KALLOC_HARDEN >= 1, read once by kslab_init. */
+extern bool kslab_harden;
+/* kcache_init's flag for a cache whose free objects carry the tag (the
+ * kmalloc classes); kept out of c->flags. */
+#define KSLAB_FREE_TAG 0x80000000u
+KINLINE uint64_t kslab_tag(const void *obj)
+{
+	return (uintptr_t)obj + KSLAB_TAG_BIAS;
+}
+KINLINE uint64_t *kslab_tag_word(const struct kmem_cache *c, void *obj)
+{
+	return (uint64_t *)obj + (c->object_size >= 16);
+}
+/* Where free object obj of cache c is (its slab's free list, its remote
+ * frees, or never handed out yet), or NULL when it is not free: exact, under
+ * c->lock.  Objects held by front caches are the caller's to look for. */
+const char *kslab_free_where(struct kmem_cache *c, const void *obj);
+/* An 8-byte object's first word, the only one to hold its tag, is the free
+ * pointer while the object is on a slab list: true when that word decodes
+ * to a pointer a free list could hold (NULL, or an object of obj's slab),
+ * so that kslab_free_where must decide. */
+bool kslab_fp_plausible(const struct kmem_cache *c, const void *obj);
 
 /* The slab head of a slab object's address, or NULL. */
 KINLINE struct page *kslab_of(const void *p)
