@@ -95,10 +95,22 @@ unsigned kfront_initial_cap(unsigned idx)
 	return (unsigned)KMIN(KMAX(by_bytes, (size_t)KMIN(2u, max)), (size_t)KMAX(max / 4, 1u));
 }
 
+/* A guard page below region -1: a run off the end of a mapping below
+ * cannot reach its headers (the sentinel every thread without a region
+ * uses).  None above: the per-thread mode grows the regions in place,
+ * right after the last (front_thread.c). */
 char *kfront_regions_map(unsigned n)
 {
-	char *m = kos_map((size_t)(n + 1) << KPCPU_SHIFT, PAGE_SIZE, true, 0);
-	return m ? m + KPCPU_REGION : NULL;
+	char *m = kos_map(((size_t)(n + 1) << KPCPU_SHIFT) + PAGE_SIZE, PAGE_SIZE, true, 0);
+	if (!m)
+		return NULL;
+	kos_protect_none(m, PAGE_SIZE);
+	return m + PAGE_SIZE + KPCPU_REGION;
+}
+
+void kfront_regions_unmap(char *base, unsigned n)
+{
+	kos_unmap(base - KPCPU_REGION - PAGE_SIZE, ((size_t)(n + 1) << KPCPU_SHIFT) + PAGE_SIZE);
 }
 
 void kfront_region_flush(unsigned r, unsigned idx, bool put)

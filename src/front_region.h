@@ -38,9 +38,11 @@ extern unsigned kfront_nr_regions;               /* regions: CPUs, or thread slo
 bool kfront_layout_setup(struct kmem_cache *classes, unsigned n);
 /* Capacity a per-CPU stack starts with. */
 unsigned kfront_initial_cap(unsigned idx);
-/* Maps n regions and region -1 below them (left zeroed: the sentinel);
- * returns region 0. */
+/* Maps n regions and region -1 below them (left zeroed: the sentinel),
+ * a guard page below that; returns region 0. */
 char *kfront_regions_map(unsigned n);
+/* Unmaps what kfront_regions_map(n) returned as base, guards included. */
+void kfront_regions_unmap(char *base, unsigned n);
 /* Returns the objects of stack idx of region r to the slabs (with `put`,
  * leaving empty slabs listed: kslab_put_bulk), emptying the stack before
  * the first object goes back.  The stack must have no other user: locked

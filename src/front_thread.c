@@ -45,7 +45,7 @@ bool kfront_thread_setup(void)
 	if (!base)
 		return false;
 	if (pthread_key_create(&thr_key, thread_exit) != 0) {
-		kos_unmap(base - KPCPU_REGION, (size_t)(KTHR_REGIONS_FIRST + 1) << KPCPU_SHIFT);
+		kfront_regions_unmap(base, KTHR_REGIONS_FIRST);
 		return false;
 	}
 	kfront_nr_regions = KTHR_REGIONS_FIRST;
