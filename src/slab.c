@@ -90,7 +90,7 @@ static void dbg_check_fp(const struct kmem_cache *c, struct page *s, const void 
 static void dbg_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs, bool settle);
 static void dbg_flush(struct kmem_cache *c);
 static size_t dbg_layout(struct kmem_cache *c, size_t size);
-static struct kdbg_quarantine *dbg_quarantine(void);
+static struct kdbg_quarantine *dbg_quarantine(uint64_t seed);
 static uint64_t kdbg_start_ns;
 
 /* ------------------------------------------------------------------ */
@@ -351,7 +351,7 @@ unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **ou
 		while (got < n && obj) {
 			out[got++] = obj;
 			void *next = fp_get(c, obj);
-			if (unlikely(c->flags & SLAB_CONSISTENCY_CHECKS) && next)
+			if (unlikely(c->flags & (SLAB_CONSISTENCY_CHECKS | SLAB_HARDEN)) && next)
 				dbg_check_fp(c, s, obj, next);
 			obj = next;
 			took++;
@@ -576,12 +576,16 @@ struct kdbg_quarantine {
 	klock_t lock;
 	unsigned head, count;
 	size_t bytes;
+	uint64_t rng;        /* SLAB_HARDEN: the random exit's state */
+	uint32_t *sizes;     /* the block quarantine: each block's bytes; NULL
+	                        for a cache's, whose objects are c->size */
 	void *ring[KDBG_QUARANTINE_OBJECTS];
 };
 
 static struct kdbg_quarantine kdbg_quarantines[KDBG_MAX_CACHES];
 static _Atomic unsigned kdbg_nr_quarantines;
 bool kslab_debug_any;
+slab_flags_t kslab_block_flags;
 __thread const void *kslab_caller __attribute__((tls_model("initial-exec")));
 
 static inline struct kdbg_meta *dbg_meta(const struct kmem_cache *c, const void *obj)
@@ -589,13 +593,21 @@ static inline struct kdbg_meta *dbg_meta(const struct kmem_cache *c, const void 
 	return (struct kdbg_meta *)((char *)obj + c->dbg_meta);
 }
 
-/* The first byte of [p, p + n) that is not v, or NULL. */
+/* The first byte of [p, p + n) that is not v, or NULL: eight bytes at a
+ * time (a zeroed 4 KiB object is checked on every reuse under
+ * KALLOC_HARDEN=full). */
 static const uint8_t *dbg_find_not(const void *p, size_t n, uint8_t v)
 {
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != v)
-			return b + i;
+	const uint8_t *b = p, *end = b + n;
+	while (b < end && ((uintptr_t)b & 7))
+		if (*b++ != v)
+			return b - 1;
+	uint64_t w = 0x0101010101010101ull * v;
+	while (end - b >= 8 && *(const uint64_t *)(const void *)b == w)
+		b += 8;
+	for (; b < end; b++)
+		if (*b != v)
+			return b;
 	return NULL;
 }
 
@@ -610,32 +622,59 @@ static size_t dbg_track_line(char *buf, size_t len, const char *what, const stru
 	               t->cpu, (unsigned long)(rel / 1000u));
 }
 
-/* Reports a bug found in object obj of cache c and aborts.  `bad`: the
- * first damaged byte, or NULL; `expect`: the value it should hold. */
-static KNORETURN KNOINLINE void dbg_report(const struct kmem_cache *c, const void *obj, const char *what,
-                                           const uint8_t *bad, int expect)
+/* What a report says of an object, a cache's or a block's: its name, its
+ * flags, its state, and where its zones end (the object's size, the end of
+ * the red zone after it, the slot). */
+struct dbg_view {
+	const char *name;
+	slab_flags_t flags;
+	const struct kdbg_meta *m;
+	uint32_t object_size, red_end, slot;
+	bool block;
+};
+
+static struct dbg_view cache_view(const struct kmem_cache *c, const void *obj)
+{
+	return (struct dbg_view){ c->name, c->flags, dbg_meta(c, obj), c->object_size, c->fp_offset, c->size, false };
+}
+
+/* Reports a bug found in object obj and aborts.  `bad`: the first damaged
+ * byte, or NULL; `expect`: the value it should hold. */
+static KNORETURN KNOINLINE void dbg_report_view(const struct dbg_view *v, const void *obj, const char *what,
+                                                const uint8_t *bad, int expect)
 {
 	char buf[2048];
-	size_t n = kformat(buf, sizeof buf, "kalloc: BUG %s: %s: object %p\n", c->name, what, obj);
-	const struct kdbg_meta *m = dbg_meta(c, obj);
-	n += kformat(buf + n, sizeof buf - n, "  cache %s, object size %u, asked for %u, slot %u bytes\n", c->name,
-	             c->object_size, m->orig, c->size);
+	const struct kdbg_meta *m = v->m;
+	size_t n = kformat(buf, sizeof buf, "kalloc: BUG %s: %s: object %p\n", v->name, what, obj);
+	if (v->block)
+		n += kformat(buf + n, sizeof buf - n, "  %s, asked for %u bytes, %u bytes with its red zone\n",
+		             v->name, m->orig, v->slot);
+	else
+		n += kformat(buf + n, sizeof buf - n, "  cache %s, object size %u, asked for %u, slot %u bytes\n",
+		             v->name, v->object_size, m->orig, v->slot);
 	if (bad) {
 		long off = (long)(bad - (const uint8_t *)obj);
 		const char *where = off < 0 ? "the red zone before the object"
 		                    : off < (long)m->orig ? "the object"
-		                    : off < (long)c->object_size ? "the red zone past the size asked for"
-		                    : off < (long)c->fp_offset ? "the red zone after the object"
+		                    : off < (long)v->object_size ? "the red zone past the size asked for"
+		                    : off < (long)v->red_end ? "the red zone after the object"
 		                    : "the red zone before the next object";
 		n += kformat(buf + n, sizeof buf - n, "  damage at offset %ld (%s): 0x%x, expected 0x%x\n", off,
 		             where, *bad, expect);
 	}
-	if (c->flags & SLAB_STORE_USER) {
+	if (v->flags & SLAB_STORE_USER) {
 		n += dbg_track_line(buf + n, sizeof buf - n, "last allocated", &m->alloc);
 		n += dbg_track_line(buf + n, sizeof buf - n, "last freed", &m->free);
 	}
 	kwrite_all(2, buf, KMIN(n, sizeof buf - 1));
 	abort();
+}
+
+static KNORETURN void dbg_report(const struct kmem_cache *c, const void *obj, const char *what, const uint8_t *bad,
+                                 int expect)
+{
+	struct dbg_view v = cache_view(c, obj);
+	dbg_report_view(&v, obj, what, bad, expect);
 }
 
 static void dbg_track(struct ktrack *t)
@@ -646,11 +685,54 @@ static void dbg_track(struct ktrack *t)
 	t->ns = kos_now_ns();
 }
 
-static void dbg_trace(const struct kmem_cache *c, const void *obj, const char *op)
+static void dbg_trace(const char *name, const void *obj, uint32_t orig, const char *op)
 {
 	char sym[256];
 	kformat_symbol(sym, sizeof sym, kslab_caller);
-	kreport("trace %s %s %p size %u by %s", c->name, op, obj, dbg_meta(c, obj)->orig, sym);
+	kreport("trace %s %s %p size %u by %s", name, op, obj, orig, sym);
+}
+
+/* Red zones: the object's (SLUB's Z) under SLAB_HARDEN too. */
+static inline bool dbg_red(slab_flags_t f)
+{
+	return f & (SLAB_RED_ZONE | SLAB_HARDEN);
+}
+
+/* Freed objects are poisoned: 0x6b (last byte 0xa5) under SLAB_POISON,
+ * zero under SLAB_HARDEN alone. */
+static inline bool dbg_poison_flags(slab_flags_t f)
+{
+	return f & (SLAB_POISON | SLAB_HARDEN);
+}
+
+static inline uint8_t dbg_poison_byte(slab_flags_t f)
+{
+	return (f & SLAB_POISON) ? POISON_FREE : 0;
+}
+
+static bool dbg_poisons(const struct kmem_cache *c)
+{
+	return dbg_poison_flags(c->flags) && !c->ctor && !(c->flags & SLAB_TYPESAFE_BY_RCU);
+}
+
+/* Poisons the n bytes of a freed object (n >= 1). */
+static void dbg_poison(slab_flags_t f, uint8_t *b, size_t n)
+{
+	memset(b, dbg_poison_byte(f), n);
+	if (f & SLAB_POISON)
+		b[n - 1] = POISON_END;
+}
+
+/* Checks the poison of the n bytes of a freed object. */
+static void dbg_check_poison(const struct dbg_view *v, const uint8_t *b, size_t n, const char *what)
+{
+	uint8_t pv = dbg_poison_byte(v->flags);
+	bool end = v->flags & SLAB_POISON;
+	const uint8_t *bad = dbg_find_not(b, end ? n - 1 : n, pv);
+	if (bad)
+		dbg_report_view(v, b, what, bad, pv);
+	if (end && b[n - 1] != POISON_END)
+		dbg_report_view(v, b, what, b + n - 1, POISON_END);
 }
 
 /* Red zones of a slot: the "after" zone from `from` holds `v`, the
@@ -669,22 +751,14 @@ static void dbg_check_red(const struct kmem_cache *c, const void *obj, size_t fr
 	}
 }
 
-static bool dbg_poisons(const struct kmem_cache *c)
-{
-	return (c->flags & SLAB_POISON) && !c->ctor && !(c->flags & SLAB_TYPESAFE_BY_RCU);
-}
-
 /* A free object: poison intact, red zones inactive. */
 static void dbg_check_free(const struct kmem_cache *c, const void *obj, const char *what)
 {
 	if (dbg_poisons(c)) {
-		const uint8_t *b = obj, *bad = dbg_find_not(b, c->object_size - 1, POISON_FREE);
-		if (bad)
-			dbg_report(c, obj, what, bad, POISON_FREE);
-		if (b[c->object_size - 1] != POISON_END)
-			dbg_report(c, obj, what, b + c->object_size - 1, POISON_END);
+		struct dbg_view v = cache_view(c, obj);
+		dbg_check_poison(&v, obj, c->object_size, what);
 	}
-	if (c->flags & SLAB_RED_ZONE)
+	if (dbg_red(c->flags))
 		dbg_check_red(c, obj, c->object_size, SLUB_RED_INACTIVE, what);
 }
 
@@ -692,10 +766,8 @@ static void dbg_init_slab(struct kmem_cache *c, struct page *s)
 {
 	for (unsigned i = 0; i < c->objects; i++) {
 		uint8_t *b = slab_obj(c, s, i);
-		if (dbg_poisons(c)) {
-			memset(b, POISON_FREE, c->object_size - 1);
-			b[c->object_size - 1] = POISON_END;
-		}
+		if (dbg_poisons(c))
+			dbg_poison(c->flags, b, c->object_size);
 		memset(b + c->object_size, SLUB_RED_INACTIVE, c->fp_offset - c->object_size);
 		memset(b + c->dbg_tail, SLUB_RED_INACTIVE, c->size - c->dbg_tail);
 		struct kdbg_meta *m = dbg_meta(c, b);
@@ -714,14 +786,14 @@ static void dbg_alloc(struct kmem_cache *c, void *obj)
 		                                              : "free list corrupted: object state damaged",
 		           NULL, 0);
 	dbg_check_free(c, obj, "write after free (poison or red zone damaged)");
-	if (c->flags & SLAB_RED_ZONE)
+	if (dbg_red(c->flags))
 		memset((char *)obj + c->object_size, SLUB_RED_ACTIVE, c->fp_offset - c->object_size);
-	if (dbg_poisons(c) && !m->alloc.ns && !m->free.ns)
+	if ((c->flags & SLAB_POISON) && dbg_poisons(c) && !m->alloc.ns && !m->free.ns)
 		memset(obj, POISON_INUSE, c->object_size);   /* never used */
 	m->state = KDBG_ALLOCATED;
 	m->orig = c->object_size;
 	if (c->flags & SLAB_TRACE)
-		dbg_trace(c, obj, "alloc");
+		dbg_trace(c->name, obj, m->orig, "alloc");
 	if (c->flags & SLAB_STORE_USER)
 		dbg_track(&m->alloc);
 	else
@@ -734,7 +806,7 @@ void kslab_debug_set_size(struct kmem_cache *c, void *obj, size_t n)
 	struct kdbg_meta *m = dbg_meta(c, obj);
 	if (n >= c->object_size)
 		n = c->object_size;
-	if ((c->flags & SLAB_RED_ZONE) && m->orig > n)
+	if (dbg_red(c->flags) && m->orig > n)
 		memset((char *)obj + n, SLUB_RED_ACTIVE, m->orig - n);
 	m->orig = (uint32_t)n;
 }
@@ -742,6 +814,57 @@ void kslab_debug_set_size(struct kmem_cache *c, void *obj, size_t n)
 size_t kslab_debug_size(const struct kmem_cache *c, const void *obj)
 {
 	return dbg_meta(c, obj)->orig;
+}
+
+void kslab_debug_check_live(const struct kmem_cache *c, const void *obj, const char *op)
+{
+	if (dbg_meta(c, obj)->state != KDBG_ALLOCATED) {
+		char what[96];
+		kformat(what, sizeof what, "%s of a freed object (use after free)", op);
+		dbg_report(c, obj, what, NULL, 0);
+	}
+}
+
+/* Puts obj (`bytes` long) in quarantine q; returns the object that
+ * leaves it, or NULL, with its size in *out_bytes.  Under SLAB_HARDEN the
+ * one that leaves is drawn among the oldest KDBG_RANDOM_WINDOW, so the
+ * program cannot tell when a given object comes back. */
+static void *dbg_quarantine_push(struct kdbg_quarantine *q, void *obj, size_t bytes, size_t max_bytes,
+                                 bool random, size_t *out_bytes)
+{
+	void *out = NULL;
+	klock(&q->lock);
+	if (q->count == KDBG_QUARANTINE_OBJECTS || (q->count && q->bytes + bytes > max_bytes)) {
+		unsigned h = q->head;
+		if (random) {
+			q->rng = q->rng * 6364136223846793005ull + 1442695040888963407ull;
+			unsigned r = (unsigned)((q->rng >> 33) % KMIN(q->count, KDBG_RANDOM_WINDOW));
+			unsigned k = (h + r) % KDBG_QUARANTINE_OBJECTS;
+			void *t = q->ring[k];
+			q->ring[k] = q->ring[h];
+			q->ring[h] = t;
+			if (q->sizes) {
+				uint32_t ts = q->sizes[k];
+				q->sizes[k] = q->sizes[h];
+				q->sizes[h] = ts;
+			}
+		}
+		out = q->ring[h];
+		*out_bytes = q->sizes ? q->sizes[h] : bytes;
+		q->head = (h + 1) % KDBG_QUARANTINE_OBJECTS;
+		q->count--;
+		q->bytes -= *out_bytes;
+	}
+	unsigned tail = (q->head + q->count) % KDBG_QUARANTINE_OBJECTS;
+	q->ring[tail] = obj;
+	if (q->sizes)
+		q->sizes[tail] = (uint32_t)(bytes >> PAGE_SHIFT);
+	q->count++;
+	q->bytes += bytes;
+	kunlock(&q->lock);
+	if (out && q->sizes)
+		*out_bytes <<= PAGE_SHIFT;
+	return out;
 }
 
 /* Checks and poisons obj (freed by the program) and puts it in the
@@ -757,34 +880,22 @@ static void *dbg_free(struct kmem_cache *c, void *obj)
 	/* This free is the last one a report names from here on. */
 	if (c->flags & SLAB_STORE_USER)
 		dbg_track(&m->free);
-	if (c->flags & SLAB_RED_ZONE)
+	if (dbg_red(c->flags))
 		dbg_check_red(c, obj, m->orig, SLUB_RED_ACTIVE, "buffer overflow (red zone damaged)");
 	if (c->flags & SLAB_TRACE)
-		dbg_trace(c, obj, "free");
+		dbg_trace(c->name, obj, m->orig, "free");
 	kslab_caller = NULL;
-	if (dbg_poisons(c)) {
-		memset(obj, POISON_FREE, c->object_size - 1);
-		((uint8_t *)obj)[c->object_size - 1] = POISON_END;
-	}
-	if (c->flags & SLAB_RED_ZONE)
+	if (dbg_poisons(c))
+		dbg_poison(c->flags, obj, c->object_size);
+	if (dbg_red(c->flags))
 		memset((char *)obj + c->object_size, SLUB_RED_INACTIVE, c->fp_offset - c->object_size);
 	m->state = KDBG_FREE;   /* (orig stays, for reports) */
 
 	struct kdbg_quarantine *q = c->dbg;
 	if (!q)
 		return obj;
-	void *out = NULL;
-	klock(&q->lock);
-	if (q->count == KDBG_QUARANTINE_OBJECTS || (q->count && q->bytes + c->size > KDBG_QUARANTINE_BYTES)) {
-		out = q->ring[q->head];
-		q->head = (q->head + 1) % KDBG_QUARANTINE_OBJECTS;
-		q->count--;
-		q->bytes -= c->size;
-	}
-	q->ring[(q->head + q->count) % KDBG_QUARANTINE_OBJECTS] = obj;
-	q->count++;
-	q->bytes += c->size;
-	kunlock(&q->lock);
+	size_t ob;
+	void *out = dbg_quarantine_push(q, obj, c->size, KDBG_QUARANTINE_BYTES, c->flags & SLAB_HARDEN, &ob);
 	if (out)
 		dbg_check_free(c, out, "write after free (poison or red zone damaged)");
 	return out;
@@ -849,15 +960,111 @@ static size_t dbg_layout(struct kmem_cache *c, size_t size)
 	return c->dbg_tail + KDBG_RED_ZONE;
 }
 
-/* A debug cache's quarantine, or NULL when all are taken. */
-static struct kdbg_quarantine *dbg_quarantine(void)
+/* A debug cache's quarantine, or NULL when all are taken; `seed` starts
+ * its random exit. */
+static struct kdbg_quarantine *dbg_quarantine(uint64_t seed)
 {
 	unsigned i = atomic_fetch_add(&kdbg_nr_quarantines, 1);
 	if (i >= KDBG_MAX_CACHES)
 		return NULL;
 	struct kdbg_quarantine *q = &kdbg_quarantines[i];
 	klock_reinit(&q->lock);
+	q->rng = seed;
 	return q;
+}
+
+/* ---- page blocks and huge areas (kmalloc.c) ---- */
+
+_Static_assert(KDBG_BLOCK_EXTRA >= KDBG_RED_ZONE + sizeof(struct kdbg_meta), "a block's red zone and state fit");
+
+/* The quarantine of blocks: its ring holds their addresses and sizes (in
+ * pages) beside them. */
+static struct kdbg_quarantine kdbg_block_q = { .lock = KLOCK_INIT };
+static uint32_t kdbg_block_sizes[KDBG_QUARANTINE_OBJECTS];
+
+static struct dbg_view block_view(const void *p, size_t extent)
+{
+	const struct kdbg_meta *m = (const struct kdbg_meta *)((const char *)p + extent - sizeof(struct kdbg_meta));
+	uint32_t end = (uint32_t)(extent - sizeof(struct kdbg_meta));
+	return (struct dbg_view){ extent > KMAX_ORDER_SIZE ? "huge area" : "page block", kslab_block_flags, m, end,
+		                  end, (uint32_t)extent, true };
+}
+
+static inline struct kdbg_meta *block_meta(const void *p, size_t extent)
+{
+	return (struct kdbg_meta *)((char *)p + extent - sizeof(struct kdbg_meta));
+}
+
+void kdbg_block_alloc(void *p, size_t n, size_t extent)
+{
+	struct kdbg_meta *m = block_meta(p, extent);
+	uint8_t *red = (uint8_t *)p + n;
+	memset(red, SLUB_RED_ACTIVE, (size_t)((uint8_t *)m - red));
+	m->state = KDBG_ALLOCATED;
+	m->orig = (uint32_t)n;
+	memset(&m->free, 0, sizeof m->free);
+	if (kslab_block_flags & SLAB_TRACE) {
+		struct dbg_view v = block_view(p, extent);
+		dbg_trace(v.name, p, m->orig, "alloc");
+	}
+	if (kslab_block_flags & SLAB_STORE_USER)
+		dbg_track(&m->alloc);
+	else
+		m->alloc.ns = 1;
+	kslab_caller = NULL;
+}
+
+int kdbg_block_state(const void *p, size_t extent)
+{
+	uint32_t s = block_meta(p, extent)->state;
+	return s == KDBG_ALLOCATED ? 1 : s == KDBG_FREE ? 0 : -1;
+}
+
+size_t kdbg_block_size(const void *p, size_t extent, const char *op)
+{
+	const struct kdbg_meta *m = block_meta(p, extent);
+	if (m->state != KDBG_ALLOCATED) {
+		char what[96];
+		kformat(what, sizeof what, "%s of a freed block (use after free or double free)", op);
+		struct dbg_view v = block_view(p, extent);
+		dbg_report_view(&v, p, what, NULL, 0);
+	}
+	return m->orig;
+}
+
+void kdbg_block_free(void *p, size_t extent)
+{
+	struct kdbg_meta *m = block_meta(p, extent);
+	struct dbg_view v = block_view(p, extent);
+	if (m->state == KDBG_FREE)
+		dbg_report_view(&v, p, "double free", NULL, 0);
+	if (m->state != KDBG_ALLOCATED)
+		dbg_report_view(&v, p, "free of a block whose state is damaged", NULL, 0);
+	if (kslab_block_flags & SLAB_STORE_USER)
+		dbg_track(&m->free);
+	const uint8_t *red = (const uint8_t *)p + m->orig, *bad;
+	if (dbg_red(kslab_block_flags) && (bad = dbg_find_not(red, (size_t)((const uint8_t *)m - red), SLUB_RED_ACTIVE)))
+		dbg_report_view(&v, p, "buffer overflow (red zone damaged)", bad, SLUB_RED_ACTIVE);
+	if (kslab_block_flags & SLAB_TRACE)
+		dbg_trace(v.name, p, m->orig, "free");
+	kslab_caller = NULL;
+	if (dbg_poison_flags(kslab_block_flags) && m->orig)
+		dbg_poison(kslab_block_flags, p, m->orig);
+	m->state = KDBG_FREE;
+}
+
+void *kdbg_block_quarantine(void *p, size_t extent, size_t *out_extent)
+{
+	size_t ob = 0;
+	void *out = dbg_quarantine_push(&kdbg_block_q, p, extent, KDBG_BLOCK_QUARANTINE_BYTES,
+	                                kslab_block_flags & SLAB_HARDEN, &ob);
+	if (out) {
+		struct dbg_view v = block_view(out, ob);
+		if (dbg_poison_flags(kslab_block_flags) && v.m->orig)
+			dbg_check_poison(&v, out, v.m->orig, "write after free (poison damaged)");
+		*out_extent = ob;
+	}
+	return out;
 }
 
 /* kalloc_validate: every slab of every debug cache, found through the
@@ -871,7 +1078,7 @@ static void dbg_validate_slab(struct kmem_cache *c, struct page *s)
 		const struct kdbg_meta *m = dbg_meta(c, obj);
 		if (m->state == KDBG_FREE)
 			dbg_check_free(c, obj, "kalloc_validate: free object damaged (write after free or overflow)");
-		else if (m->state == KDBG_ALLOCATED && (c->flags & SLAB_RED_ZONE))
+		else if (m->state == KDBG_ALLOCATED && dbg_red(c->flags))
 			dbg_check_red(c, obj, m->orig, SLUB_RED_ACTIVE, "kalloc_validate: red zone damaged (buffer overflow)");
 		else if (m->state != KDBG_ALLOCATED)
 			dbg_report(c, obj, "kalloc_validate: object state damaged", NULL, 0);
@@ -1145,6 +1352,8 @@ static int cache_setup(struct kmem_cache *c, const char *name, size_t size, size
 	}
 	if (ktune.debug_flags && kenv_list_has(ktune.debug_caches, name))
 		flags |= ktune.debug_flags;
+	if (ktune.harden == KHARDEN_FULL)
+		flags |= SLAB_HARDEN;
 
 	cache_begin(c, name);
 	if (flags & KSLAB_DEBUG_FLAGS) {
@@ -1155,7 +1364,7 @@ static int cache_setup(struct kmem_cache *c, const char *name, size_t size, size
 		a = KMAX(a, KMIN(plain & -plain, (size_t)PAGE_SIZE));
 		stride = dbg_layout(c, size);   /* the free pointer past the red zone */
 		fp_offset = c->fp_offset;
-		c->dbg = dbg_quarantine();
+		c->dbg = dbg_quarantine(secret);
 		kslab_debug_any = true;
 	}
 	stride = KALIGN_UP(stride, a);
@@ -1226,10 +1435,12 @@ void kslab_fork_prepare(void)
 		klock(&c->lock);
 	for (unsigned i = 0; i < dbg_nr_locks(); i++)
 		klock(&kdbg_quarantines[i].lock);
+	klock(&kdbg_block_q.lock);
 }
 
 void kslab_fork_parent(void)
 {
+	kunlock(&kdbg_block_q.lock);
 	for (unsigned i = 0; i < dbg_nr_locks(); i++)
 		kunlock(&kdbg_quarantines[i].lock);
 	for (struct kmem_cache *c = kcache_list; c; c = c->next)
@@ -1239,6 +1450,7 @@ void kslab_fork_parent(void)
 
 void kslab_fork_child(void)
 {
+	klock_reinit(&kdbg_block_q.lock);
 	for (unsigned i = 0; i < dbg_nr_locks(); i++)
 		klock_reinit(&kdbg_quarantines[i].lock);
 	for (struct kmem_cache *c = kcache_list; c; c = c->next)
@@ -1265,6 +1477,18 @@ static struct kmem_cache kmem_cache_boot;
 void kslab_init(void)
 {
 	kdbg_start_ns = kos_now_ns();
+	/* Page blocks and huge areas: debugged under the hardened profile,
+	 * and under KALLOC_DEBUG when it names no cache. */
+	slab_flags_t bf = ktune.harden == KHARDEN_FULL ? SLAB_HARDEN : 0;
+	if (!ktune.debug_caches)
+		bf |= ktune.debug_flags;
+	if (bf) {
+		klock_reinit(&kdbg_block_q.lock);
+		kdbg_block_q.sizes = kdbg_block_sizes;
+		kos_random(&kdbg_block_q.rng, sizeof kdbg_block_q.rng);
+		kslab_debug_any = true;
+	}
+	kslab_block_flags = bf;
 	kcache_init(&kmem_cache_boot, "kmem_cache", sizeof(struct kmem_cache), 64, 0, NULL);
 }
 

@@ -116,6 +116,15 @@
 /* The kernel's trace flag (SLUB's 'T'); the other debug flags are in
  * kalloc.h. */
 #define SLAB_TRACE 0x00200000u
+/* KALLOC_HARDEN=full (docs/debugging.md, "the hardened profile"): set on
+ * every cache at its creation, and on page blocks and huge areas
+ * (kslab_block_flags).  A debug flag: the object gets the red zones of
+ * SLAB_RED_ZONE, zero as the poison of SLAB_POISON (freed objects are
+ * zeroed, checked when they leave the quarantine and when handed out
+ * again), the free-pointer checks of SLAB_CONSISTENCY_CHECKS, and a
+ * quarantine that lets objects out in a random order among the oldest;
+ * no call sites are recorded. */
+#define SLAB_HARDEN 0x00400000u
 /* Red zone bytes after each object (past its end rounded up to 8), and
  * before the next object. */
 #define KDBG_RED_ZONE 16U
@@ -123,8 +132,16 @@
  * back to their slab: at most this many objects, or bytes. */
 #define KDBG_QUARANTINE_OBJECTS 256U
 #define KDBG_QUARANTINE_BYTES (1UL << 20)
-/* Debug caches with a quarantine, at most (the others keep the checks). */
-#define KDBG_MAX_CACHES 64U
+/* Debug caches with a quarantine, at most (the others keep the checks):
+ * KALLOC_HARDEN=full makes every cache one. */
+#define KDBG_MAX_CACHES 128U
+/* Under SLAB_HARDEN, the object leaving a full quarantine is drawn at
+ * random among its oldest this many (a FIFO otherwise). */
+#define KDBG_RANDOM_WINDOW 16U
+/* Page blocks and huge areas freed under KALLOC_HARDEN=full or
+ * KALLOC_DEBUG wait in a quarantine of their own: at most this many bytes
+ * (always the last one freed) and KDBG_QUARANTINE_OBJECTS blocks. */
+#define KDBG_BLOCK_QUARANTINE_BYTES (4UL << 20)
 
 /* ---- the environment (tune.c) -------------------------------------- */
 
