@@ -537,10 +537,19 @@ void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 		}
 		break;
 	case KB_HUGE:
-		if (zone_ok && !kslab_block_flags && size > KMAX_ORDER_SIZE) {
-			void *n = kvm_realloc(p, size);
+		if (zone_ok && size > KMAX_ORDER_SIZE) {
+			/* A debugged area is checked as a free would, and its red
+			 * zone and state move to its new end. */
+			size_t extra = 0, extent = kvm_usable(p);
+			if (unlikely(kslab_block_flags) && kdbg_block_state(p, extent) >= 0) {
+				kdbg_block_check(p, extent);
+				extra = KDBG_BLOCK_EXTRA;
+			}
+			void *n = kvm_realloc(p, size + extra);
 			if (!n)
 				kalloc_fail(size, gfp, op);
+			else if (extra)
+				kdbg_block_alloc(n, size, kvm_usable(n));
 			return n;
 		}
 		break;

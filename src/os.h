@@ -35,6 +35,9 @@ int kos_release(void *addr, size_t size);
 void kos_yield(void);
 /* Makes a range inaccessible (a guard).  0 or an errno value. */
 int kos_protect_none(void *addr, size_t size);
+/* Makes [addr, addr+size) readable and writable again (a guard page given
+ * back).  0 or an errno value. */
+int kos_protect_rw(void *addr, size_t size);
 /* mremap(MREMAP_MAYMOVE): resizes the mapping at old to new_size, moving its
  * page tables wherever the kernel finds room.  Returns the new address, or
  * NULL with the old mapping intact. */

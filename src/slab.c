@@ -89,8 +89,8 @@ static void dbg_alloc(struct kmem_cache *c, void *obj);
 static void dbg_check_fp(const struct kmem_cache *c, struct page *s, const void *obj, const void *next);
 static void dbg_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs, bool settle);
 static void dbg_flush(struct kmem_cache *c);
-static size_t dbg_layout(struct kmem_cache *c, size_t size);
-static struct kdbg_quarantine *dbg_quarantine(uint64_t seed);
+static size_t dbg_layout(struct kmem_cache *c, size_t size, slab_flags_t flags);
+static struct kdbg_quarantine *dbg_quarantine(slab_flags_t flags, uint64_t seed);
 static uint64_t kdbg_start_ns;
 
 /* ------------------------------------------------------------------ */
@@ -171,10 +171,48 @@ static inline void *slab_obj(const struct kmem_cache *c, const struct page *s, u
 	return (char *)kpage_address(s) + (size_t)i * c->size;
 }
 
+/*
+ * Guard slabs (KALLOC_HARDEN=full): a slab drawn for one (one in
+ * KHARDEN_GUARD_ONE_IN) is an exact block of its pages and one more, made
+ * inaccessible (its info word says KPG_TAIL: a pointer into it is no
+ * object).  KPF_SLAB_GUARD on the head says so; free_slab_pages makes the
+ * page accessible again before the block goes back.
+ */
+#define KPF_SLAB_GUARD 0x10   /* (slab head) followed by a guard page; beside page_alloc.h's KPF_* */
+static _Atomic uint64_t guard_draws;
+
+static bool guard_wanted(const struct kmem_cache *c)
+{
+	if (!(c->flags & SLAB_HARDEN) || c->order > KHARDEN_GUARD_MAX_ORDER)
+		return false;
+	uint64_t x = atomic_fetch_add_explicit(&guard_draws, 0x9e3779b97f4a7c15ull, memory_order_relaxed) ^ c->secret;
+	x = (x ^ (x >> 31)) * 0xbf58476d1ce4e5b9ull;
+	return (x >> 40) % KHARDEN_GUARD_ONE_IN == 0;
+}
+
+static struct page *guarded_slab(struct kmem_cache *c, gfp_t gfp)
+{
+	size_t npages = 1UL << c->order;
+	struct page *s = kpage_alloc_exact(gfp, npages + 1, c->order);
+	if (!s)
+		return NULL;
+	if (kos_protect_none((char *)kpage_address(s) + (npages << PAGE_SHIFT), PAGE_SIZE) != 0) {
+		kpage_free(s);
+		return NULL;
+	}
+	kpage_set_info(s + npages, KPG_TAIL);
+	s->order = c->order;
+	return s;
+}
+
 /* Builds a new slab (no lock held).  Returns its head page or NULL. */
 static struct page *new_slab(struct kmem_cache *c, gfp_t gfp)
 {
-	struct page *s = kpage_alloc((gfp & ~(__GFP_ZERO | KGFP_ZONEMASK)) | c->allocflags, c->order);
+	gfp = (gfp & ~(__GFP_ZERO | KGFP_ZONEMASK)) | c->allocflags;
+	struct page *s = unlikely(guard_wanted(c)) ? guarded_slab(c, gfp) : NULL;
+	uint8_t flags = s ? KPF_SLAB_GUARD : 0;
+	if (!s)
+		s = kpage_alloc(gfp, c->order);
 	if (!s)
 		return NULL;
 	uint32_t info = c->page_info;
@@ -182,7 +220,7 @@ static struct page *new_slab(struct kmem_cache *c, gfp_t gfp)
 	s->head = s;
 	kpage_set_tails(s, npages, info);
 	s->slab_cache = c;
-	s->flags = 0;
+	s->flags = flags;
 	atomic_store_explicit(&s->inuse, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
 
@@ -265,8 +303,15 @@ static struct page *empty_check_locked(struct kmem_cache *c, struct page *s)
 static void free_slab_pages(struct page *s)
 {
 	s->slab_cache = NULL;
-	kpage_set_info(s, KPG_LARGE);   /* kpage_free expects an allocated block head */
 	s->npages = 1U << s->order;
+	if (s->flags & KPF_SLAB_GUARD) {
+		/* An inaccessible page cannot go back: kept if it stays so. */
+		if (kos_protect_rw((char *)kpage_address(s) + ((size_t)s->npages << PAGE_SHIFT), PAGE_SIZE) != 0)
+			return;
+		s->npages++;
+		s->flags = 0;
+	}
+	kpage_set_info(s, KPG_LARGE);   /* kpage_free expects an allocated block head */
 	kpage_free(s);
 }
 
@@ -575,7 +620,8 @@ struct kdbg_meta {
 struct kdbg_quarantine {
 	klock_t lock;
 	unsigned head, count;
-	size_t bytes;
+	unsigned max_count;  /* <= KDBG_QUARANTINE_OBJECTS */
+	size_t bytes, max_bytes;
 	uint64_t rng;        /* SLAB_HARDEN: the random exit's state */
 	uint32_t *sizes;     /* the block quarantine: each block's bytes; NULL
 	                        for a cache's, whose objects are c->size */
@@ -588,14 +634,22 @@ bool kslab_debug_any;
 slab_flags_t kslab_block_flags;
 __thread const void *kslab_caller __attribute__((tls_model("initial-exec")));
 
+/* The hardened profile alone keeps the state and the size asked for, not
+ * the call sites (kdbg_meta's first 8 bytes). */
+static inline size_t dbg_meta_size(slab_flags_t flags)
+{
+	return (flags & (SLAB_STORE_USER | SLAB_POISON)) ? sizeof(struct kdbg_meta) : offsetof(struct kdbg_meta, alloc);
+}
+
 static inline struct kdbg_meta *dbg_meta(const struct kmem_cache *c, const void *obj)
 {
 	return (struct kdbg_meta *)((char *)obj + c->dbg_meta);
 }
 
-/* The first byte of [p, p + n) that is not v, or NULL: eight bytes at a
- * time (a zeroed 4 KiB object is checked on every reuse under
- * KALLOC_HARDEN=full). */
+/* The first byte of [p, p + n) that is not v, or NULL: 64 bytes at a
+ * time, eight independent loads folded with OR (a zeroed object is checked
+ * on every reuse under KALLOC_HARDEN=full), then byte by byte in the block
+ * that differs. */
 static const uint8_t *dbg_find_not(const void *p, size_t n, uint8_t v)
 {
 	const uint8_t *b = p, *end = b + n;
@@ -603,6 +657,15 @@ static const uint8_t *dbg_find_not(const void *p, size_t n, uint8_t v)
 		if (*b++ != v)
 			return b - 1;
 	uint64_t w = 0x0101010101010101ull * v;
+	while (end - b >= 64) {
+		const uint64_t *q = (const uint64_t *)(const void *)b;
+		uint64_t d = 0;
+		for (int i = 0; i < 8; i++)
+			d |= q[i] ^ w;
+		if (d)
+			break;
+		b += 64;
+	}
 	while (end - b >= 8 && *(const uint64_t *)(const void *)b == w)
 		b += 8;
 	for (; b < end; b++)
@@ -771,7 +834,7 @@ static void dbg_init_slab(struct kmem_cache *c, struct page *s)
 		memset(b + c->object_size, SLUB_RED_INACTIVE, c->fp_offset - c->object_size);
 		memset(b + c->dbg_tail, SLUB_RED_INACTIVE, c->size - c->dbg_tail);
 		struct kdbg_meta *m = dbg_meta(c, b);
-		memset(m, 0, sizeof *m);
+		memset(m, 0, dbg_meta_size(c->flags));
 		m->state = KDBG_FREE;
 		m->orig = c->object_size;
 	}
@@ -796,7 +859,7 @@ static void dbg_alloc(struct kmem_cache *c, void *obj)
 		dbg_trace(c->name, obj, m->orig, "alloc");
 	if (c->flags & SLAB_STORE_USER)
 		dbg_track(&m->alloc);
-	else
+	else if (c->flags & SLAB_POISON)
 		m->alloc.ns = 1;   /* used */
 	kslab_caller = NULL;
 }
@@ -829,12 +892,12 @@ void kslab_debug_check_live(const struct kmem_cache *c, const void *obj, const c
  * leaves it, or NULL, with its size in *out_bytes.  Under SLAB_HARDEN the
  * one that leaves is drawn among the oldest KDBG_RANDOM_WINDOW, so the
  * program cannot tell when a given object comes back. */
-static void *dbg_quarantine_push(struct kdbg_quarantine *q, void *obj, size_t bytes, size_t max_bytes,
-                                 bool random, size_t *out_bytes)
+static void *dbg_quarantine_push(struct kdbg_quarantine *q, void *obj, size_t bytes, bool random,
+                                 size_t *out_bytes)
 {
 	void *out = NULL;
 	klock(&q->lock);
-	if (q->count == KDBG_QUARANTINE_OBJECTS || (q->count && q->bytes + bytes > max_bytes)) {
+	if (q->count == q->max_count || (q->count && q->bytes + bytes > q->max_bytes)) {
 		unsigned h = q->head;
 		if (random) {
 			q->rng = q->rng * 6364136223846793005ull + 1442695040888963407ull;
@@ -895,8 +958,10 @@ static void *dbg_free(struct kmem_cache *c, void *obj)
 	if (!q)
 		return obj;
 	size_t ob;
-	void *out = dbg_quarantine_push(q, obj, c->size, KDBG_QUARANTINE_BYTES, c->flags & SLAB_HARDEN, &ob);
-	if (out)
+	void *out = dbg_quarantine_push(q, obj, c->size, c->flags & SLAB_HARDEN, &ob);
+	/* Checked as it leaves, and again when handed out; the hardened
+	 * profile alone checks only then (each check reads the object). */
+	if (out && (c->flags & ~SLAB_HARDEN & KSLAB_DEBUG_FLAGS))
 		dbg_check_free(c, out, "write after free (poison or red zone damaged)");
 	return out;
 }
@@ -950,19 +1015,21 @@ static void dbg_check_fp(const struct kmem_cache *c, struct page *s, const void 
 }
 
 /* The debug layout of a cache of `size`-byte objects: sets fp_offset,
- * dbg_meta and dbg_tail, returns the slot size before alignment. */
-static size_t dbg_layout(struct kmem_cache *c, size_t size)
+ * dbg_meta and dbg_tail, returns the slot size before alignment (see
+ * cache_setup for the hardened profile's tail). */
+static size_t dbg_layout(struct kmem_cache *c, size_t size, slab_flags_t flags)
 {
 	size_t off = KALIGN_UP(size, 8) + KDBG_RED_ZONE;
 	c->fp_offset = (uint32_t)off;
 	c->dbg_meta = (uint32_t)(off + sizeof(void *));
-	c->dbg_tail = (uint32_t)(c->dbg_meta + sizeof(struct kdbg_meta));
+	c->dbg_tail = (uint32_t)(c->dbg_meta + dbg_meta_size(flags));
 	return c->dbg_tail + KDBG_RED_ZONE;
 }
 
 /* A debug cache's quarantine, or NULL when all are taken; `seed` starts
- * its random exit. */
-static struct kdbg_quarantine *dbg_quarantine(uint64_t seed)
+ * its random exit.  Under the hardened profile alone (no KALLOC_DEBUG
+ * flag), a short one. */
+static struct kdbg_quarantine *dbg_quarantine(slab_flags_t flags, uint64_t seed)
 {
 	unsigned i = atomic_fetch_add(&kdbg_nr_quarantines, 1);
 	if (i >= KDBG_MAX_CACHES)
@@ -970,6 +1037,9 @@ static struct kdbg_quarantine *dbg_quarantine(uint64_t seed)
 	struct kdbg_quarantine *q = &kdbg_quarantines[i];
 	klock_reinit(&q->lock);
 	q->rng = seed;
+	bool light = (flags & KSLAB_DEBUG_FLAGS) == SLAB_HARDEN;
+	q->max_count = light ? KHARDEN_QUARANTINE_OBJECTS : KDBG_QUARANTINE_OBJECTS;
+	q->max_bytes = light ? KHARDEN_QUARANTINE_BYTES : KDBG_QUARANTINE_BYTES;
 	return q;
 }
 
@@ -979,7 +1049,11 @@ _Static_assert(KDBG_BLOCK_EXTRA >= KDBG_RED_ZONE + sizeof(struct kdbg_meta), "a 
 
 /* The quarantine of blocks: its ring holds their addresses and sizes (in
  * pages) beside them. */
-static struct kdbg_quarantine kdbg_block_q = { .lock = KLOCK_INIT };
+static struct kdbg_quarantine kdbg_block_q = {
+	.lock = KLOCK_INIT,
+	.max_count = KDBG_QUARANTINE_OBJECTS,
+	.max_bytes = KDBG_BLOCK_QUARANTINE_BYTES,
+};
 static uint32_t kdbg_block_sizes[KDBG_QUARANTINE_OBJECTS];
 
 static struct dbg_view block_view(const void *p, size_t extent)
@@ -1032,7 +1106,8 @@ size_t kdbg_block_size(const void *p, size_t extent, const char *op)
 	return m->orig;
 }
 
-void kdbg_block_free(void *p, size_t extent)
+/* The checks of a free: state, then red zone. */
+static void block_check(void *p, size_t extent, bool track)
 {
 	struct kdbg_meta *m = block_meta(p, extent);
 	struct dbg_view v = block_view(p, extent);
@@ -1040,11 +1115,23 @@ void kdbg_block_free(void *p, size_t extent)
 		dbg_report_view(&v, p, "double free", NULL, 0);
 	if (m->state != KDBG_ALLOCATED)
 		dbg_report_view(&v, p, "free of a block whose state is damaged", NULL, 0);
-	if (kslab_block_flags & SLAB_STORE_USER)
+	if (track && (kslab_block_flags & SLAB_STORE_USER))
 		dbg_track(&m->free);
 	const uint8_t *red = (const uint8_t *)p + m->orig, *bad;
 	if (dbg_red(kslab_block_flags) && (bad = dbg_find_not(red, (size_t)((const uint8_t *)m - red), SLUB_RED_ACTIVE)))
 		dbg_report_view(&v, p, "buffer overflow (red zone damaged)", bad, SLUB_RED_ACTIVE);
+}
+
+void kdbg_block_check(void *p, size_t extent)
+{
+	block_check(p, extent, false);
+}
+
+void kdbg_block_free(void *p, size_t extent)
+{
+	struct kdbg_meta *m = block_meta(p, extent);
+	struct dbg_view v = block_view(p, extent);
+	block_check(p, extent, true);
 	if (kslab_block_flags & SLAB_TRACE)
 		dbg_trace(v.name, p, m->orig, "free");
 	kslab_caller = NULL;
@@ -1056,8 +1143,7 @@ void kdbg_block_free(void *p, size_t extent)
 void *kdbg_block_quarantine(void *p, size_t extent, size_t *out_extent)
 {
 	size_t ob = 0;
-	void *out = dbg_quarantine_push(&kdbg_block_q, p, extent, KDBG_BLOCK_QUARANTINE_BYTES,
-	                                kslab_block_flags & SLAB_HARDEN, &ob);
+	void *out = dbg_quarantine_push(&kdbg_block_q, p, extent, kslab_block_flags & SLAB_HARDEN, &ob);
 	if (out) {
 		struct dbg_view v = block_view(out, ob);
 		if (dbg_poison_flags(kslab_block_flags) && v.m->orig)
@@ -1362,12 +1448,18 @@ static int cache_setup(struct kmem_cache *c, const char *name, size_t size, size
 		 * 5120-byte class's objects being 1024-aligned). */
 		size_t plain = KALIGN_UP(stride, a);
 		a = KMAX(a, KMIN(plain & -plain, (size_t)PAGE_SIZE));
-		stride = dbg_layout(c, size);   /* the free pointer past the red zone */
+		stride = dbg_layout(c, size, flags);   /* the free pointer past the red zone */
 		fp_offset = c->fp_offset;
-		c->dbg = dbg_quarantine(secret);
+		c->dbg = dbg_quarantine(flags, secret);
 		kslab_debug_any = true;
 	}
 	stride = KALIGN_UP(stride, a);
+	/* The hardened profile alone checks the last KDBG_RED_ZONE bytes of
+	 * a slot as the next object's "before" zone, not the padding the
+	 * alignment adds (up to half the slot for a power-of-two class):
+	 * reading it on every allocation and free cost more than the rest. */
+	if ((flags & KSLAB_DEBUG_FLAGS) == SLAB_HARDEN)
+		c->dbg_tail = (uint32_t)(stride - KDBG_RED_ZONE);
 	c->size = (uint32_t)stride;
 	c->object_size = (uint32_t)size;
 	c->fp_offset = (uint32_t)fp_offset;

@@ -141,6 +141,9 @@ size_t kdbg_block_size(const void *p, size_t extent, const char *op);
 /* The free of an allocated block: state (a double free is reported),
  * red zone, then poison and the free's call site. */
 void kdbg_block_free(void *p, size_t extent);
+/* kdbg_block_free's checks, for a block resized in place (realloc), which
+ * then gets kdbg_block_alloc at its new size. */
+void kdbg_block_check(void *p, size_t extent);
 /* Puts the freed block p in the block quarantine; returns the block that
  * leaves it (its poison checked) with *out_extent, or NULL. */
 void *kdbg_block_quarantine(void *p, size_t extent, size_t *out_extent);

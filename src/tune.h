@@ -135,9 +135,26 @@
 /* Debug caches with a quarantine, at most (the others keep the checks):
  * KALLOC_HARDEN=full makes every cache one. */
 #define KDBG_MAX_CACHES 128U
+/* Under SLAB_HARDEN alone (KALLOC_HARDEN=full) a cache's quarantine is
+ * shorter: at most this many objects, or bytes.  The checks do not need a
+ * long one (a double free is seen by the object's state, a write after
+ * free when the object is handed out again, however late); what it buys
+ * is a delay before reuse, and its cost is the cache misses of objects
+ * checked long after they were zeroed (bench/: larson with 256 objects and
+ * 1 MiB per cache ran 20x glibc's time, the zero check missing in cache). */
+#define KHARDEN_QUARANTINE_OBJECTS 32U
+#define KHARDEN_QUARANTINE_BYTES (32UL << 10)
+/* Guard slabs (KALLOC_HARDEN=full): one new slab in this many, drawn at
+ * random, of order up to KHARDEN_GUARD_MAX_ORDER, is followed by an
+ * inaccessible page, so a linear overflow off the slab's end faults.  Each
+ * costs an mprotect when the slab is made and one when it goes back, a
+ * page of address space (never of memory), and two more mappings for the
+ * process (an mprotect refused at vm.max_map_count makes a plain slab). */
+#define KHARDEN_GUARD_ONE_IN 4U
+#define KHARDEN_GUARD_MAX_ORDER 4U
 /* Under SLAB_HARDEN, the object leaving a full quarantine is drawn at
  * random among its oldest this many (a FIFO otherwise). */
-#define KDBG_RANDOM_WINDOW 16U
+#define KDBG_RANDOM_WINDOW 8U
 /* Page blocks and huge areas freed under KALLOC_HARDEN=full or
  * KALLOC_DEBUG wait in a quarantine of their own: at most this many bytes
  * (always the last one freed) and KDBG_QUARANTINE_OBJECTS blocks. */
