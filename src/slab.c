@@ -89,6 +89,7 @@ static void dbg_alloc(struct kmem_cache *c, void *obj);
 static void dbg_check_fp(const struct kmem_cache *c, struct page *s, const void *obj, const void *next);
 static void dbg_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs, bool settle);
 static void dbg_flush(struct kmem_cache *c);
+static void dbg_check_slab_free(struct kmem_cache *c, struct page *s);
 static size_t dbg_layout(struct kmem_cache *c, size_t size, slab_flags_t flags);
 static struct kdbg_quarantine *dbg_quarantine(slab_flags_t flags, uint64_t seed);
 static uint64_t kdbg_start_ns;
@@ -345,6 +346,8 @@ static void discard_slab(struct page *s)
 		return;
 	}
 	struct kmem_cache *c = s->slab_cache;
+	if (kslab_debug(c))
+		dbg_check_slab_free(c, s);
 	if (c->flags & SLAB_TYPESAFE_BY_RCU) {
 		s->slab_cache = NULL;
 		s->rcu_cache = c;
@@ -444,7 +447,8 @@ void kslab_check_object(struct kmem_cache *c, struct page *s, const void *p, con
 		if (c->flags & SLAB_TYPESAFE_BY_RCU)
 			kpanic("%s: invalid pointer %p (cache %s): in an empty slab waiting for an RCU grace "
 			       "period, freed already", op, p, c->name);
-		kpanic("%s: invalid pointer %p (cache %s)", op, p, c->name);
+		kpanic("%s: invalid pointer %p (cache %s): in a slab given back to the page layer: freed "
+		       "already (double free?) or never allocated", op, p, c->name);
 	}
 	if (unlikely(!kslab_obj_valid(c, p)))
 		kpanic("%s: invalid pointer %p (not the start of an object of cache %s, object size %u)", op, p,
@@ -1003,6 +1007,19 @@ static void dbg_flush(struct kmem_cache *c)
 			return;
 		dbg_check_free(c, out, "write after free (poison or red zone damaged)");
 		free_chain(c, kslab_of(out), out, out, 1, true);
+	}
+}
+
+/* An empty slab of a debug cache going back to the page layer: a write
+ * after free into any of its objects is reported now, as no allocation
+ * will hand them out again. */
+static void dbg_check_slab_free(struct kmem_cache *c, struct page *s)
+{
+	for (unsigned i = 0; i < c->objects; i++) {
+		void *obj = slab_obj(c, s, i);
+		if (dbg_meta(c, obj)->state != KDBG_FREE)
+			dbg_report(c, obj, "empty slab given back holds an object not free (state damaged)", NULL, 0);
+		dbg_check_free(c, obj, "write after free (poison or red zone damaged)");
 	}
 }
 

@@ -31,10 +31,16 @@
  *   NEEDS_HUGE_INACCESSIBLE freed huge areas made inaccessible at once
  *
  * `./harden_matrix print` prints the table alone (for the docs).
+ *
+ * Guard slabs, after the matrix: under full some slabs are followed by an
+ * inaccessible page (found in /proc/self/maps), and a linear overflow from
+ * the last block before one faults there, in the program; by default there
+ * are none.
  */
 #include "ktest.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -384,6 +390,83 @@ static void print_matrix(int only, const char got[][NSIZES])
 	}
 }
 
+/* ---- guard slabs ----------------------------------------------------------- */
+
+#define GUARD_BLOCKS 20000
+static char *guard_blocks[GUARD_BLOCKS];
+static char maps[4 << 20];
+
+static int guard_child(void *arg)
+{
+	(void)arg;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_segv;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, NULL);
+	for (int i = 0; i < GUARD_BLOCKS; i++)
+		guard_blocks[i] = malloc(opaque_size(100));
+	int fd = open("/proc/self/maps", O_RDONLY);
+	size_t len = 0;
+	ssize_t k;
+	while (fd >= 0 && len < sizeof maps - 1 && (k = read(fd, maps + len, sizeof maps - 1 - len)) > 0)
+		len += (size_t)k;
+	maps[len] = '\0';
+	if (fd >= 0)
+		close(fd);
+	/* single inaccessible pages; the last of our blocks before one */
+	int guards = 0;
+	char *last = NULL, *guard = NULL;
+	for (char *l = maps; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+		unsigned long a, b;
+		char perm[8];
+		if (sscanf(l, "%lx-%lx %7s", &a, &b, perm) != 3 || strcmp(perm, "---p") != 0 || b - a != 4096)
+			continue;
+		guards++;
+		for (int i = 0; i < GUARD_BLOCKS; i++) {
+			char *p = guard_blocks[i];
+			if ((uintptr_t)p < a && a - (uintptr_t)p <= 4096 && (!last || p > last) &&
+			    (!guard || (uintptr_t)guard == a)) {
+				last = p;
+				guard = (char *)a;
+			}
+		}
+	}
+	test_msg("guards %d", guards);
+	if (!last)
+		return 0;
+	char buf[32];
+	test_msg("overflow from %s", addr_text(last, buf));
+	test_msg("guard at %s", addr_text(guard, buf));
+	for (volatile char *q = last;; q++)
+		*q = 0x42;
+}
+
+static void guard_slabs(int prof)
+{
+	run_child(guard_child, NULL, 60000, &r);
+	char how[128];
+	child_describe(&r, how, sizeof how);
+	const char *g = strstr(r.err, "guards ");
+	int guards = g ? atoi(g + 7) : -1;
+	if (prof != FULL) {
+		CHECKF(child_exit(&r) == 0 && guards == 0, "%s: %d guard pages, child %s; stderr:\n%s", prof_name[prof],
+		       guards, how, r.err);
+		return;
+	}
+	const char *at = strstr(r.err, "guard at ");
+	char want[64] = "?";
+	if (at) {
+		const char *e = strchr(at + 9, '\n');
+		snprintf(want, sizeof want, "fault at %.*s,", e ? (int)(e - at - 9) : 20, at + 9);
+	}
+	CHECKF(guards > 0 && child_signal(&r) == SIGSEGV && at && contains(r.err, want) && !contains(r.err, "libkalloc"),
+	       "full: %d guard pages; a linear overflow off a slab's end must fault at the guard (%s), in the "
+	       "program: child %s; stderr:\n%s", guards, want, how, r.err);
+	test_msg("guard slabs: %d guard pages after %d blocks of 100 bytes; the overflow faulted at the guard",
+	         guards, GUARD_BLOCKS);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "print";
@@ -411,5 +494,6 @@ int main(int argc, char **argv)
 		}
 	}
 	print_matrix(prof, (const char (*)[NSIZES])got);
+	guard_slabs(prof);
 	return check_done();
 }
