@@ -50,6 +50,8 @@
  * remote list (the most recent free) is reported as a double free at once;
  * every free checks that the pointer is an object boundary of a slab of that
  * cache (a multiply, a rotate and a compare: kslab_obj_valid).
+ * KALLOC_HARDEN=full makes every cache a debug cache (SLAB_HARDEN: see
+ * "debugging" near the end) and puts a guard page after some slabs.
  *
  * Caches: kmalloc's classes and vmalloc's area cache are static structs set
  * up with kcache_init; kmem_cache_create's come from the kmem_cache cache
@@ -593,7 +595,22 @@ void kslab_put_bulk(struct kmem_cache *c, unsigned n, void *const *objs)
  * checked once more.  The layers above keep debug caches out of the front
  * caches (kmalloc's debug classes have stacks of capacity 0, on which the
  * fast paths always miss; a kmem_cache_create'd debug cache gets no front
- * slot), so every allocation and free of a debug cache comes here.
+ * slot), so every allocation and free of a debug cache comes here.  An
+ * empty slab going back to the page layer has every object checked.
+ *
+ * SLAB_HARDEN (KALLOC_HARDEN=full) is a debug flag of its own: red zones
+ * as SLAB_RED_ZONE, zero as the poison (no end marker; a never-used object
+ * is zero too), the free-pointer checks of SLAB_CONSISTENCY_CHECKS, a
+ * quarantine of KHARDEN_QUARANTINE_* whose leaving object is drawn among
+ * its KDBG_RANDOM_WINDOW oldest, the object checked only when handed out
+ * again; alone it keeps 8 bytes of kdbg_meta (no call sites) and checks
+ * only the last KDBG_RED_ZONE bytes of a slot's padding (cache_setup).
+ *
+ * Blocks that are no slab's objects (kmalloc's page blocks and huge areas,
+ * under kslab_block_flags) use the same checks through the kdbg_block_*
+ * hooks at the end of this section: their kdbg_meta sits at the block's
+ * end, after a red zone from the size asked for, and freed blocks wait in
+ * one more quarantine (kdbg_block_q), whose ring keeps each block's size.
  *
  * A report is one block on stderr, formatted on the stack, then abort().
  * The quarantine lock is a leaf (base.h): no lock is taken under it; fork
@@ -627,8 +644,8 @@ struct kdbg_quarantine {
 	unsigned max_count;  /* <= KDBG_QUARANTINE_OBJECTS */
 	size_t bytes, max_bytes;
 	uint64_t rng;        /* SLAB_HARDEN: the random exit's state */
-	uint32_t *sizes;     /* the block quarantine: each block's bytes; NULL
-	                        for a cache's, whose objects are c->size */
+	uint32_t *sizes;     /* the block quarantine: each block's size in
+	                        pages; NULL for a cache's (objects of c->size) */
 	void *ring[KDBG_QUARANTINE_OBJECTS];
 };
 
