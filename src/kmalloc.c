@@ -357,6 +357,19 @@ static bool page_class_free(struct page *pg)
  * mapping there, and its state says it is free.  An area made by vmalloc()
  * and freed with kvfree has no state: it is freed as without debugging.
  */
+/* A block leaving the block quarantine goes back. */
+static void block_release(void *p)
+{
+	struct kchunk *c = kchunk_of(p);
+	if (c) {
+		struct page *pg = kchunk_page(c, p);
+		kpage_set_info(pg, KPG_LARGE);
+		kpage_free(pg);
+	} else {
+		kvm_free(p);
+	}
+}
+
 static void debug_block_free(const struct kblock_info *bi, const void *p, const char *op)
 {
 	size_t extent = bi->kind == KB_LARGE ? (size_t)bi->pg->npages << PAGE_SHIFT : kvm_usable(p);
@@ -371,16 +384,19 @@ static void debug_block_free(const struct kblock_info *bi, const void *p, const 
 		kpage_set_info(bi->pg, KPG_CACHED);
 	size_t out_extent;
 	void *out = kdbg_block_quarantine((void *)p, extent, &out_extent);
-	if (!out)
-		return;
-	struct kchunk *c = kchunk_of(out);
-	if (c) {
-		struct page *pg = kchunk_page(c, out);
-		kpage_set_info(pg, KPG_LARGE);
-		kpage_free(pg);
-	} else {
-		kvm_free(out);
+	if (out)
+		block_release(out);
+}
+
+size_t kmalloc_flush_blocks(void)
+{
+	size_t bytes = 0, extent;
+	void *out;
+	while ((out = kdbg_block_quarantine_pop(&extent)) != NULL) {
+		block_release(out);
+		bytes += extent;
 	}
+	return bytes;
 }
 
 void kfree_any(const void *p, const char *op)

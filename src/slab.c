@@ -90,7 +90,7 @@ static void dbg_init_slab(struct kmem_cache *c, struct page *s);
 static void dbg_alloc(struct kmem_cache *c, void *obj);
 static void dbg_check_fp(const struct kmem_cache *c, struct page *s, const void *obj, const void *next);
 static void dbg_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs, bool settle);
-static void dbg_flush(struct kmem_cache *c);
+static void dbg_flush(struct kmem_cache *c, bool settle);
 static void dbg_check_slab_free(struct kmem_cache *c, struct page *s);
 static size_t dbg_layout(struct kmem_cache *c, size_t size, slab_flags_t flags);
 static struct kdbg_quarantine *dbg_quarantine(slab_flags_t flags, uint64_t seed);
@@ -1004,8 +1004,9 @@ static void dbg_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs, b
 	atomic_fetch_add_explicit(&c->nr_free_total, n, memory_order_relaxed);
 }
 
-/* Returns every quarantined object of c to its slab (kmem_cache_destroy). */
-static void dbg_flush(struct kmem_cache *c)
+/* Returns every quarantined object of c to its slab (kmem_cache_destroy,
+ * and kslab_shrink_all without settling: it holds kcache_list_lock). */
+static void dbg_flush(struct kmem_cache *c, bool settle)
 {
 	struct kdbg_quarantine *q = c->dbg;
 	if (!q)
@@ -1023,7 +1024,7 @@ static void dbg_flush(struct kmem_cache *c)
 		if (!out)
 			return;
 		dbg_check_free(c, out, "write after free (poison or red zone damaged)");
-		free_chain(c, kslab_of(out), out, out, 1, true);
+		free_chain(c, kslab_of(out), out, out, 1, settle);
 	}
 }
 
@@ -1174,6 +1175,27 @@ void kdbg_block_free(void *p, size_t extent)
 	m->state = KDBG_FREE;
 }
 
+void *kdbg_block_quarantine_pop(size_t *out_extent)
+{
+	struct kdbg_quarantine *q = &kdbg_block_q;
+	void *out = NULL;
+	klock(&q->lock);
+	if (q->count) {
+		out = q->ring[q->head];
+		*out_extent = (size_t)q->sizes[q->head] << PAGE_SHIFT;
+		q->head = (q->head + 1) % KDBG_QUARANTINE_OBJECTS;
+		q->count--;
+		q->bytes -= *out_extent;
+	}
+	kunlock(&q->lock);
+	if (out) {
+		struct dbg_view v = block_view(out, *out_extent);
+		if (dbg_poison_flags(kslab_block_flags) && v.m->orig)
+			dbg_check_poison(&v, out, v.m->orig, "write after free (poison damaged)");
+	}
+	return out;
+}
+
 void *kdbg_block_quarantine(void *p, size_t extent, size_t *out_extent)
 {
 	size_t ob = 0;
@@ -1291,8 +1313,10 @@ size_t kslab_shrink_all(void)
 	struct page *dead = NULL;
 	size_t n = 0;
 	klock(&kcache_list_lock);
-	for (struct kmem_cache *c = kcache_list; c; c = c->next)
+	for (struct kmem_cache *c = kcache_list; c; c = c->next) {
+		dbg_flush(c, false);   /* memory wanted back: the quarantines too */
 		n += shrink_locked(c, &dead);
+	}
 	kunlock(&kcache_list_lock);
 	discard_chain(dead);
 	return n;
@@ -1665,7 +1689,7 @@ size_t kslab_live(const struct kmem_cache *c)
 
 void kslab_destroy(struct kmem_cache *c)
 {
-	dbg_flush(c);
+	dbg_flush(c, true);
 	klock(&kcache_list_lock);
 	if (c->prev)
 		c->prev->next = c->next;

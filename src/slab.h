@@ -147,6 +147,9 @@ void kdbg_block_check(void *p, size_t extent);
 /* Puts the freed block p in the block quarantine; returns the block that
  * leaves it (its poison checked) with *out_extent, or NULL. */
 void *kdbg_block_quarantine(void *p, size_t extent, size_t *out_extent);
+/* Takes the oldest block out of the block quarantine (its poison checked),
+ * or NULL when it is empty. */
+void *kdbg_block_quarantine_pop(size_t *out_extent);
 
 /* Sets up the cache of struct kmem_cache (kmem_cache_boot). */
 void kslab_init(void);
