@@ -556,8 +556,8 @@ void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 		if (zone_ok && size > KMAX_ORDER_SIZE) {
 			/* A debugged area is checked as a free would, and its red
 			 * zone and state move to its new end. */
-			size_t extra = 0, extent = kvm_usable(p);
-			if (unlikely(kslab_block_flags) && kdbg_block_state(p, extent) >= 0) {
+			size_t extra = 0, extent = unlikely(kslab_block_flags) ? kvm_usable(p) : 0;
+			if (extent && kdbg_block_state(p, extent) >= 0) {
 				kdbg_block_check(p, extent);
 				extra = KDBG_BLOCK_EXTRA;
 			}
