@@ -5,9 +5,10 @@
 # tcmalloc (LD_PRELOAD of each in turn, interleaved: every repetition runs
 # each workload under every allocator before the next repetition), under
 # kalloc-noharden (kalloc with its default hardening off, KALLOC_HARDEN=0:
-# what the checks cost, in the same run), and the multi-threaded ones also
-# under kalloc-thread (kalloc in its per-thread fallback mode,
-# KALLOC_RSEQ=0); takes the median of the repetitions, and
+# what the checks cost, in the same run) and kalloc-full (the hardened
+# profile, KALLOC_HARDEN=full), and the multi-threaded ones also under
+# kalloc-thread (kalloc in its per-thread fallback mode, KALLOC_RSEQ=0);
+# takes the median of the repetitions, and
 # writes build/bench/report.md (time and peak RSS per workload per
 # allocator, ratios to kalloc, geometric means) and build/bench/report.svg.
 # --quick: one repetition of smaller workloads, in about 5 minutes on two
@@ -87,6 +88,11 @@ allocenv[kalloc-prof]="KALLOC_PROF=/dev/null"
 allocs+=(kalloc-noharden)
 lib[kalloc-noharden]=${lib[kalloc]}
 allocenv[kalloc-noharden]="KALLOC_HARDEN=0"
+# kalloc-full: kalloc's hardened profile (KALLOC_HARDEN=full), on every
+# workload; report.md compares it with glibc.
+allocs+=(kalloc-full)
+lib[kalloc-full]=${lib[kalloc]}
+allocenv[kalloc-full]="KALLOC_HARDEN=full"
 threaded='(-t[2-9]|pair|threadchurn|redis)'
 if [ -n "$base" ]; then
 	[ -e "$base" ] || { echo "bench.sh: --base $base: no such file" >&2; exit 2; }

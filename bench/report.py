@@ -140,6 +140,23 @@ def main():
                      f"{fmt((1 / t - 1) * 100 if t > 0 else float('nan'))}%, peak RSS "
                      f"{fmt((1 / r - 1) * 100 if r > 0 else float('nan'))}% "
                      "(positive: the checks cost that much).")
+    # the hardened profile (bench.sh's kalloc-full) against glibc: its goal
+    # is at most 1.3x glibc's time on the geometric mean
+    if any(a == "kalloc-full" for (_, a) in data):
+        lines.append("\n## Hardened profile (KALLOC_HARDEN=full) against glibc\n")
+        lines.append("| workload | kalloc-full (s) | glibc (s) | kalloc-full/glibc time | kalloc-full/glibc peak RSS |")
+        lines.append("|---|---|---|---|---|")
+        rt, rr = [], []
+        for w in order:
+            f, g = med.get((w, "kalloc-full")), med.get((w, "glibc"))
+            if not f or not g:
+                continue
+            t = f[0] / g[0] if g[0] > 0 else float("nan")
+            r = f[1] / g[1] if g[1] > 0 else float("nan")
+            rt.append(t)
+            rr.append(r)
+            lines.append(f"| {w} | {fmt(f[0])} | {fmt(g[0])} | {fmt(t)} | {fmt(r)} |")
+        lines.append(f"| **geometric mean** | | | **{fmt(geomean(rt))}** | **{fmt(geomean(rr))}** |")
 
     # scaling of the larson workload (throughput = ops / time; same total work)
     if all((w, "kalloc") in med for w in SCALING):

@@ -210,7 +210,7 @@ static uintptr_t zero_region(gfp_t gfp)
 		atomic_store(&zero_state, 3);
 		return 0;
 	}
-	if (ktune.debug_flags)
+	if (ktune.debug_flags || ktune.harden == KHARDEN_FULL)
 		kreport_fault_zero((uintptr_t)r, KZERO_REGION);
 	atomic_store_explicit(&zero_base, (uintptr_t)r, memory_order_release);
 	atomic_store(&zero_state, 2);
@@ -433,9 +433,11 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 			return p;
 		}
 		/* A page class, unless the caller wants zeroed memory (a fresh
-		 * block may be known zero: no memset) or a low zone. */
+		 * block may be known zero: no memset) or a low zone, or blocks
+		 * are debugged (exact blocks: the red zone follows the size
+		 * asked for). */
 		if (!low_zone && size > KMALLOC_MAX_CACHE_SIZE && size <= KMALLOC_PAGE_CLASS_MAX &&
-		    !(gfp & __GFP_ZERO)) {
+		    !(gfp & __GFP_ZERO) && likely(!kslab_block_flags)) {
 			p = kfront_pop(kmalloc_index(size), gfp);
 			if (p) {
 				struct kchunk *c = kchunk_of(p);
@@ -447,15 +449,26 @@ void *kalloc_any(size_t size, size_t align, gfp_t gfp, bool *zeroed)
 			return p;
 		}
 	}
-	if (size <= KMAX_ORDER_SIZE && align <= KMAX_ORDER_SIZE) {
-		p = large_alloc(size ? size : 1, align, gfp, &z);
+	/* Debugged blocks end with a red zone and their state (slab.h). */
+	size_t extra = unlikely(kslab_block_flags) ? KDBG_BLOCK_EXTRA : 0;
+	if (size + extra <= KMAX_ORDER_SIZE && align <= KMAX_ORDER_SIZE) {
+		p = large_alloc(size + extra ? size + extra : 1, align, gfp, &z);
 		if (p && low_zone)   /* krealloc keeps the zone asked for */
 			kchunk_page(kchunk_of(p), p)->flags |= KPF_ZONED;
+		if (p && extra)
+			kdbg_block_alloc(p, size, (size_t)kchunk_page(kchunk_of(p), p)->npages << PAGE_SHIFT);
 		goto out;
 	}
 	if (low_zone)
 		goto fail;
-	p = kvm_alloc(size, align, gfp, &z);
+	/* (the area's record is a debug cache's object: its allocation takes
+	 * the caller noted for the area's state) */
+	const void *caller = kslab_caller;
+	p = kvm_alloc(size + extra, align, gfp, &z);
+	if (p && extra) {
+		kslab_caller = caller;
+		kdbg_block_alloc(p, size, kvm_usable(p));
+	}
 out:
 	if (likely(p)) {
 		if (zeroed)
@@ -509,10 +522,14 @@ static void classify(const void *p, const char *op, bool huge_size, struct kbloc
 			bi->kind = KB_LARGE;
 			bi->pg = pg;
 			bi->usable = (size_t)pg->npages << PAGE_SHIFT;
+			if (unlikely(kslab_block_flags) && huge_size)
+				bi->usable = kdbg_block_size(p, bi->usable, op);
 			return;
 		case KPG_TAIL:
 			kbad_pointer(p, op, "inside a page block, not at its start");
 		case KPG_CACHED:
+			if (kslab_block_flags && kpage_address(pg) == p)   /* in the block quarantine */
+				kdbg_block_size(p, (size_t)pg->npages << PAGE_SHIFT, op);
 			kbad_pointer(p, op, "a page block freed already: double free");
 		case KPG_NONE:
 		case KPG_FREE_HEAD:
@@ -532,6 +549,8 @@ static void classify(const void *p, const char *op, bool huge_size, struct kbloc
 	bi->kind = KB_HUGE;
 	if (huge_size && !(bi->usable = kvm_usable(p)))
 		kbad_pointer(p, op, kvm_contains(p) ? "inside a huge block, not at its start" : "not allocated by kalloc");
+	if (huge_size && unlikely(kslab_block_flags) && kdbg_block_state(p, bi->usable) >= 0)
+		bi->usable = kdbg_block_size(p, bi->usable, op);
 }
 
 /* A page block of a page class's size (from the normal zone) goes to its
@@ -559,23 +578,33 @@ static bool page_class_free(struct page *pg)
  * equalled the tag, and free goes on.  An object between a stack and its
  * slab (another thread's refill or spill under way) is in neither for a
  * moment: looked for twice more. */
-KNOINLINE void kmalloc_tag_hit(struct kmem_cache *c, void *p)
+/* Where free object p of tagged cache c lies (a front cache, its slab),
+ * or NULL when it is not free: its tag word was the program's data. */
+static const char *tag_free_where(struct kmem_cache *c, void *p)
 {
-	if (!kslab_harden)
-		return;
 	for (int round = 0; round < 3; round++) {
-		const char *where = NULL;
+		const char *where;
 		if (c->front_idx >= 0 && kfront_holds((unsigned)c->front_idx, p))
 			where = kfront_mode == KF_THREAD ? "in a thread's front cache" : "in a per-CPU cache";
 		else
 			where = kslab_free_where(c, p);
 		if (where)
-			kpanic("double free of object %p (cache %s, object size %u): the object is free already, %s",
-			       p, c->name, c->object_size, where);
+			return where;
 		if (*kslab_tag_word(c, p) != kslab_tag(p))
-			return;
+			return NULL;
 		kcpu_relax();
 	}
+	return NULL;
+}
+
+KNOINLINE void kmalloc_tag_hit(struct kmem_cache *c, void *p)
+{
+	if (!kslab_harden)
+		return;
+	const char *where = tag_free_where(c, p);
+	if (where)
+		kpanic("double free of object %p (cache %s, object size %u): the object is free already, %s",
+		       p, c->name, c->object_size, where);
 }
 
 KNOINLINE void kmalloc_free_tag_hit(void *p)
@@ -596,12 +625,69 @@ static void tag_free(struct kmem_cache *c, void *p)
 	*w = kslab_tag(p);
 }
 
+/*
+ * Under block debugging (kslab_block_flags: KALLOC_HARDEN=full, or
+ * KALLOC_DEBUG for every cache) a page block or huge area is checked and
+ * poisoned when freed (kdbg_block_free), then waits in the block
+ * quarantine; the one leaving it (its poison checked: a write after free)
+ * goes back to the page layer or to vmalloc.  A page block in the
+ * quarantine has the kind KPG_CACHED, so a second free, realloc or
+ * malloc_usable_size of it is reported (classify).  A huge area keeps its
+ * mapping there, and its state says it is free.  An area made by vmalloc()
+ * and freed with kvfree has no state: it is freed as without debugging.
+ */
+/* A block leaving the block quarantine goes back. */
+static void block_release(void *p)
+{
+	struct kchunk *c = kchunk_of(p);
+	if (c) {
+		struct page *pg = kchunk_page(c, p);
+		kpage_set_info(pg, KPG_LARGE);
+		kpage_free(pg);
+	} else {
+		kvm_free(p);
+	}
+}
+
+static void debug_block_free(const struct kblock_info *bi, const void *p, const char *op)
+{
+	size_t extent = bi->kind == KB_LARGE ? (size_t)bi->pg->npages << PAGE_SHIFT : kvm_usable(p);
+	if (bi->kind == KB_HUGE && (!extent || kdbg_block_state(p, extent) < 0)) {
+		if (!kvm_free(p))
+			kbad_pointer(p, op, kvm_contains(p) ? "inside a huge block, not at its start"
+			                                   : "not allocated by kalloc");
+		return;
+	}
+	kdbg_block_free((void *)p, extent);
+	if (bi->kind == KB_LARGE)
+		kpage_set_info(bi->pg, KPG_CACHED);
+	size_t out_extent;
+	void *out = kdbg_block_quarantine((void *)p, extent, &out_extent);
+	if (out)
+		block_release(out);
+}
+
+size_t kmalloc_flush_blocks(void)
+{
+	size_t bytes = 0, extent;
+	void *out;
+	while ((out = kdbg_block_quarantine_pop(&extent)) != NULL) {
+		block_release(out);
+		bytes += extent;
+	}
+	return bytes;
+}
+
 void kfree_any(const void *p, const char *op)
 {
 	struct kblock_info bi;
 	if (!p)
 		return;
 	classify(p, op, false, &bi);
+	if (unlikely(kslab_block_flags) && bi.kind != KB_SLAB) {
+		debug_block_free(&bi, p, op);
+		return;
+	}
 	switch (bi.kind) {
 	case KB_SLAB:
 		if (bi.cache->tagged)
@@ -705,6 +791,16 @@ size_t kusable_any(const void *p, const char *op)
 {
 	struct kblock_info bi;
 	classify(p, op, true, &bi);
+	if (bi.kind == KB_SLAB && kslab_debug(bi.cache))
+		kslab_debug_check_live(bi.cache, p, op);
+	/* a freed object holds its free tag: confirmed, it is reported */
+	if (bi.kind == KB_SLAB && bi.cache->tagged && kslab_harden &&
+	    unlikely(*kslab_tag_word(bi.cache, (void *)p) == kslab_tag(p))) {
+		const char *where = tag_free_where(bi.cache, (void *)p);
+		if (where)
+			kpanic("%s() of a freed object %p (cache %s, object size %u): the object is free already, %s",
+			       op, p, bi.cache->name, bi.cache->object_size, where);
+	}
 	if (bi.kind == KB_LARGE) {
 		canary_check(bi.pg, p, op);
 		bi.pg->canary = 0;
@@ -730,6 +826,8 @@ void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 {
 	struct kblock_info bi;
 	classify(p, op, true, &bi);
+	if (bi.kind == KB_SLAB && kslab_debug(bi.cache))
+		kslab_debug_check_live(bi.cache, p, op);
 	size_t old = bi.usable;
 	if (size > (size_t)PTRDIFF_MAX) {
 		kalloc_fail(size, gfp, op);
@@ -752,7 +850,8 @@ void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 		break;
 	case KB_LARGE:
 		canary_check(bi.pg, p, op);
-		if (zone_ok && size > KMALLOC_MAX_CACHE_SIZE && size <= KMAX_ORDER_SIZE &&
+		/* (a debugged block moves: its red zone and state are at its end) */
+		if (zone_ok && !kslab_block_flags && size > KMALLOC_MAX_CACHE_SIZE && size <= KMAX_ORDER_SIZE &&
 		    ((size + PAGE_SIZE - 1) >> PAGE_SHIFT) <= bi.pg->npages) {
 			kpage_shrink(bi.pg, (size + PAGE_SIZE - 1) >> PAGE_SHIFT);
 			canary_arm(bi.pg, p, size);   /* it moves to the new end */
@@ -761,9 +860,18 @@ void *krealloc_any(void *p, size_t size, gfp_t gfp, const char *op)
 		break;
 	case KB_HUGE:
 		if (zone_ok && size > KMAX_ORDER_SIZE) {
-			void *n = kvm_realloc(p, size);
+			/* A debugged area is checked as a free would, and its red
+			 * zone and state move to its new end. */
+			size_t extra = 0, extent = unlikely(kslab_block_flags) ? kvm_usable(p) : 0;
+			if (extent && kdbg_block_state(p, extent) >= 0) {
+				kdbg_block_check(p, extent);
+				extra = KDBG_BLOCK_EXTRA;
+			}
+			void *n = kvm_realloc(p, size + extra);
 			if (!n)
 				kalloc_fail(size, gfp, op);
+			else if (extra)
+				kdbg_block_alloc(n, size, kvm_usable(n));
 			return n;
 		}
 		break;

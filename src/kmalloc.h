@@ -169,6 +169,10 @@ void kfree_any(const void *p, const char *op);
  * not have given this block for it) is reported, naming the block, and
  * aborts, as an invalid pointer does.  NULL does nothing. */
 void kfree_sized(const void *p, size_t size, size_t align, const char *op);
+/* Gives back the page blocks and huge areas waiting in the block
+ * quarantine (block debugging: KALLOC_HARDEN=full, KALLOC_DEBUG); returns
+ * their bytes.  For reclaim and malloc_trim. */
+size_t kmalloc_flush_blocks(void);
 /* Usable size of any block; reports invalid pointers. */
 size_t kusable_any(const void *p, const char *op);
 /* The start of the allocated block (slab object, page block or huge area)

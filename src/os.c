@@ -205,6 +205,15 @@ void kos_raise(int sig)
 	errno = saved;
 }
 
+int kos_protect_rw(void *addr, size_t size)
+{
+	int saved = errno, rc = 0;
+	if (mprotect(addr, size, PROT_READ | PROT_WRITE) != 0)
+		rc = errno;
+	errno = saved;
+	return rc;
+}
+
 void *kos_remap(void *old, size_t old_size, size_t new_size)
 {
 	int saved = errno;

@@ -41,6 +41,9 @@ int kos_release(void *addr, size_t size);
 void kos_yield(void);
 /* Makes a range inaccessible (a guard).  0 or an errno value. */
 int kos_protect_none(void *addr, size_t size);
+/* Makes [addr, addr+size) readable and writable again (a guard page given
+ * back).  0 or an errno value. */
+int kos_protect_rw(void *addr, size_t size);
 /* Reserves size bytes of address space with no access (PROT_NONE,
  * MAP_NORESERVE: never backed, no commit charge), wherever the kernel puts
  * it; NULL when refused.  No reclaim: the caller has a fallback. */

@@ -35,7 +35,8 @@ static unsigned nr_shrinkers, nr_dropped;
 size_t kreclaim_own(bool release)
 {
 	kfront_flush_all();
-	size_t bytes = kslab_shrink_all();
+	size_t bytes = kmalloc_flush_blocks();   /* (and kslab_shrink_all the caches' quarantines) */
+	bytes += kslab_shrink_all();
 	if (release)
 		bytes += kpage_release_all();
 	bytes += kpage_reclaim_chunks();

@@ -55,6 +55,8 @@
  * and kslab_obj_valid), else "corrupted free list" is reported; and the
  * kmalloc classes' free objects carry a free tag (slab.h) that lets the
  * layers above catch any double free, which kslab_free_where confirms.
+ * KALLOC_HARDEN=full makes every cache a debug cache (SLAB_HARDEN: see
+ * "debugging" near the end) and puts a guard page after some slabs.
  *
  * Caches: kmalloc's classes and vmalloc's area cache are static structs set
  * up with kcache_init; kmem_cache_create's come from the kmem_cache cache
@@ -93,9 +95,10 @@ static void dbg_init_slab(struct kmem_cache *c, struct page *s);
 static void dbg_alloc(struct kmem_cache *c, void *obj);
 static void dbg_check_fp(const struct kmem_cache *c, struct page *s, const void *obj, const void *next);
 static void dbg_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs, bool settle);
-static void dbg_flush(struct kmem_cache *c);
-static size_t dbg_layout(struct kmem_cache *c, size_t size);
-static struct kdbg_quarantine *dbg_quarantine(void);
+static void dbg_flush(struct kmem_cache *c, bool settle);
+static void dbg_check_slab_free(struct kmem_cache *c, struct page *s);
+static size_t dbg_layout(struct kmem_cache *c, size_t size, slab_flags_t flags);
+static struct kdbg_quarantine *dbg_quarantine(slab_flags_t flags, uint64_t seed);
 static uint64_t kdbg_start_ns;
 
 /* ------------------------------------------------------------------ */
@@ -200,10 +203,48 @@ static inline void *slab_obj(const struct kmem_cache *c, const struct page *s, u
 	return (char *)kpage_address(s) + (size_t)i * c->size;
 }
 
+/*
+ * Guard slabs (KALLOC_HARDEN=full): a slab drawn for one (one in
+ * KHARDEN_GUARD_ONE_IN) is an exact block of its pages and one more, made
+ * inaccessible (its info word says KPG_TAIL: a pointer into it is no
+ * object).  KPF_SLAB_GUARD on the head says so; free_slab_pages makes the
+ * page accessible again before the block goes back.
+ */
+#define KPF_SLAB_GUARD 0x10   /* (slab head) followed by a guard page; beside page_alloc.h's KPF_* */
+static _Atomic uint64_t guard_draws;
+
+static bool guard_wanted(const struct kmem_cache *c)
+{
+	if (!(c->flags & SLAB_HARDEN) || c->order > KHARDEN_GUARD_MAX_ORDER)
+		return false;
+	uint64_t x = atomic_fetch_add_explicit(&guard_draws, 0x9e3779b97f4a7c15ull, memory_order_relaxed) ^ c->secret;
+	x = (x ^ (x >> 31)) * 0xbf58476d1ce4e5b9ull;
+	return (x >> 40) % KHARDEN_GUARD_ONE_IN == 0;
+}
+
+static struct page *guarded_slab(struct kmem_cache *c, gfp_t gfp)
+{
+	size_t npages = 1UL << c->order;
+	struct page *s = kpage_alloc_exact(gfp, npages + 1, c->order);
+	if (!s)
+		return NULL;
+	if (kos_protect_none((char *)kpage_address(s) + (npages << PAGE_SHIFT), PAGE_SIZE) != 0) {
+		kpage_free(s);
+		return NULL;
+	}
+	kpage_set_info(s + npages, KPG_TAIL);
+	s->order = c->order;
+	return s;
+}
+
 /* Builds a new slab (no lock held).  Returns its head page or NULL. */
 static struct page *new_slab(struct kmem_cache *c, gfp_t gfp)
 {
-	struct page *s = kpage_alloc((gfp & ~(__GFP_ZERO | KGFP_ZONEMASK)) | c->allocflags, c->order);
+	gfp = (gfp & ~(__GFP_ZERO | KGFP_ZONEMASK)) | c->allocflags;
+	struct page *s = unlikely(guard_wanted(c)) ? guarded_slab(c, gfp) : NULL;
+	uint8_t flags = s ? KPF_SLAB_GUARD : 0;
+	if (!s)
+		s = kpage_alloc(gfp, c->order);
 	if (!s)
 		return NULL;
 	uint32_t info = c->page_info;
@@ -211,7 +252,7 @@ static struct page *new_slab(struct kmem_cache *c, gfp_t gfp)
 	s->head = s;
 	kpage_set_tails(s, npages, info);
 	s->slab_cache = c;
-	s->flags = 0;
+	s->flags = flags;
 	atomic_store_explicit(&s->inuse, 0, memory_order_relaxed);
 	atomic_store_explicit(&s->remote, 0, memory_order_relaxed);
 
@@ -300,8 +341,15 @@ static struct page *empty_check_locked(struct kmem_cache *c, struct page *s)
 static void free_slab_pages(struct page *s)
 {
 	s->slab_cache = NULL;
-	kpage_set_info(s, KPG_LARGE);   /* kpage_free expects an allocated block head */
 	s->npages = 1U << s->order;
+	if (s->flags & KPF_SLAB_GUARD) {
+		/* An inaccessible page cannot go back: kept if it stays so. */
+		if (kos_protect_rw((char *)kpage_address(s) + ((size_t)s->npages << PAGE_SHIFT), PAGE_SIZE) != 0)
+			return;
+		s->npages++;
+		s->flags = 0;
+	}
+	kpage_set_info(s, KPG_LARGE);   /* kpage_free expects an allocated block head */
 	kpage_free(s);
 }
 
@@ -335,6 +383,8 @@ static void discard_slab(struct page *s)
 		return;
 	}
 	struct kmem_cache *c = s->slab_cache;
+	if (kslab_debug(c))
+		dbg_check_slab_free(c, s);
 	if (c->flags & SLAB_TYPESAFE_BY_RCU) {
 		s->slab_cache = NULL;
 		s->rcu_cache = c;
@@ -386,7 +436,7 @@ unsigned kslab_alloc_bulk(struct kmem_cache *c, gfp_t gfp, unsigned n, void **ou
 		while (got < n && obj) {
 			out[got++] = obj;
 			void *next = fp_get(c, obj);
-			if (unlikely(c->flags & SLAB_CONSISTENCY_CHECKS) && next)
+			if (unlikely(c->flags & (SLAB_CONSISTENCY_CHECKS | SLAB_HARDEN)) && next)
 				dbg_check_fp(c, s, obj, next);
 			else if (next && likely(kslab_harden))
 				check_fp(c, s, obj, next);
@@ -436,7 +486,8 @@ void kslab_check_object(struct kmem_cache *c, struct page *s, const void *p, con
 		if (c->flags & SLAB_TYPESAFE_BY_RCU)
 			kpanic("%s: invalid pointer %p (cache %s): in an empty slab waiting for an RCU grace "
 			       "period, freed already", op, p, c->name);
-		kpanic("%s: invalid pointer %p (cache %s)", op, p, c->name);
+		kpanic("%s: invalid pointer %p (cache %s): in a slab given back to the page layer: freed "
+		       "already (double free?) or never allocated", op, p, c->name);
 	}
 	if (unlikely(!kslab_obj_valid(c, p)))
 		kpanic("%s: invalid pointer %p (not the start of an object of cache %s, object size %u)", op, p,
@@ -637,7 +688,22 @@ void kslab_put_bulk(struct kmem_cache *c, unsigned n, void *const *objs)
  * checked once more.  The layers above keep debug caches out of the front
  * caches (kmalloc's debug classes have stacks of capacity 0, on which the
  * fast paths always miss; a kmem_cache_create'd debug cache gets no front
- * slot), so every allocation and free of a debug cache comes here.
+ * slot), so every allocation and free of a debug cache comes here.  An
+ * empty slab going back to the page layer has every object checked.
+ *
+ * SLAB_HARDEN (KALLOC_HARDEN=full) is a debug flag of its own: red zones
+ * as SLAB_RED_ZONE, zero as the poison (no end marker; a never-used object
+ * is zero too), the free-pointer checks of SLAB_CONSISTENCY_CHECKS, a
+ * quarantine of KHARDEN_QUARANTINE_* whose leaving object is drawn among
+ * its KDBG_RANDOM_WINDOW oldest, the object checked only when handed out
+ * again; alone it keeps 8 bytes of kdbg_meta (no call sites) and checks
+ * only the last KDBG_RED_ZONE bytes of a slot's padding (cache_setup).
+ *
+ * Blocks that are no slab's objects (kmalloc's page blocks and huge areas,
+ * under kslab_block_flags) use the same checks through the kdbg_block_*
+ * hooks at the end of this section: their kdbg_meta sits at the block's
+ * end, after a red zone from the size asked for, and freed blocks wait in
+ * one more quarantine (kdbg_block_q), whose ring keeps each block's size.
  *
  * A report is one block on stderr, formatted on the stack, then abort().
  * The quarantine lock is a leaf (base.h): no lock is taken under it; fork
@@ -668,27 +734,57 @@ struct kdbg_meta {
 struct kdbg_quarantine {
 	klock_t lock;
 	unsigned head, count;
-	size_t bytes;
+	unsigned max_count;  /* <= KDBG_QUARANTINE_OBJECTS */
+	size_t bytes, max_bytes;
+	uint64_t rng;        /* SLAB_HARDEN: the random exit's state */
+	uint32_t *sizes;     /* the block quarantine: each block's size in
+	                        pages; NULL for a cache's (objects of c->size) */
 	void *ring[KDBG_QUARANTINE_OBJECTS];
 };
 
 static struct kdbg_quarantine kdbg_quarantines[KDBG_MAX_CACHES];
 static _Atomic unsigned kdbg_nr_quarantines;
 bool kslab_debug_any;
+slab_flags_t kslab_block_flags;
 __thread const void *kslab_caller __attribute__((tls_model("initial-exec")));
+
+/* The hardened profile alone keeps the state and the size asked for, not
+ * the call sites (kdbg_meta's first 8 bytes). */
+static inline size_t dbg_meta_size(slab_flags_t flags)
+{
+	return (flags & (SLAB_STORE_USER | SLAB_POISON)) ? sizeof(struct kdbg_meta) : offsetof(struct kdbg_meta, alloc);
+}
 
 static inline struct kdbg_meta *dbg_meta(const struct kmem_cache *c, const void *obj)
 {
 	return (struct kdbg_meta *)((char *)obj + c->dbg_meta);
 }
 
-/* The first byte of [p, p + n) that is not v, or NULL. */
+/* The first byte of [p, p + n) that is not v, or NULL: 64 bytes at a
+ * time, eight independent loads folded with OR (a zeroed object is checked
+ * on every reuse under KALLOC_HARDEN=full), then byte by byte in the block
+ * that differs. */
 static const uint8_t *dbg_find_not(const void *p, size_t n, uint8_t v)
 {
-	const uint8_t *b = p;
-	for (size_t i = 0; i < n; i++)
-		if (b[i] != v)
-			return b + i;
+	const uint8_t *b = p, *end = b + n;
+	while (b < end && ((uintptr_t)b & 7))
+		if (*b++ != v)
+			return b - 1;
+	uint64_t w = 0x0101010101010101ull * v;
+	while (end - b >= 64) {
+		const uint64_t *q = (const uint64_t *)(const void *)b;
+		uint64_t d = 0;
+		for (int i = 0; i < 8; i++)
+			d |= q[i] ^ w;
+		if (d)
+			break;
+		b += 64;
+	}
+	while (end - b >= 8 && *(const uint64_t *)(const void *)b == w)
+		b += 8;
+	for (; b < end; b++)
+		if (*b != v)
+			return b;
 	return NULL;
 }
 
@@ -703,32 +799,59 @@ static size_t dbg_track_line(char *buf, size_t len, const char *what, const stru
 	               t->cpu, (unsigned long)(rel / 1000u));
 }
 
-/* Reports a bug found in object obj of cache c and aborts.  `bad`: the
- * first damaged byte, or NULL; `expect`: the value it should hold. */
-static KNORETURN KNOINLINE void dbg_report(const struct kmem_cache *c, const void *obj, const char *what,
-                                           const uint8_t *bad, int expect)
+/* What a report says of an object, a cache's or a block's: its name, its
+ * flags, its state, and where its zones end (the object's size, the end of
+ * the red zone after it, the slot). */
+struct dbg_view {
+	const char *name;
+	slab_flags_t flags;
+	const struct kdbg_meta *m;
+	uint32_t object_size, red_end, slot;
+	bool block;
+};
+
+static struct dbg_view cache_view(const struct kmem_cache *c, const void *obj)
+{
+	return (struct dbg_view){ c->name, c->flags, dbg_meta(c, obj), c->object_size, c->fp_offset, c->size, false };
+}
+
+/* Reports a bug found in object obj and aborts.  `bad`: the first damaged
+ * byte, or NULL; `expect`: the value it should hold. */
+static KNORETURN KNOINLINE void dbg_report_view(const struct dbg_view *v, const void *obj, const char *what,
+                                                const uint8_t *bad, int expect)
 {
 	char buf[2048];
-	size_t n = kformat(buf, sizeof buf, "kalloc: BUG %s: %s: object %p\n", c->name, what, obj);
-	const struct kdbg_meta *m = dbg_meta(c, obj);
-	n += kformat(buf + n, sizeof buf - n, "  cache %s, object size %u, asked for %u, slot %u bytes\n", c->name,
-	             c->object_size, m->orig, c->size);
+	const struct kdbg_meta *m = v->m;
+	size_t n = kformat(buf, sizeof buf, "kalloc: BUG %s: %s: object %p\n", v->name, what, obj);
+	if (v->block)
+		n += kformat(buf + n, sizeof buf - n, "  %s, asked for %u bytes, %u bytes with its red zone\n",
+		             v->name, m->orig, v->slot);
+	else
+		n += kformat(buf + n, sizeof buf - n, "  cache %s, object size %u, asked for %u, slot %u bytes\n",
+		             v->name, v->object_size, m->orig, v->slot);
 	if (bad) {
 		long off = (long)(bad - (const uint8_t *)obj);
 		const char *where = off < 0 ? "the red zone before the object"
 		                    : off < (long)m->orig ? "the object"
-		                    : off < (long)c->object_size ? "the red zone past the size asked for"
-		                    : off < (long)c->fp_offset ? "the red zone after the object"
+		                    : off < (long)v->object_size ? "the red zone past the size asked for"
+		                    : off < (long)v->red_end ? "the red zone after the object"
 		                    : "the red zone before the next object";
 		n += kformat(buf + n, sizeof buf - n, "  damage at offset %ld (%s): 0x%x, expected 0x%x\n", off,
 		             where, *bad, expect);
 	}
-	if (c->flags & SLAB_STORE_USER) {
+	if (v->flags & SLAB_STORE_USER) {
 		n += dbg_track_line(buf + n, sizeof buf - n, "last allocated", &m->alloc);
 		n += dbg_track_line(buf + n, sizeof buf - n, "last freed", &m->free);
 	}
 	kwrite_all(2, buf, KMIN(n, sizeof buf - 1));
 	abort();
+}
+
+static KNORETURN void dbg_report(const struct kmem_cache *c, const void *obj, const char *what, const uint8_t *bad,
+                                 int expect)
+{
+	struct dbg_view v = cache_view(c, obj);
+	dbg_report_view(&v, obj, what, bad, expect);
 }
 
 static void dbg_track(struct ktrack *t)
@@ -739,11 +862,54 @@ static void dbg_track(struct ktrack *t)
 	t->ns = kos_now_ns();
 }
 
-static void dbg_trace(const struct kmem_cache *c, const void *obj, const char *op)
+static void dbg_trace(const char *name, const void *obj, uint32_t orig, const char *op)
 {
 	char sym[256];
 	kformat_symbol(sym, sizeof sym, kslab_caller);
-	kreport("trace %s %s %p size %u by %s", c->name, op, obj, dbg_meta(c, obj)->orig, sym);
+	kreport("trace %s %s %p size %u by %s", name, op, obj, orig, sym);
+}
+
+/* Red zones: the object's (SLUB's Z) under SLAB_HARDEN too. */
+static inline bool dbg_red(slab_flags_t f)
+{
+	return f & (SLAB_RED_ZONE | SLAB_HARDEN);
+}
+
+/* Freed objects are poisoned: 0x6b (last byte 0xa5) under SLAB_POISON,
+ * zero under SLAB_HARDEN alone. */
+static inline bool dbg_poison_flags(slab_flags_t f)
+{
+	return f & (SLAB_POISON | SLAB_HARDEN);
+}
+
+static inline uint8_t dbg_poison_byte(slab_flags_t f)
+{
+	return (f & SLAB_POISON) ? POISON_FREE : 0;
+}
+
+static bool dbg_poisons(const struct kmem_cache *c)
+{
+	return dbg_poison_flags(c->flags) && !c->ctor && !(c->flags & SLAB_TYPESAFE_BY_RCU);
+}
+
+/* Poisons the n bytes of a freed object (n >= 1). */
+static void dbg_poison(slab_flags_t f, uint8_t *b, size_t n)
+{
+	memset(b, dbg_poison_byte(f), n);
+	if (f & SLAB_POISON)
+		b[n - 1] = POISON_END;
+}
+
+/* Checks the poison of the n bytes of a freed object. */
+static void dbg_check_poison(const struct dbg_view *v, const uint8_t *b, size_t n, const char *what)
+{
+	uint8_t pv = dbg_poison_byte(v->flags);
+	bool end = v->flags & SLAB_POISON;
+	const uint8_t *bad = dbg_find_not(b, end ? n - 1 : n, pv);
+	if (bad)
+		dbg_report_view(v, b, what, bad, pv);
+	if (end && b[n - 1] != POISON_END)
+		dbg_report_view(v, b, what, b + n - 1, POISON_END);
 }
 
 /* Red zones of a slot: the "after" zone from `from` holds `v`, the
@@ -762,22 +928,14 @@ static void dbg_check_red(const struct kmem_cache *c, const void *obj, size_t fr
 	}
 }
 
-static bool dbg_poisons(const struct kmem_cache *c)
-{
-	return (c->flags & SLAB_POISON) && !c->ctor && !(c->flags & SLAB_TYPESAFE_BY_RCU);
-}
-
 /* A free object: poison intact, red zones inactive. */
 static void dbg_check_free(const struct kmem_cache *c, const void *obj, const char *what)
 {
 	if (dbg_poisons(c)) {
-		const uint8_t *b = obj, *bad = dbg_find_not(b, c->object_size - 1, POISON_FREE);
-		if (bad)
-			dbg_report(c, obj, what, bad, POISON_FREE);
-		if (b[c->object_size - 1] != POISON_END)
-			dbg_report(c, obj, what, b + c->object_size - 1, POISON_END);
+		struct dbg_view v = cache_view(c, obj);
+		dbg_check_poison(&v, obj, c->object_size, what);
 	}
-	if (c->flags & SLAB_RED_ZONE)
+	if (dbg_red(c->flags))
 		dbg_check_red(c, obj, c->object_size, SLUB_RED_INACTIVE, what);
 }
 
@@ -785,14 +943,12 @@ static void dbg_init_slab(struct kmem_cache *c, struct page *s)
 {
 	for (unsigned i = 0; i < c->objects; i++) {
 		uint8_t *b = slab_obj(c, s, i);
-		if (dbg_poisons(c)) {
-			memset(b, POISON_FREE, c->object_size - 1);
-			b[c->object_size - 1] = POISON_END;
-		}
+		if (dbg_poisons(c))
+			dbg_poison(c->flags, b, c->object_size);
 		memset(b + c->object_size, SLUB_RED_INACTIVE, c->fp_offset - c->object_size);
 		memset(b + c->dbg_tail, SLUB_RED_INACTIVE, c->size - c->dbg_tail);
 		struct kdbg_meta *m = dbg_meta(c, b);
-		memset(m, 0, sizeof *m);
+		memset(m, 0, dbg_meta_size(c->flags));
 		m->state = KDBG_FREE;
 		m->orig = c->object_size;
 	}
@@ -807,17 +963,17 @@ static void dbg_alloc(struct kmem_cache *c, void *obj)
 		                                              : "free list corrupted: object state damaged",
 		           NULL, 0);
 	dbg_check_free(c, obj, "write after free (poison or red zone damaged)");
-	if (c->flags & SLAB_RED_ZONE)
+	if (dbg_red(c->flags))
 		memset((char *)obj + c->object_size, SLUB_RED_ACTIVE, c->fp_offset - c->object_size);
-	if (dbg_poisons(c) && !m->alloc.ns && !m->free.ns)
+	if ((c->flags & SLAB_POISON) && dbg_poisons(c) && !m->alloc.ns && !m->free.ns)
 		memset(obj, POISON_INUSE, c->object_size);   /* never used */
 	m->state = KDBG_ALLOCATED;
 	m->orig = c->object_size;
 	if (c->flags & SLAB_TRACE)
-		dbg_trace(c, obj, "alloc");
+		dbg_trace(c->name, obj, m->orig, "alloc");
 	if (c->flags & SLAB_STORE_USER)
 		dbg_track(&m->alloc);
-	else
+	else if (c->flags & SLAB_POISON)
 		m->alloc.ns = 1;   /* used */
 	kslab_caller = NULL;
 }
@@ -827,7 +983,7 @@ void kslab_debug_set_size(struct kmem_cache *c, void *obj, size_t n)
 	struct kdbg_meta *m = dbg_meta(c, obj);
 	if (n >= c->object_size)
 		n = c->object_size;
-	if ((c->flags & SLAB_RED_ZONE) && m->orig > n)
+	if (dbg_red(c->flags) && m->orig > n)
 		memset((char *)obj + n, SLUB_RED_ACTIVE, m->orig - n);
 	m->orig = (uint32_t)n;
 }
@@ -835,6 +991,57 @@ void kslab_debug_set_size(struct kmem_cache *c, void *obj, size_t n)
 size_t kslab_debug_size(const struct kmem_cache *c, const void *obj)
 {
 	return dbg_meta(c, obj)->orig;
+}
+
+void kslab_debug_check_live(const struct kmem_cache *c, const void *obj, const char *op)
+{
+	if (dbg_meta(c, obj)->state != KDBG_ALLOCATED) {
+		char what[96];
+		kformat(what, sizeof what, "%s of a freed object (use after free)", op);
+		dbg_report(c, obj, what, NULL, 0);
+	}
+}
+
+/* Puts obj (`bytes` long) in quarantine q; returns the object that
+ * leaves it, or NULL, with its size in *out_bytes.  Under SLAB_HARDEN the
+ * one that leaves is drawn among the oldest KDBG_RANDOM_WINDOW, so the
+ * program cannot tell when a given object comes back. */
+static void *dbg_quarantine_push(struct kdbg_quarantine *q, void *obj, size_t bytes, bool random,
+                                 size_t *out_bytes)
+{
+	void *out = NULL;
+	klock(&q->lock);
+	if (q->count == q->max_count || (q->count && q->bytes + bytes > q->max_bytes)) {
+		unsigned h = q->head;
+		if (random) {
+			q->rng = q->rng * 6364136223846793005ull + 1442695040888963407ull;
+			unsigned r = (unsigned)((q->rng >> 33) % KMIN(q->count, KDBG_RANDOM_WINDOW));
+			unsigned k = (h + r) % KDBG_QUARANTINE_OBJECTS;
+			void *t = q->ring[k];
+			q->ring[k] = q->ring[h];
+			q->ring[h] = t;
+			if (q->sizes) {
+				uint32_t ts = q->sizes[k];
+				q->sizes[k] = q->sizes[h];
+				q->sizes[h] = ts;
+			}
+		}
+		out = q->ring[h];
+		*out_bytes = q->sizes ? q->sizes[h] : bytes;
+		q->head = (h + 1) % KDBG_QUARANTINE_OBJECTS;
+		q->count--;
+		q->bytes -= *out_bytes;
+	}
+	unsigned tail = (q->head + q->count) % KDBG_QUARANTINE_OBJECTS;
+	q->ring[tail] = obj;
+	if (q->sizes)
+		q->sizes[tail] = (uint32_t)(bytes >> PAGE_SHIFT);
+	q->count++;
+	q->bytes += bytes;
+	kunlock(&q->lock);
+	if (out && q->sizes)
+		*out_bytes <<= PAGE_SHIFT;
+	return out;
 }
 
 /* Checks and poisons obj (freed by the program) and puts it in the
@@ -850,35 +1057,25 @@ static void *dbg_free(struct kmem_cache *c, void *obj)
 	/* This free is the last one a report names from here on. */
 	if (c->flags & SLAB_STORE_USER)
 		dbg_track(&m->free);
-	if (c->flags & SLAB_RED_ZONE)
+	if (dbg_red(c->flags))
 		dbg_check_red(c, obj, m->orig, SLUB_RED_ACTIVE, "buffer overflow (red zone damaged)");
 	if (c->flags & SLAB_TRACE)
-		dbg_trace(c, obj, "free");
+		dbg_trace(c->name, obj, m->orig, "free");
 	kslab_caller = NULL;
-	if (dbg_poisons(c)) {
-		memset(obj, POISON_FREE, c->object_size - 1);
-		((uint8_t *)obj)[c->object_size - 1] = POISON_END;
-	}
-	if (c->flags & SLAB_RED_ZONE)
+	if (dbg_poisons(c))
+		dbg_poison(c->flags, obj, c->object_size);
+	if (dbg_red(c->flags))
 		memset((char *)obj + c->object_size, SLUB_RED_INACTIVE, c->fp_offset - c->object_size);
 	m->state = KDBG_FREE;   /* (orig stays, for reports) */
 
 	struct kdbg_quarantine *q = c->dbg;
 	if (!q)
 		return obj;
-	void *out = NULL;
-	klock(&q->lock);
-	if (q->count == KDBG_QUARANTINE_OBJECTS || (q->count && q->bytes + c->size > KDBG_QUARANTINE_BYTES)) {
-		out = q->ring[q->head];
-		q->head = (q->head + 1) % KDBG_QUARANTINE_OBJECTS;
-		q->count--;
-		q->bytes -= c->size;
-	}
-	q->ring[(q->head + q->count) % KDBG_QUARANTINE_OBJECTS] = obj;
-	q->count++;
-	q->bytes += c->size;
-	kunlock(&q->lock);
-	if (out)
+	size_t ob;
+	void *out = dbg_quarantine_push(q, obj, c->size, c->flags & SLAB_HARDEN, &ob);
+	/* Checked as it leaves, and again when handed out; the hardened
+	 * profile alone checks only then (each check reads the object). */
+	if (out && (c->flags & ~SLAB_HARDEN & KSLAB_DEBUG_FLAGS))
 		dbg_check_free(c, out, "write after free (poison or red zone damaged)");
 	return out;
 }
@@ -900,8 +1097,9 @@ static void dbg_free_bulk(struct kmem_cache *c, unsigned n, void *const *objs, b
 	atomic_fetch_add_explicit(&c->nr_free_total, n, memory_order_relaxed);
 }
 
-/* Returns every quarantined object of c to its slab (kmem_cache_destroy). */
-static void dbg_flush(struct kmem_cache *c)
+/* Returns every quarantined object of c to its slab (kmem_cache_destroy,
+ * and kslab_shrink_all without settling: it holds kcache_list_lock). */
+static void dbg_flush(struct kmem_cache *c, bool settle)
 {
 	struct kdbg_quarantine *q = c->dbg;
 	if (!q)
@@ -919,7 +1117,20 @@ static void dbg_flush(struct kmem_cache *c)
 		if (!out)
 			return;
 		dbg_check_free(c, out, "write after free (poison or red zone damaged)");
-		free_chain(c, kslab_of(out), out, out, 1, true);
+		free_chain(c, kslab_of(out), out, out, 1, settle);
+	}
+}
+
+/* An empty slab of a debug cache going back to the page layer: a write
+ * after free into any of its objects is reported now, as no allocation
+ * will hand them out again. */
+static void dbg_check_slab_free(struct kmem_cache *c, struct page *s)
+{
+	for (unsigned i = 0; i < c->objects; i++) {
+		void *obj = slab_obj(c, s, i);
+		if (dbg_meta(c, obj)->state != KDBG_FREE)
+			dbg_report(c, obj, "empty slab given back holds an object not free (state damaged)", NULL, 0);
+		dbg_check_free(c, obj, "write after free (poison or red zone damaged)");
 	}
 }
 
@@ -932,25 +1143,163 @@ static void dbg_check_fp(const struct kmem_cache *c, struct page *s, const void 
 }
 
 /* The debug layout of a cache of `size`-byte objects: sets fp_offset,
- * dbg_meta and dbg_tail, returns the slot size before alignment. */
-static size_t dbg_layout(struct kmem_cache *c, size_t size)
+ * dbg_meta and dbg_tail, returns the slot size before alignment (see
+ * cache_setup for the hardened profile's tail). */
+static size_t dbg_layout(struct kmem_cache *c, size_t size, slab_flags_t flags)
 {
 	size_t off = KALIGN_UP(size, 8) + KDBG_RED_ZONE;
 	c->fp_offset = (uint32_t)off;
 	c->dbg_meta = (uint32_t)(off + sizeof(void *));
-	c->dbg_tail = (uint32_t)(c->dbg_meta + sizeof(struct kdbg_meta));
+	c->dbg_tail = (uint32_t)(c->dbg_meta + dbg_meta_size(flags));
 	return c->dbg_tail + KDBG_RED_ZONE;
 }
 
-/* A debug cache's quarantine, or NULL when all are taken. */
-static struct kdbg_quarantine *dbg_quarantine(void)
+/* A debug cache's quarantine, or NULL when all are taken; `seed` starts
+ * its random exit.  Under the hardened profile alone (no KALLOC_DEBUG
+ * flag), a short one. */
+static struct kdbg_quarantine *dbg_quarantine(slab_flags_t flags, uint64_t seed)
 {
 	unsigned i = atomic_fetch_add(&kdbg_nr_quarantines, 1);
 	if (i >= KDBG_MAX_CACHES)
 		return NULL;
 	struct kdbg_quarantine *q = &kdbg_quarantines[i];
 	klock_reinit(&q->lock);
+	q->rng = seed;
+	bool light = (flags & KSLAB_DEBUG_FLAGS) == SLAB_HARDEN;
+	q->max_count = light ? KHARDEN_QUARANTINE_OBJECTS : KDBG_QUARANTINE_OBJECTS;
+	q->max_bytes = light ? KHARDEN_QUARANTINE_BYTES : KDBG_QUARANTINE_BYTES;
 	return q;
+}
+
+/* ---- page blocks and huge areas (kmalloc.c) ---- */
+
+_Static_assert(KDBG_BLOCK_EXTRA >= KDBG_RED_ZONE + sizeof(struct kdbg_meta), "a block's red zone and state fit");
+
+/* The quarantine of blocks: its ring holds their addresses and sizes (in
+ * pages) beside them. */
+static struct kdbg_quarantine kdbg_block_q = {
+	.lock = KLOCK_INIT,
+	.max_count = KDBG_QUARANTINE_OBJECTS,
+	.max_bytes = KDBG_BLOCK_QUARANTINE_BYTES,
+};
+static uint32_t kdbg_block_sizes[KDBG_QUARANTINE_OBJECTS];
+
+static struct dbg_view block_view(const void *p, size_t extent)
+{
+	const struct kdbg_meta *m = (const struct kdbg_meta *)((const char *)p + extent - sizeof(struct kdbg_meta));
+	uint32_t end = (uint32_t)(extent - sizeof(struct kdbg_meta));
+	return (struct dbg_view){ extent > KMAX_ORDER_SIZE ? "huge area" : "page block", kslab_block_flags, m, end,
+		                  end, (uint32_t)extent, true };
+}
+
+static inline struct kdbg_meta *block_meta(const void *p, size_t extent)
+{
+	return (struct kdbg_meta *)((char *)p + extent - sizeof(struct kdbg_meta));
+}
+
+void kdbg_block_alloc(void *p, size_t n, size_t extent)
+{
+	struct kdbg_meta *m = block_meta(p, extent);
+	uint8_t *red = (uint8_t *)p + n;
+	memset(red, SLUB_RED_ACTIVE, (size_t)((uint8_t *)m - red));
+	m->state = KDBG_ALLOCATED;
+	m->orig = (uint32_t)n;
+	memset(&m->free, 0, sizeof m->free);
+	if (kslab_block_flags & SLAB_TRACE) {
+		struct dbg_view v = block_view(p, extent);
+		dbg_trace(v.name, p, m->orig, "alloc");
+	}
+	if (kslab_block_flags & SLAB_STORE_USER)
+		dbg_track(&m->alloc);
+	else
+		m->alloc.ns = 1;
+	kslab_caller = NULL;
+}
+
+int kdbg_block_state(const void *p, size_t extent)
+{
+	uint32_t s = block_meta(p, extent)->state;
+	return s == KDBG_ALLOCATED ? 1 : s == KDBG_FREE ? 0 : -1;
+}
+
+size_t kdbg_block_size(const void *p, size_t extent, const char *op)
+{
+	const struct kdbg_meta *m = block_meta(p, extent);
+	if (m->state != KDBG_ALLOCATED) {
+		char what[96];
+		kformat(what, sizeof what, "%s of a freed block (use after free or double free)", op);
+		struct dbg_view v = block_view(p, extent);
+		dbg_report_view(&v, p, what, NULL, 0);
+	}
+	return m->orig;
+}
+
+/* The checks of a free: state, then red zone. */
+static void block_check(void *p, size_t extent, bool track)
+{
+	struct kdbg_meta *m = block_meta(p, extent);
+	struct dbg_view v = block_view(p, extent);
+	if (m->state == KDBG_FREE)
+		dbg_report_view(&v, p, "double free", NULL, 0);
+	if (m->state != KDBG_ALLOCATED)
+		dbg_report_view(&v, p, "free of a block whose state is damaged", NULL, 0);
+	if (track && (kslab_block_flags & SLAB_STORE_USER))
+		dbg_track(&m->free);
+	const uint8_t *red = (const uint8_t *)p + m->orig, *bad;
+	if (dbg_red(kslab_block_flags) && (bad = dbg_find_not(red, (size_t)((const uint8_t *)m - red), SLUB_RED_ACTIVE)))
+		dbg_report_view(&v, p, "buffer overflow (red zone damaged)", bad, SLUB_RED_ACTIVE);
+}
+
+void kdbg_block_check(void *p, size_t extent)
+{
+	block_check(p, extent, false);
+}
+
+void kdbg_block_free(void *p, size_t extent)
+{
+	struct kdbg_meta *m = block_meta(p, extent);
+	struct dbg_view v = block_view(p, extent);
+	block_check(p, extent, true);
+	if (kslab_block_flags & SLAB_TRACE)
+		dbg_trace(v.name, p, m->orig, "free");
+	kslab_caller = NULL;
+	if (dbg_poison_flags(kslab_block_flags) && m->orig)
+		dbg_poison(kslab_block_flags, p, m->orig);
+	m->state = KDBG_FREE;
+}
+
+void *kdbg_block_quarantine_pop(size_t *out_extent)
+{
+	struct kdbg_quarantine *q = &kdbg_block_q;
+	void *out = NULL;
+	klock(&q->lock);
+	if (q->count) {
+		out = q->ring[q->head];
+		*out_extent = (size_t)q->sizes[q->head] << PAGE_SHIFT;
+		q->head = (q->head + 1) % KDBG_QUARANTINE_OBJECTS;
+		q->count--;
+		q->bytes -= *out_extent;
+	}
+	kunlock(&q->lock);
+	if (out) {
+		struct dbg_view v = block_view(out, *out_extent);
+		if (dbg_poison_flags(kslab_block_flags) && v.m->orig)
+			dbg_check_poison(&v, out, v.m->orig, "write after free (poison damaged)");
+	}
+	return out;
+}
+
+void *kdbg_block_quarantine(void *p, size_t extent, size_t *out_extent)
+{
+	size_t ob = 0;
+	void *out = dbg_quarantine_push(&kdbg_block_q, p, extent, kslab_block_flags & SLAB_HARDEN, &ob);
+	if (out) {
+		struct dbg_view v = block_view(out, ob);
+		if (dbg_poison_flags(kslab_block_flags) && v.m->orig)
+			dbg_check_poison(&v, out, v.m->orig, "write after free (poison damaged)");
+		*out_extent = ob;
+	}
+	return out;
 }
 
 /* kalloc_validate: every slab of every debug cache, found through the
@@ -964,7 +1313,7 @@ static void dbg_validate_slab(struct kmem_cache *c, struct page *s)
 		const struct kdbg_meta *m = dbg_meta(c, obj);
 		if (m->state == KDBG_FREE)
 			dbg_check_free(c, obj, "kalloc_validate: free object damaged (write after free or overflow)");
-		else if (m->state == KDBG_ALLOCATED && (c->flags & SLAB_RED_ZONE))
+		else if (m->state == KDBG_ALLOCATED && dbg_red(c->flags))
 			dbg_check_red(c, obj, m->orig, SLUB_RED_ACTIVE, "kalloc_validate: red zone damaged (buffer overflow)");
 		else if (m->state != KDBG_ALLOCATED)
 			dbg_report(c, obj, "kalloc_validate: object state damaged", NULL, 0);
@@ -1057,8 +1406,10 @@ size_t kslab_shrink_all(void)
 	struct page *dead = NULL;
 	size_t n = 0;
 	klock(&kcache_list_lock);
-	for (struct kmem_cache *c = kcache_list; c; c = c->next)
+	for (struct kmem_cache *c = kcache_list; c; c = c->next) {
+		dbg_flush(c, false);   /* memory wanted back: the quarantines too */
 		n += shrink_locked(c, &dead);
+	}
 	kunlock(&kcache_list_lock);
 	discard_chain(dead);
 	return n;
@@ -1238,6 +1589,8 @@ static int cache_setup(struct kmem_cache *c, const char *name, size_t size, size
 	}
 	if (ktune.debug_flags && kenv_list_has(ktune.debug_caches, name))
 		flags |= ktune.debug_flags;
+	if (ktune.harden == KHARDEN_FULL)
+		flags |= SLAB_HARDEN;
 
 	cache_begin(c, name);
 	if (flags & KSLAB_DEBUG_FLAGS) {
@@ -1246,12 +1599,18 @@ static int cache_setup(struct kmem_cache *c, const char *name, size_t size, size
 		 * 5120-byte class's objects being 1024-aligned). */
 		size_t plain = KALIGN_UP(stride, a);
 		a = KMAX(a, KMIN(plain & -plain, (size_t)PAGE_SIZE));
-		stride = dbg_layout(c, size);   /* the free pointer past the red zone */
+		stride = dbg_layout(c, size, flags);   /* the free pointer past the red zone */
 		fp_offset = c->fp_offset;
-		c->dbg = dbg_quarantine();
+		c->dbg = dbg_quarantine(flags, secret);
 		kslab_debug_any = true;
 	}
 	stride = KALIGN_UP(stride, a);
+	/* The hardened profile alone checks the last KDBG_RED_ZONE bytes of
+	 * a slot as the next object's "before" zone, not the padding the
+	 * alignment adds (up to half the slot for a power-of-two class):
+	 * reading it on every allocation and free cost more than the rest. */
+	if ((flags & KSLAB_DEBUG_FLAGS) == SLAB_HARDEN)
+		c->dbg_tail = (uint32_t)(stride - KDBG_RED_ZONE);
 	c->size = (uint32_t)stride;
 	c->object_size = (uint32_t)size;
 	c->fp_offset = (uint32_t)fp_offset;
@@ -1324,10 +1683,12 @@ void kslab_fork_prepare(void)
 		klock(&c->lock);
 	for (unsigned i = 0; i < dbg_nr_locks(); i++)
 		klock(&kdbg_quarantines[i].lock);
+	klock(&kdbg_block_q.lock);
 }
 
 void kslab_fork_parent(void)
 {
+	kunlock(&kdbg_block_q.lock);
 	for (unsigned i = 0; i < dbg_nr_locks(); i++)
 		kunlock(&kdbg_quarantines[i].lock);
 	for (struct kmem_cache *c = kcache_list; c; c = c->next)
@@ -1337,6 +1698,7 @@ void kslab_fork_parent(void)
 
 void kslab_fork_child(void)
 {
+	klock_reinit(&kdbg_block_q.lock);
 	for (unsigned i = 0; i < dbg_nr_locks(); i++)
 		klock_reinit(&kdbg_quarantines[i].lock);
 	for (struct kmem_cache *c = kcache_list; c; c = c->next)
@@ -1365,6 +1727,18 @@ void kslab_init(void)
 	kdbg_start_ns = kos_now_ns();
 	kslab_harden = ktune.harden >= KHARDEN_DEFAULT;
 	kos_random(&kslab_canary_key, sizeof kslab_canary_key);
+	/* Page blocks and huge areas: debugged under the hardened profile,
+	 * and under KALLOC_DEBUG when it names no cache. */
+	slab_flags_t bf = ktune.harden == KHARDEN_FULL ? SLAB_HARDEN : 0;
+	if (!ktune.debug_caches)
+		bf |= ktune.debug_flags;
+	if (bf) {
+		klock_reinit(&kdbg_block_q.lock);
+		kdbg_block_q.sizes = kdbg_block_sizes;
+		kos_random(&kdbg_block_q.rng, sizeof kdbg_block_q.rng);
+		kslab_debug_any = true;
+	}
+	kslab_block_flags = bf;
 	kcache_init(&kmem_cache_boot, "kmem_cache", sizeof(struct kmem_cache), 64, 0, NULL);
 }
 
@@ -1415,7 +1789,7 @@ size_t kslab_live(const struct kmem_cache *c)
 
 void kslab_destroy(struct kmem_cache *c)
 {
-	dbg_flush(c);
+	dbg_flush(c, true);
 	klock(&kcache_list_lock);
 	if (c->prev)
 		c->prev->next = c->next;

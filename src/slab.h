@@ -77,7 +77,8 @@ struct kmem_cache {
 
 /* The flags that make a debug cache: its objects bypass the front caches
  * and go through the checks of the slab layer. */
-#define KSLAB_DEBUG_FLAGS (SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER | SLAB_TRACE)
+#define KSLAB_DEBUG_FLAGS \
+	(SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER | SLAB_TRACE | SLAB_HARDEN)
 KINLINE bool kslab_debug(const struct kmem_cache *c)
 {
 	return unlikely(c->flags & KSLAB_DEBUG_FLAGS);
@@ -113,9 +114,45 @@ KINLINE void kslab_note_caller(const void *ret)
 void kslab_debug_set_size(struct kmem_cache *c, void *obj, size_t n);
 /* The bytes asked for of a debug cache's object (its usable size). */
 size_t kslab_debug_size(const struct kmem_cache *c, const void *obj);
+/* Reports (naming op) and aborts unless obj, an object of debug cache c,
+ * is allocated: malloc_usable_size or realloc of a freed object. */
+void kslab_debug_check_live(const struct kmem_cache *c, const void *obj, const char *op);
 /* Checks the red zones and poison of every object of every debug cache;
  * reports and aborts on damage, else returns 0. */
-int kslab_validate(void);   /* a power of two: kmalloc_caches[cls] is a shift */
+int kslab_validate(void);
+
+/*
+ * Debugging of blocks that are no slab's objects: kmalloc's page blocks
+ * and huge areas (kmalloc.c), under KALLOC_HARDEN=full and under
+ * KALLOC_DEBUG when it names no cache.  kslab_block_flags: their debug
+ * flags (set once by kslab_init; 0: off).  A block of `extent` bytes asked
+ * for with n bytes is laid out as
+ *   [n bytes | red zone | struct kdbg_meta]  (the last KDBG_BLOCK_EXTRA bytes)
+ * with the same checks, poison, reports and call sites as a debug cache's
+ * objects.  Reports name it a page block (extent up to KMAX_ORDER_SIZE) or
+ * a huge area.
+ */
+extern slab_flags_t kslab_block_flags;
+#define KDBG_BLOCK_EXTRA 80u   /* red zone (>= 16 bytes) and kdbg_meta */
+/* A block just allocated: red zone from n, state allocated. */
+void kdbg_block_alloc(void *p, size_t n, size_t extent);
+/* 1: allocated, 0: freed, -1: no debug block (its state word holds
+ * neither: a vmalloc'd area freed with kvfree). */
+int kdbg_block_state(const void *p, size_t extent);
+/* The bytes asked for; reports (naming op) and aborts if p was freed. */
+size_t kdbg_block_size(const void *p, size_t extent, const char *op);
+/* The free of an allocated block: state (a double free is reported),
+ * red zone, then poison and the free's call site. */
+void kdbg_block_free(void *p, size_t extent);
+/* kdbg_block_free's checks, for a block resized in place (realloc), which
+ * then gets kdbg_block_alloc at its new size. */
+void kdbg_block_check(void *p, size_t extent);
+/* Puts the freed block p in the block quarantine; returns the block that
+ * leaves it (its poison checked) with *out_extent, or NULL. */
+void *kdbg_block_quarantine(void *p, size_t extent, size_t *out_extent);
+/* Takes the oldest block out of the block quarantine (its poison checked),
+ * or NULL when it is empty. */
+void *kdbg_block_quarantine_pop(size_t *out_extent);
 
 /* Sets up the cache of struct kmem_cache (kmem_cache_boot). */
 void kslab_init(void);

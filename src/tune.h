@@ -116,6 +116,15 @@
 /* The kernel's trace flag (SLUB's 'T'); the other debug flags are in
  * kalloc.h. */
 #define SLAB_TRACE 0x00200000u
+/* KALLOC_HARDEN=full (docs/debugging.md, "the hardened profile"): set on
+ * every cache at its creation, and on page blocks and huge areas
+ * (kslab_block_flags).  A debug flag: the object gets the red zones of
+ * SLAB_RED_ZONE, zero as the poison of SLAB_POISON (freed objects are
+ * zeroed, checked when they leave the quarantine and when handed out
+ * again), the free-pointer checks of SLAB_CONSISTENCY_CHECKS, and a
+ * quarantine that lets objects out in a random order among the oldest;
+ * no call sites are recorded. */
+#define SLAB_HARDEN 0x00400000u
 /* Red zone bytes after each object (past its end rounded up to 8), and
  * before the next object. */
 #define KDBG_RED_ZONE 16U
@@ -123,8 +132,33 @@
  * back to their slab: at most this many objects, or bytes. */
 #define KDBG_QUARANTINE_OBJECTS 256U
 #define KDBG_QUARANTINE_BYTES (1UL << 20)
-/* Debug caches with a quarantine, at most (the others keep the checks). */
-#define KDBG_MAX_CACHES 64U
+/* Debug caches with a quarantine, at most (the others keep the checks):
+ * KALLOC_HARDEN=full makes every cache one. */
+#define KDBG_MAX_CACHES 128U
+/* Under SLAB_HARDEN alone (KALLOC_HARDEN=full) a cache's quarantine is
+ * shorter: at most this many objects, or bytes.  The checks do not need a
+ * long one (a double free is seen by the object's state, a write after
+ * free when the object is handed out again, however late); what it buys
+ * is a delay before reuse, and its cost is the cache misses of objects
+ * checked long after they were zeroed (bench/: larson with 256 objects and
+ * 1 MiB per cache ran 20x glibc's time, the zero check missing in cache). */
+#define KHARDEN_QUARANTINE_OBJECTS 32U
+#define KHARDEN_QUARANTINE_BYTES (32UL << 10)
+/* Guard slabs (KALLOC_HARDEN=full): one new slab in this many, drawn at
+ * random, of order up to KHARDEN_GUARD_MAX_ORDER, is followed by an
+ * inaccessible page, so a linear overflow off the slab's end faults.  Each
+ * costs an mprotect when the slab is made and one when it goes back, a
+ * page of address space (never of memory), and two more mappings for the
+ * process (an mprotect refused at vm.max_map_count makes a plain slab). */
+#define KHARDEN_GUARD_ONE_IN 4U
+#define KHARDEN_GUARD_MAX_ORDER 4U
+/* Under SLAB_HARDEN, the object leaving a full quarantine is drawn at
+ * random among its oldest this many (a FIFO otherwise). */
+#define KDBG_RANDOM_WINDOW 8U
+/* Page blocks and huge areas freed under KALLOC_HARDEN=full or
+ * KALLOC_DEBUG wait in a quarantine of their own: at most this many bytes
+ * (always the last one freed) and KDBG_QUARANTINE_OBJECTS blocks. */
+#define KDBG_BLOCK_QUARANTINE_BYTES (4UL << 20)
 
 /* KALLOC_PROF_SAMPLE's default: one sample per 512 KiB allocated, on
  * average (tcmalloc's and jemalloc's default). */

@@ -122,7 +122,7 @@ static bool freed_lookup(uintptr_t addr, uintptr_t *start, size_t *len)
 
 void kvm_init(void)
 {
-	if (ktune.debug_flags && ktune.harden != KHARDEN_OFF)
+	if ((ktune.debug_flags && ktune.harden != KHARDEN_OFF) || ktune.harden == KHARDEN_FULL)
 		kreport_fault_freed(freed_lookup);
 }
 

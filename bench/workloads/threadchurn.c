@@ -52,7 +52,7 @@ static void *worker(void *arg)
 		live[i] = malloc(n);
 		memset(live[i], (int)k, n < 64 ? n : 64);
 	}
-	void **keep_for_next = malloc((LIVE / 64) * sizeof *keep_for_next);
+	void **keep_for_next = malloc((LIVE + 63) / 64 * sizeof *keep_for_next);
 	unsigned kept = 0;
 	for (unsigned i = 0; i < LIVE; i++) {
 		if (i % 64 == 0)
