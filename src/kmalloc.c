@@ -306,7 +306,7 @@ static void canary_arm(struct page *pg, void *p, size_t size)
 {
 	size_t usable = (size_t)pg->npages << PAGE_SHIFT;
 	pg->canary = 0;
-	if (!kslab_harden || size >= usable || usable - size > UINT16_MAX)
+	if (!kslab_harden || kslab_block_flags || size >= usable || usable - size > UINT16_MAX)
 		return;
 	uint64_t v = canary_value(p);
 	memcpy((char *)p + size, &v, KMIN(usable - size, sizeof v));
@@ -512,7 +512,7 @@ static void classify(const void *p, const char *op, bool huge_size, struct kbloc
 			bi->pg = pg->head;
 			bi->cache = kpage_kind(pg) == KPG_KSLAB ? &kmalloc_caches[kpage_info(pg) - KINFO_KSLAB_BASE] : pg->head->slab_cache;
 			if (unlikely(!bi->cache))
-				kbad_pointer(p, op, "in an empty slab waiting for an RCU grace period: freed already");
+				kbad_pointer(p, op, "in an empty slab on its way back (or waiting for an RCU grace period): freed already, double free");
 			kslab_check_object(bi->cache, bi->pg, p, op);
 			bi->usable = kslab_debug(bi->cache) ? kslab_debug_size(bi->cache, p) : bi->cache->object_size;
 			return;
@@ -684,7 +684,7 @@ void kfree_any(const void *p, const char *op)
 	if (!p)
 		return;
 	classify(p, op, false, &bi);
-	if (unlikely(kslab_block_flags) && bi.kind != KB_SLAB) {
+	if (unlikely(kslab_block_flags) && (bi.kind == KB_LARGE || bi.kind == KB_HUGE)) {
 		debug_block_free(&bi, p, op);
 		return;
 	}

@@ -224,6 +224,27 @@ static int mode_debug_chain(void)
 	return *wild;
 }
 
+/* mode "ops": free, realloc (to 0, small, a page block, a huge area) and
+ * malloc_usable_size of malloc(0) blocks, run under KALLOC_DEBUG=F and
+ * KALLOC_HARDEN=full, whose block checks must leave such blocks alone. */
+static int mode_ops(void)
+{
+	free(malloc(opaque_size(0)));
+	const size_t to[] = { 0, 10, 100000, 10UL << 20 };
+	for (size_t i = 0; i < sizeof to / sizeof to[0]; i++) {
+		char *z = malloc(opaque_size(0));
+		if (!z || malloc_usable_size(z) != 0)
+			return 2;
+		char *n = realloc(z, opaque_size(to[i]));
+		if (to[i] && !n)
+			return 3;
+		if (n && to[i])
+			memset(n, 1, to[i]);
+		free(n);
+	}
+	return 0;
+}
+
 /* mode "off": KALLOC_HARDEN=0, malloc(0) is an ordinary 16-byte block. */
 static int mode_off(void)
 {
@@ -274,6 +295,8 @@ int main(int argc, char **argv)
 			return mode_debug_chain();
 		if (!strcmp(argv[1], "off"))
 			return mode_off();
+		if (!strcmp(argv[1], "ops"))
+			return mode_ops();
 		if (!strcmp(argv[1], "rlimit"))
 			return mode_rlimit();
 		return 98;
@@ -322,6 +345,12 @@ int main(int argc, char **argv)
 	fresh("KALLOC_DEBUG", "F", "debug-chain", &r);
 	CHECKF(child_exit(&r) == 7, "KALLOC_DEBUG=F, fault elsewhere: child %s, want the program's handler "
 	                            "(exit 7); stderr: %s",
+	       child_describe(&r, how, sizeof how), r.err);
+	fresh("KALLOC_DEBUG", "F", "ops", &r);
+	CHECKF(child_exit(&r) == 0, "KALLOC_DEBUG=F, free and realloc of malloc(0) blocks: child %s; stderr: %s",
+	       child_describe(&r, how, sizeof how), r.err);
+	fresh("KALLOC_HARDEN", "full", "ops", &r);
+	CHECKF(child_exit(&r) == 0, "KALLOC_HARDEN=full, free and realloc of malloc(0) blocks: child %s; stderr: %s",
 	       child_describe(&r, how, sizeof how), r.err);
 	fresh("KALLOC_HARDEN", "0", "off", &r);
 	CHECKF(child_exit(&r) == 0, "KALLOC_HARDEN=0: malloc(0) block not writable: child %s; stderr: %s",
