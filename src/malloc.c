@@ -287,6 +287,15 @@ static KNOINLINE void *realloc_slow(void *p, size_t n)
 	if (unlikely(kprof_count(n))) {
 		kalloc_ensure_init();
 		if (atomic_load_explicit(&kalloc_init_state, memory_order_acquire) == 2 && kprof_tick(n)) {
+			/* Above the slab classes the block is a page block or a
+			 * huge area already: it is resized where it is (a huge
+			 * one by mremap, no copy) and recorded as it comes out. */
+			if (n > KMALLOC_MAX_CACHE_SIZE) {
+				void *q = krealloc_any(p, n, MALLOC_GFP, "realloc");
+				if (q)
+					kprof_record(q, n);
+				return q;
+			}
 			size_t old = kusable_any(p, "realloc");
 			void *q = sampled_alloc(n, false);
 			if (!q)
