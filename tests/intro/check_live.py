@@ -20,15 +20,9 @@ import sys
 import tempfile
 import time
 
+from checks import check, done
+
 busy, top = sys.argv[1], sys.argv[2]
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
 
 
 def start(env_extra, stderr):
@@ -133,5 +127,4 @@ with tempfile.TemporaryDirectory() as tmp:
     if os.path.exists(stale):
         os.unlink(stale)
 
-print(f"{failures} failure(s)")
-sys.exit(1 if failures else 0)
+done()

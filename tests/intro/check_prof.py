@@ -25,15 +25,9 @@ import subprocess
 import sys
 import tempfile
 
+from checks import check, done
+
 leak = sys.argv[1]
-failures = 0
-
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
 
 
 def run(tmp, extra):
@@ -100,5 +94,4 @@ with tempfile.TemporaryDirectory() as tmp:
     else:
         check(False, "profile written with KALLOC_PROF_SAMPLE=1")
 
-print(f"{failures} failure(s)")
-sys.exit(1 if failures else 0)
+done()

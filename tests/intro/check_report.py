@@ -13,14 +13,8 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-failures = 0
+from checks import check, done
 
-
-def check(cond, what):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", what)
 
 
 out = subprocess.run([sys.argv[1]], capture_output=True, text=True)
@@ -116,5 +110,4 @@ check(mi.get("hblks") == 1 and mi.get("hblkhd") == vm["bytes"], "mallinfo2 hblks
 check(mi.get("arena") == t["mapped"] - vm["bytes"] - vm["kept_bytes"], "mallinfo2 arena is the chunks' bytes")
 check(mi.get("arena", 0) >= mi.get("uordblks", 1), "mallinfo2 uordblks <= arena")
 
-print(f"{failures} failure(s)")
-sys.exit(1 if failures else 0)
+done()
