@@ -229,11 +229,16 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&table_lock[me]);
 	}
 	take_all(me);
+	/* Under the table's lock: the forker may still be reading this table
+	 * in a child it forked with the lock held, and a block freed here in
+	 * the meantime would be gone from under the child. */
+	pthread_mutex_lock(&table_lock[me]);
 	for (int k = 0; k < SLOTS; k++) {
 		check_block(&t[k], "at the end");
 		xfree(t[k].p);
 		t[k].p = NULL;
 	}
+	pthread_mutex_unlock(&table_lock[me]);
 	return NULL;
 }
 
