@@ -52,7 +52,9 @@ static void snap_cache(struct kmem_cache *c, void *arg)
 {
 	struct ksnap *s = arg;
 	size_t live = kslab_live(c);
-	size_t total = c->nr_slabs * c->objects;
+	/* a page class has no slabs: its objects are the blocks it has out
+	 * (to the program or in front caches) */
+	size_t total = c->pages ? live : c->nr_slabs * c->objects;
 	size_t cached = c->front_idx >= 0 ? kfront_cached((unsigned)c->front_idx) : 0;
 	if (!total && atomic_load(&c->nr_alloc_total) == 0 && !cached)
 		return;   /* never used */
