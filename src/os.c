@@ -572,15 +572,12 @@ uint64_t kos_realtime_ms(void)
 
 int kos_signal_flag(int sig, void (*handler)(int))
 {
-	int saved = errno;
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = handler;
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	int rc = sigaction(sig, &sa, NULL) == 0 ? 0 : errno;
-	errno = saved;
-	return rc;
+	return kos_sigaction(sig, &sa, NULL);
 }
 
 int kos_signal_number(const char *name)
