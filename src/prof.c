@@ -347,6 +347,24 @@ static void warm_up(void)
 	atomic_store(&warm, 1);
 }
 
+/* Under prof_lock: the slot of block p, or the empty slot where it would
+ * go. */
+static unsigned slot_find(uintptr_t p)
+{
+	unsigned i = slot_home(p);
+	while (slots[i].addr && slots[i].addr != p)
+		i = (i + 1) & (KPROF_SLOTS - 1);
+	return i;
+}
+
+/* Under prof_lock: the live block of slot i leaves its stack's counts. */
+static void slot_unlive(unsigned i)
+{
+	struct prof_stack *s = &stacks[slots[i].stack];
+	s->live_count--;
+	s->live_bytes -= slots[i].size;
+}
+
 void kprof_record(void *p, size_t n)
 {
 	if (!p || !stacks)
@@ -368,15 +386,11 @@ void kprof_record(void *p, size_t n)
 	s->alloc_bytes += n;
 	s->live_count++;
 	s->live_bytes += n;
-	unsigned i = slot_home((uintptr_t)p);
-	while (slots[i].addr && slots[i].addr != (uintptr_t)p)
-		i = (i + 1) & (KPROF_SLOTS - 1);
+	unsigned i = slot_find((uintptr_t)p);
 	if (slots[i].addr) {
 		/* a block freed behind kalloc's back (kfree of a malloc block):
 		 * the old record goes */
-		struct prof_stack *o = &stacks[slots[i].stack];
-		o->live_count--;
-		o->live_bytes -= slots[i].size;
+		slot_unlive(i);
 	} else {
 		nr_live++;
 		atomic_fetch_add_explicit(&filter[filter_idx(p)], 1, memory_order_relaxed);
@@ -391,13 +405,9 @@ bool kprof_forget(const void *p)
 	if (!p || !filter || !atomic_load_explicit(&filter[filter_idx(p)], memory_order_relaxed))
 		return false;
 	klock(&prof_lock);
-	unsigned i = slot_home((uintptr_t)p);
-	while (slots[i].addr && slots[i].addr != (uintptr_t)p)
-		i = (i + 1) & (KPROF_SLOTS - 1);
+	unsigned i = slot_find((uintptr_t)p);
 	if (slots[i].addr) {
-		struct prof_stack *s = &stacks[slots[i].stack];
-		s->live_count--;
-		s->live_bytes -= slots[i].size;
+		slot_unlive(i);
 		slot_remove(i);
 		nr_live--;
 		atomic_fetch_sub_explicit(&filter[filter_idx(p)], 1, memory_order_relaxed);
