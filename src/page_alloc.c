@@ -38,9 +38,12 @@
  * never split from a partially released block).  The zone keeps the sum.
  * When it exceeds the high mark (high_mark), the largest dirty blocks are
  * taken off the free lists, the lock is dropped, they are released with
- * MADV_DONTNEED (adjacent ones with one call), and they come back as clean
- * (dirty == 0) blocks, or as dirty ones where the OS refused (mlocked
- * memory), which are then retried by the decay only.
+ * MADV_DONTNEED (adjacent ones with one call), until an eighth below the
+ * mark, and they come back as clean (dirty == 0) blocks, or as dirty ones
+ * where the OS refused (mlocked memory), which are then retried by the
+ * decay only.  Allocation takes backed memory first: a dirty block of a
+ * larger order is split before a clean one of the order asked for is
+ * faulted in (dirty blocks are at the heads of their lists).
  *
  * The high mark adapts to demand, as the kernel's watermarks do to a zone's
  * size and jemalloc's decay to time: it starts at dirty_high
@@ -48,13 +51,21 @@
  * of the first, with clean pages amounting to half of what the first
  * released allocated in between, means the program wants back what was
  * just given back (a working set of free-and-refill that is larger than
- * the mark; not a program freeing all it had), so the mark doubles, up to
+ * the mark; not a program freeing all it had), so the mark rises to the
+ * recent peak of pages in use (at least KDIRTY_MARK_FACTOR times
+ * dirty_high).  What a raised mark keeps is bounded by the footprint: the
+ * pages in use and the dirty free pages together stay within the most
+ * pages in use in this decay period or the one before (a floor of
  * KDIRTY_MARK_FACTOR times dirty_high or a quarter of the pages in use
- * (KDIRTY_MARK_USED_DIV), whichever is more.  Memory the program stopped
- * using goes back by the decay: at most once per KDECAY_NS, a free releases
- * the dirty pages that stayed unused for the whole period (the least
- * nr_dirty_pages seen since the last decay, above dirty_high / 8), and
- * halves a raised mark that saw no release.
+ * applies on frees), so keeping memory for a refill does not raise the
+ * footprint above what the program already reached.  An allocation that
+ * must fault pages in while more dirty pages than that bound are free (of
+ * orders too small for it, since dirty blocks are taken first) releases
+ * them at once.  Memory the program stopped using goes back by the decay:
+ * at most once per KDECAY_NS, a free releases the dirty pages that stayed
+ * unused for the whole period (the least nr_dirty_pages seen since the
+ * last decay, above dirty_high / 8), halves a raised mark that saw no
+ * release, and starts a new period for the peak.
  *
  * A block allocated with dirty == 0 reads as zero: calloc and __GFP_ZERO
  * skip their memset.
@@ -328,7 +339,18 @@ static void free_range(struct kzone *z, struct kchunk *c, size_t pfn, size_t n, 
  * evenly, so repeated splits and merges do not inflate it. */
 static struct page *rmqueue(struct kzone *z, unsigned order)
 {
+	/* Backed memory first: a dirty block of a larger order is split
+	 * before a clean block of the order asked for is faulted in (dirty
+	 * blocks are at the heads of their lists). */
+	unsigned first = order;
 	for (unsigned o = order; o <= MAX_ORDER; o++) {
+		const struct page *h = z->free_area[o].head;
+		if (h && h->dirty_est) {
+			first = o;
+			break;
+		}
+	}
+	for (unsigned o = first; o <= MAX_ORDER; o++) {
 		struct page *pg = z->free_area[o].head;
 		if (!pg)
 			continue;
@@ -680,6 +702,26 @@ static struct knode *knode_local(unsigned zi)
 	return &knodes[cpu < KNODE_MAP_CPUS ? kcpu_node[cpu] : 0];
 }
 
+/* The pressure mark.  KALLOC_DIRTY_MAX, or, when more, the adaptive mark or
+ * an eighth of the pages in use (so a large heap that frees and refills in
+ * waves is not charged a page fault per page per wave), up to a bound: the
+ * room below the recent peak (free pages kept backed and pages in use
+ * together stay within the most pages in use in this decay period or the
+ * one before), and, for a free (`floor`), at least KDIRTY_MARK_FACTOR times
+ * KALLOC_DIRTY_MAX or the pages in use over KDIRTY_MARK_USED_DIV.  An
+ * allocation that must fault pages in has no floor: dirty pages it cannot
+ * use then go back rather than the footprint grow by both.  Under
+ * z->lock. */
+static size_t high_mark(const struct kzone *z, bool floor)
+{
+	size_t used = z->nr_present_pages - z->nr_free_pages;
+	size_t peak = KMAX(z->peak_used, z->peak_used_prev);
+	size_t bound = peak > used ? peak - used : 0;
+	if (floor)
+		bound = KMAX(bound, KMAX(KDIRTY_MARK_FACTOR * z->dirty_high, used / KDIRTY_MARK_USED_DIV));
+	return KMAX(z->dirty_high, KMIN(KMAX(z->dirty_mark, used / KDIRTY_USED_FRACTION), bound));
+}
+
 /* Takes a block of 2^order pages off z's free lists and gives back the
  * pages after the first `keep` (an exact allocation).  Under z->lock. */
 static struct page *take_block(struct kzone *z, unsigned order, size_t keep)
@@ -693,6 +735,7 @@ static struct page *take_block(struct kzone *z, unsigned order, size_t keep)
 			free_range(z, c, (size_t)(pg - c->pages) + keep, size - keep, pg->dirty, est - kept);
 		}
 		z->clean_taken += keep - kept;
+		z->peak_used = KMAX(z->peak_used, z->nr_present_pages - z->nr_free_pages);
 	}
 	return pg;
 }
@@ -752,7 +795,16 @@ static struct page *alloc_block(gfp_t gfp, unsigned order, size_t keep)
 			/* Blocks out for a release come back in a moment:
 			 * waiting for them beats mapping a chunk. */
 			wait = !pg && z->nr_reserved_pages >= (1UL << order) && tries < KRELEASE_WAIT_TRIES;
-			zone_unlock(z);
+			/* A block that must be faulted in while dirty pages
+			 * beyond the mark stay free (all of orders too small
+			 * for it: rmqueue takes dirty blocks first): those go
+			 * back now, or the footprint grows by both. */
+			size_t high;
+			if (pg && (gfp & __GFP_DIRECT_RECLAIM) && pg->dirty_est < (1U << order) / 2 &&
+			    !z->release_failing && z->nr_dirty_pages > (high = high_mark(z, false)))
+				release_unlock(z, high - high / 8, 0);
+			else
+				zone_unlock(z);
 		}
 		bool reclaim = gfp & __GFP_DIRECT_RECLAIM;
 		if (!pg && reclaim && !wait)
@@ -840,33 +892,22 @@ struct page *kpage_alloc_exact(gfp_t gfp, size_t npages, unsigned align_order)
  * back to the OS within about a second of its next free, without a thread.
  * Above dirty_high, the excess goes at once. */
 
-/* The pressure mark: the adaptive mark, or an eighth of the pages in use
- * when that is more, so a large heap that frees and refills in waves is not
- * charged a page fault per page per wave.  Under z->lock. */
-static size_t high_mark(const struct kzone *z)
-{
-	size_t used = z->nr_present_pages - z->nr_free_pages;
-	return KMAX(KMAX(z->dirty_high, z->dirty_mark), used / KDIRTY_USED_FRACTION);
-}
-
 static void maybe_release(struct kzone *z)
 {
 	/* called with z->lock held; drops it */
 	/* While the OS refuses releases, only the decay below retries them
 	 * (once per KDECAY_NS), not every free. */
-	if (z->nr_dirty_pages > high_mark(z) && !z->release_failing) {
+	if (z->nr_dirty_pages > high_mark(z, true) && !z->release_failing) {
 		uint64_t now = kos_now_ns();
 		if (now - z->last_high_ns < KDIRTY_REPEAT_NS && z->clean_taken >= z->last_release_est / 2) {
-			size_t used = z->nr_present_pages - z->nr_free_pages;
-			size_t cap = KMAX(KDIRTY_MARK_FACTOR * z->dirty_high, used / KDIRTY_MARK_USED_DIV);
-			z->dirty_mark = KMIN(KMAX(z->dirty_mark, z->dirty_high) * 2, KMAX(cap, z->dirty_high));
-			z->clean_taken = 0;   /* one doubling per refill seen */
+			z->dirty_mark = KMAX(KDIRTY_MARK_FACTOR * z->dirty_high, KMAX(z->peak_used, z->peak_used_prev));
+			z->clean_taken = 0;
 		}
 		z->last_high_ns = now;
-		size_t high = high_mark(z);
+		size_t high = high_mark(z, true);
 		if (z->nr_dirty_pages > high) {
 			z->clean_taken = 0;
-			release_unlock(z, high / 2, 0);
+			release_unlock(z, high - high / 8, 0);
 			klock(&z->lock);
 		}
 		zone_unlock(z);
@@ -888,6 +929,8 @@ static void maybe_release(struct kzone *z)
 				klock(&z->lock);
 			}
 			z->dirty_min = z->nr_dirty_pages;
+			z->peak_used_prev = z->peak_used;
+			z->peak_used = z->nr_present_pages - z->nr_free_pages;
 		}
 	}
 	zone_unlock(z);

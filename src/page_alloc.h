@@ -218,6 +218,8 @@ struct kzone {
 	size_t clean_taken;        /* clean pages allocated since then */
 	bool release_failing;      /* the last release was refused (mlocked memory) */
 	unsigned decay_tick;       /* frees since the clock was last read */
+	size_t peak_used;          /* most pages in use since the last decay */
+	size_t peak_used_prev;     /* most pages in use in the period before */
 	struct kchunk *chunks;
 	struct kchunk *spare;      /* mem_maps of unmapped chunks, for reuse */
 	unsigned nr_chunks;

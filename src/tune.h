@@ -21,13 +21,14 @@
 #define KDIRTY_HIGH_DEFAULT (32UL << 20)
 /* ... or this fraction of the memory in use, when that is more. */
 #define KDIRTY_USED_FRACTION 8
-/* The high mark doubles when a release at the mark follows another within
- * this interval, up to this factor times KALLOC_DIRTY_MAX or the memory in
- * use divided by KDIRTY_MARK_USED_DIV, whichever is more.  (On bench/'s
- * frag, a divisor of 4 keeps the peak RSS of the fixed mark at 1.2x its
- * speed; 2: 1.35x the speed, +4% RSS; a factor of 4 times the memory in
- * use: 2x the speed, +31% RSS, as the free pages kept are not all of the
- * orders the next wave asks for.) */
+/* The high mark rises to the recent peak of pages in use when a release at
+ * the mark follows another within this interval (page_alloc.c); what it
+ * keeps stays within the room below that peak, or, on a free, within this
+ * factor times KALLOC_DIRTY_MAX or the memory in use divided by
+ * KDIRTY_MARK_USED_DIV, whichever is more.  (On bench/'s frag, keeping the
+ * room: 1.65x the speed of the fixed mark at +12% peak RSS; keeping all
+ * that is freed: 2.3x the speed at +39% RSS, as the free pages kept are
+ * not all of the orders the next wave asks for.) */
 #define KDIRTY_REPEAT_NS 250000000ull
 #define KDIRTY_MARK_FACTOR 4
 #define KDIRTY_MARK_USED_DIV 4

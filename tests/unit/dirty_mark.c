@@ -5,8 +5,14 @@
  *     high mark raises the mark (a second release at the mark within
  *     KDIRTY_REPEAT_NS, with the released memory allocated again in
  *     between), after which its rounds release nothing; the mark stays
- *     below KDIRTY_MARK_FACTOR times dirty_high or 1/KDIRTY_MARK_USED_DIV of
- *     the pages in use, whichever is more;
+ *     below KDIRTY_MARK_FACTOR times dirty_high or the recent peak of pages
+ *     in use, whichever is more;
+ *   - backed memory first: with a clean block of the order asked for and a
+ *     dirty one of a larger order free, the dirty one is split;
+ *   - the footprint bound: with the mark raised, dirty free pages of an
+ *     order too small for what the program allocates next go back as it
+ *     faults in fresh pages, so pages in use and dirty pages kept together
+ *     stay near the peak instead of growing by both;
  *   - a program freeing all it holds does not raise the mark: the dirty
  *     free pages end at the mark or below;
  *   - decay: a raised mark that sees no release for KDECAY_NS is halved,
@@ -71,15 +77,88 @@ int main(void)
 		round_trip(NBLK);
 	size_t mark = z->dirty_mark;
 	CHECKF(mark > BASE_PAGES, "refill rounds did not raise the mark (%zu pages)", mark);
-	size_t used = z->nr_present_pages - z->nr_free_pages;
-	CHECKF(mark <= KMAX(KDIRTY_MARK_FACTOR * BASE_PAGES, (used + ((size_t)NBLK << ORDER)) / KDIRTY_MARK_USED_DIV),
-	       "mark %zu pages above %d times the base and 1/%d of the pages in use", mark, KDIRTY_MARK_FACTOR,
-	       KDIRTY_MARK_USED_DIV);
+	size_t peak = KMAX(z->peak_used, z->peak_used_prev);
+	CHECKF(mark <= KMAX(KDIRTY_MARK_FACTOR * BASE_PAGES, peak),
+	       "mark %zu pages above %d times the base and the recent peak in use (%zu pages)", mark,
+	       KDIRTY_MARK_FACTOR, peak);
 	size_t r2 = released();
 	for (int i = 0; i < 10; i++)
 		round_trip(NBLK);
 	CHECKF(released() == r2, "with the mark raised, 10 refill rounds released %zu pages (the first: %zu)",
 	       released() - r2, r1);
+
+	/* Backed memory first: every free block clean, then one order-0 block
+	 * freed where its buddy stays allocated (clean again after a release),
+	 * and an order-4 block written and freed (dirty).  An order-0
+	 * allocation takes a piece of the dirty block. */
+	{
+		kalloc_trim();
+		struct page *a = kpage_alloc(GFP_KERNEL, 0), *b = kpage_alloc(GFP_KERNEL, 0);
+		struct page *big = kpage_alloc(GFP_KERNEL, 4);
+		CHECK(a && b && big);
+		if (a && b && big) {
+			kpage_free(a);
+			kalloc_trim();   /* the freed order-0 block, clean */
+			memset(kpage_address(big), 0x77, PAGE_SIZE << 4);
+			kpage_free(big);
+			CHECKF(z->free_area[0].head && !z->free_area[0].head->dirty_est,
+			       "no clean order-0 block at the head of its list");
+			struct page *p = kpage_alloc(GFP_KERNEL, 0);
+			CHECK(p != NULL);
+			if (p) {
+				CHECKF(!(p->flags & KPF_ZEROED),
+				       "an order-0 allocation took a clean block while a dirty order-4 one was free");
+				kpage_free(p);
+			}
+		}
+		if (b)
+			kpage_free(b);
+	}
+
+	/* The footprint bound.  Raise the mark by refill rounds, then write
+	 * 4096 order-0 pages and free every other one: 2048 dirty holes,
+	 * kept (the room below the peak covers them).  Then allocate order-4
+	 * blocks, which the holes cannot serve, for as many pages: the holes
+	 * go back as fresh pages are faulted in. */
+	{
+		static struct page *small[4096], *big[128];
+		kalloc_trim();   /* (the mark starts over) */
+		sleep_ms(300);
+		for (int i = 0; i < 4; i++)
+			round_trip(NBLK);
+		CHECKF(z->dirty_mark > BASE_PAGES, "refill rounds did not raise the mark before the footprint check");
+		unsigned n = 0;
+		for (; n < 4096; n++) {
+			small[n] = kpage_alloc(GFP_KERNEL, 0);
+			if (!small[n])
+				break;
+			memset(kpage_address(small[n]), 0x33, PAGE_SIZE);
+		}
+		CHECK(n == 4096);
+		for (unsigned i = 0; i < n; i += 2)
+			kpage_free(small[i]);
+		size_t holes = z->nr_dirty_pages;
+		CHECKF(holes >= n / 2 - 64, "the room below the peak kept %zu of %u dirty holes", holes, n / 2);
+		unsigned m = 0;
+		for (; m < 128; m++) {
+			big[m] = kpage_alloc(GFP_KERNEL, 4);
+			if (!big[m])
+				break;
+			memset(kpage_address(big[m]), 0x44, PAGE_SIZE << 4);
+		}
+		CHECK(m == 128);
+		size_t used = z->nr_present_pages - z->nr_free_pages;
+		size_t top = KMAX(z->peak_used, z->peak_used_prev);
+		test_msg("dirty_mark: footprint: %zu dirty holes, then %zu dirty after 2048 fresh pages (in use %zu, peak %zu)",
+		         holes, z->nr_dirty_pages, used, top);
+		CHECKF(z->nr_dirty_pages <= BASE_PAGES + (BASE_PAGES >> 3),
+		       "%zu dirty pages kept while the program faulted in 2048 fresh ones (base %lu)",
+		       z->nr_dirty_pages, BASE_PAGES);
+		for (unsigned i = 0; i < m; i++)
+			kpage_free(big[i]);
+		for (unsigned i = 1; i < n; i += 2)
+			kpage_free(small[i]);
+	}
 
 	/* Mass free: no raise.  Wait out the repeat window first. */
 	klock(&z->lock);
