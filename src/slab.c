@@ -1558,6 +1558,16 @@ static void cache_begin(struct kmem_cache *c, const char *name)
 		c->name[i] = name[i];
 	c->name[i] = '\0';
 	klock_reinit(&c->lock);
+	/* The fields after the lock too: a cache made by kslab_create is an
+	 * object of kmem_cache_boot, whose memory holds what was there
+	 * before (a stale `dbg` sent reclaim into a quarantine that was
+	 * not there). */
+	c->partial = NULL;
+	c->nr_partial = 0;
+	c->nr_slabs = 0;
+	c->dead = false;
+	c->dbg_meta = c->dbg_tail = 0;
+	c->dbg = NULL;
 	atomic_store_explicit(&c->relist, NULL, memory_order_relaxed);
 	atomic_store(&c->nr_alloc_total, 0);
 	atomic_store(&c->nr_free_total, 0);

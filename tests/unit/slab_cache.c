@@ -13,7 +13,12 @@
  *     object, kmem_cache_zalloc zeroes, kfree takes a cache's object;
  *   - bad parameters (size 0, alignment not a power of two or above a page,
  *     size above 256 KiB, no name) return NULL with a one-line report
- *     naming the cache.
+ *     naming the cache;
+ *   - a cache made where a destroyed one was (the same kmem_cache object,
+ *     memory that is not zeroed) starts with no list, no slabs and no
+ *     quarantine: a debug cache destroyed, then plain caches made, none
+ *     keeps its quarantine (reclaim would flush another cache's objects
+ *     into it), and shrinking all caches afterwards is harmless.
  */
 #include "internal.h"
 #include "ktest.h"
@@ -283,8 +288,40 @@ static void bad_parameters(void)
 	CHECKF(count_lines(err) == 1, "no-name report [%.400s]", err);
 }
 
+static void reused_cache_object(void)
+{
+	struct kmem_cache *seen[8];
+	unsigned n = 0;
+	for (int round = 0; round < 8; round++) {
+		struct kmem_cache *d = kmem_cache_create("unit_reuse_debug", 96, 0, SLAB_POISON | SLAB_RED_ZONE, NULL);
+		CHECK(d != NULL);
+		if (!d)
+			return;
+		CHECK(d->dbg != NULL);
+		void *o = kmem_cache_alloc(d, GFP_KERNEL);
+		CHECK(o != NULL);
+		kmem_cache_free(d, o);   /* quarantined */
+		kmem_cache_destroy(d);
+		struct kmem_cache *c = kmem_cache_create("unit_reuse_plain", 96, 0, 0, NULL);
+		CHECK(c != NULL);
+		if (!c)
+			return;
+		CHECKF(c->dbg == NULL && c->partial == NULL && c->nr_slabs == 0 && !c->dead,
+		       "round %d: a new cache at %p kept state of the destroyed one (dbg %p, partial %p, %zu slabs)", round,
+		       (void *)c, (void *)c->dbg, (void *)c->partial, c->nr_slabs);
+		n += c == d;
+		seen[round] = c;
+	}
+	test_msg("reused_cache_object: %u of 8 plain caches took the destroyed debug cache's object", n);
+	CHECKF(n > 0, "no cache reused a destroyed one's object: the check above proves nothing");
+	kalloc_trim();   /* every cache shrunk: dbg_flush on each */
+	for (int i = 0; i < 8; i++)
+		kmem_cache_destroy(seen[i]);
+}
+
 int main(void)
 {
+	reused_cache_object();
 	constructor();
 	hwcache_align();
 	explicit_align();
