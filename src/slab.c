@@ -273,33 +273,62 @@ static struct page *new_slab(struct kmem_cache *c, gfp_t gfp)
 	return s;
 }
 
-/* Hands out up to n never-used objects of s, in a random order: index
- * (a * i + b) mod objects for the i-th carved object, with a coprime to the
- * object count and a, b drawn from the cache secret and the slab address, so
- * the order is a permutation that needs no memory.  Under c->lock. */
-static void carve_order(const struct kmem_cache *c, const struct page *s, unsigned *a, unsigned *b)
+/* Hands out up to n never-used objects of s, in a random order that keeps
+ * neighbours together: the slab's objects form groups of KSLAB_CARVE_GROUP
+ * (a power of two), carved one group after another in a random order
+ * (group (a * g + b) mod groups for the g-th, a coprime to the number of
+ * groups), each group's objects in address order, and the objects past the
+ * last whole group last.  Objects allocated one after another are then
+ * neighbours, as in a sequential carve, while where the next group starts
+ * is not known.  (On bench/'s tree, medians of 11 interleaved runs: a
+ * fully random order 4-8% slower than a sequential carve, and random
+ * groups of 4 whose objects come in a random order too, the same; random
+ * groups of 4, 8 or 16 in address order, level with it.)  Caches of the
+ * hardened profile (SLAB_HARDEN), and slabs of fewer than two groups, are
+ * carved one object at a time in the order (a * i + b) mod objects.  a and
+ * b are drawn from the cache secret and the slab address, so the order is
+ * a permutation that needs no memory.  Under c->lock. */
+struct carve_perm {
+	unsigned a, b, groups;
+};
+
+static void carve_order(const struct kmem_cache *c, const struct page *s, struct carve_perm *p)
 {
 	static const unsigned primes[] = { 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59 };
 	unsigned objs = c->objects;
 	uint64_t h = (c->secret ^ (uint64_t)(uintptr_t)s) * 0x9e3779b97f4a7c15ull;
-	*a = 1;
+	bool grouped = objs >= 2 * KSLAB_CARVE_GROUP && !(c->flags & SLAB_HARDEN);
+	p->groups = grouped ? objs / KSLAB_CARVE_GROUP : 0;
+	unsigned n = grouped ? p->groups : objs;
+	p->a = 1;
 	for (unsigned k = 0; k < 16; k++) {
-		unsigned p = primes[(h >> (4 * k)) & 15];
-		if (objs % p) {
-			*a = p;
+		unsigned q = primes[(h >> (4 * k)) & 15];
+		if (n % q) {
+			p->a = q;
 			break;
 		}
 	}
-	*b = (unsigned)((h >> 32) % objs);
+	p->b = (unsigned)((h >> 32) % n);
+}
+
+/* The slot of the i-th object carved from a slab of `objs`. */
+static inline unsigned carve_slot(const struct carve_perm *p, unsigned objs, unsigned i)
+{
+	if (!p->groups)
+		return (unsigned)(((uint64_t)p->a * i + p->b) % objs);
+	unsigned g = i / KSLAB_CARVE_GROUP;
+	if (g >= p->groups)
+		return i;
+	return (unsigned)(((uint64_t)p->a * g + p->b) % p->groups) * KSLAB_CARVE_GROUP + i % KSLAB_CARVE_GROUP;
 }
 
 static unsigned carve(struct kmem_cache *c, struct page *s, unsigned n, void **out)
 {
-	unsigned objs = c->objects, got = 0, a, b;
-	carve_order(c, s, &a, &b);
+	unsigned objs = c->objects, got = 0;
+	struct carve_perm p;
+	carve_order(c, s, &p);
 	while (got < n && s->carved < objs) {
-		unsigned i = (unsigned)(((uint64_t)a * s->carved + b) % objs);
-		out[got++] = slab_obj(c, s, i);
+		out[got++] = slab_obj(c, s, carve_slot(&p, objs, s->carved));
 		s->carved++;
 	}
 	return got;
@@ -533,10 +562,11 @@ const char *kslab_free_where(struct kmem_cache *c, const void *obj)
 		else if (chain_has(c, s, (void *)(uintptr_t)(w & REMOTE_PTR), obj))
 			where = "on its slab's list of frees";
 		else {
-			unsigned a, b, idx = (unsigned)(((uintptr_t)obj & c->slab_mask) / c->size);
-			carve_order(c, s, &a, &b);
+			unsigned idx = (unsigned)(((uintptr_t)obj & c->slab_mask) / c->size);
+			struct carve_perm p;
+			carve_order(c, s, &p);
 			for (unsigned i = s->carved; i < c->objects && !where; i++)
-				if ((unsigned)(((uint64_t)a * i + b) % c->objects) == idx)
+				if (carve_slot(&p, c->objects, i) == idx)
 					where = "never allocated";
 		}
 	}

@@ -77,6 +77,10 @@
 #define KSLAB_MIN_OBJECTS 8
 /* ... at this order at most, unless nothing smaller fits. */
 #define KSLAB_MAX_ORDER 4
+/* A new slab's objects are handed out in groups of this many neighbours
+ * (a power of two), the groups in a random order, the objects of each in
+ * address order (slab.c, carve). */
+#define KSLAB_CARVE_GROUP 8
 /* Empty slabs a cache keeps on its partial list before returning them. */
 #define KSLAB_MIN_PARTIAL 5
 
