@@ -493,6 +493,15 @@ int kos_open_write(const char *path)
 	return fd;
 }
 
+bool kos_is_regular(const char *path)
+{
+	int saved = errno;
+	struct stat st;
+	bool reg = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+	errno = saved;
+	return reg;
+}
+
 void *kos_map_file(const char *path, size_t *size)
 {
 	int saved = errno;

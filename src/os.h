@@ -108,6 +108,8 @@ size_t kos_read_file(const char *path, char *buf, size_t len);
 
 /* Opens path for writing, truncated (created 0644); the descriptor or -1. */
 int kos_open_write(const char *path);
+/* Whether path names a regular file (not /dev/null, a FIFO, ...). */
+bool kos_is_regular(const char *path);
 /* Maps a whole regular file read-only (private); NULL when it cannot.  The
  * caller unmaps *size bytes with kos_unmap. */
 void *kos_map_file(const char *path, size_t *size);

@@ -581,6 +581,8 @@ int kprof_dump(const char *path)
 	if (!p || strcmp(p, "1") == 0)
 		p = "kalloc.%p.heap";
 	expand_path(file, sizeof file - 16, p);
+	if (!file[0])
+		return 1;
 
 	/* Copy the used stacks out under the lock, then format without it. */
 	klock(&prof_lock);
@@ -637,8 +639,11 @@ int kprof_dump(const char *path)
 			break;
 	}
 	int err = write_file(file, &o);
+	/* The collapsed stacks go beside a profile written to a file, not
+	 * beside /dev/null or a pipe. */
+	bool collapsed = !err && kos_is_regular(file);
 
-	struct sym_state *st = kos_map(sizeof *st, PAGE_SIZE, false, 0);
+	struct sym_state *st = collapsed ? kos_map(sizeof *st, PAGE_SIZE, false, 0) : NULL;
 	if (st) {
 		do {
 			mark = kout_mark(&o);
