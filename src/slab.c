@@ -378,6 +378,10 @@ static void free_slab_pages(struct page *s)
 		s->npages++;
 		s->flags = 0;
 	}
+	/* The other pages stop saying "slab" too: a stale pointer into them
+	 * (a double free after the slab went back) is then reported as
+	 * freed memory, not taken for an object by free's fast path. */
+	kpage_set_tails(s, s->npages, KPG_NONE);
 	kpage_set_info(s, KPG_LARGE);   /* kpage_free expects an allocated block head */
 	kpage_free(s);
 }

@@ -8,8 +8,9 @@
  *     PTRDIFF_MAX for kmalloc: NULL, ENOMEM, one line unless __GFP_NOWARN;
  *   - kfree of a pointer that is not a block's start (the stack, a wild
  *     address, a non-canonical one, the inside of a slab object, of a page
- *     block, of a huge block) and of a freed page block: abort (SIGABRT) with
- *     one line containing "kalloc" and the address;
+ *     block, of a huge block), of a freed page block, and of an object on a
+ *     later page of a slab that went back to the page allocator: abort
+ *     (SIGABRT) with one line containing "kalloc" and the address;
  *   - kmem_cache_free to the wrong cache: abort naming both caches;
  *   - a zero-size cache: NULL and a report; with SLAB_PANIC, abort;
  *   - __GFP_NOFAIL never returns NULL: possible requests succeed, impossible
@@ -24,6 +25,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <limits.h>
+#include <stdlib.h>
 
 /* ------------------------------------------------------------------ */
 /* failures that return                                                 */
@@ -93,17 +95,29 @@ static int do_kfree(void *arg)
 	return 0;
 }
 
-/* kfree(p) in a child must abort with one line naming "kalloc" and p. */
-static void expect_kfree_abort(const char *what, const void *p)
+static int do_free(void *arg)
+{
+	free(arg);
+	return 0;
+}
+
+/* kfree(p) (free(p) when `libc`) in a child must abort with one line
+ * naming "kalloc" and p. */
+static void expect_abort_by(const char *what, const void *p, bool libc)
 {
 	struct child_result r;
 	char addr[32];
 	addr_text(p, addr);
-	run_child(do_kfree, (void *)p, 10000, &r);
+	run_child(libc ? do_free : do_kfree, (void *)p, 10000, &r);
 	CHECKF(child_signal(&r) == SIGABRT, "kfree(%s %s): status %#x (hung %d), want SIGABRT", what, addr,
 	       r.status, r.hung);
 	CHECKF(count_lines(r.err) == 1 && contains(r.err, "kalloc") && contains(r.err, addr),
 	       "kfree(%s): report [%.400s] should be one line with \"kalloc\" and %s", what, r.err, addr);
+}
+
+static void expect_kfree_abort(const char *what, const void *p)
+{
+	expect_abort_by(what, p, false);
 }
 
 static void bad_frees(void)
@@ -132,6 +146,35 @@ static void bad_frees(void)
 	CHECK(gone != NULL);
 	kfree(gone);
 	expect_kfree_abort("a freed page block", gone);
+
+	/* An object on a later page of a slab that went back to the page
+	 * allocator (all its objects freed, then malloc_trim): its page must
+	 * no longer say "slab", and freeing it again is reported. */
+	{
+		enum { N = 64 };
+		char *o[N];
+		for (int i = 0; i < N; i++)
+			o[i] = kmalloc(4096, GFP_KERNEL);
+		const struct kmem_cache *c = &kmalloc_caches[kmalloc_index(4096)];
+		CHECKF(c->order >= 1, "kmalloc-4k slabs are one page: the case needs a later page");
+		char *stale = NULL;
+		for (int i = 0; i < N && !stale; i++)
+			if (o[i] && ((uintptr_t)o[i] & c->slab_mask) >= PAGE_SIZE)
+				stale = o[i];
+		for (int i = 0; i < N; i++)
+			kfree(o[i]);
+		kalloc_trim();
+		CHECK(stale != NULL);
+		if (stale) {
+			struct kchunk *ch = kchunk_of(stale);
+			struct page *pg = ch ? kchunk_page(ch, stale) : NULL;
+			CHECKF(pg && kpage_kind(pg) != KPG_KSLAB && kpage_kind(pg) != KPG_SLAB,
+			       "a later page of a freed slab still says slab (kind %u)", pg ? kpage_kind(pg) : 99u);
+			expect_kfree_abort("an object of a slab given back to the page allocator", stale);
+			/* free's fast path reads the page's info word alone */
+			expect_abort_by("an object of a slab given back (free)", stale, true);
+		}
+	}
 
 	/* The parent still owns its blocks: they work. */
 	memset(slab, 1, 64);
