@@ -84,6 +84,8 @@ static void *front_refill(struct kmem_cache *c, unsigned idx, gfp_t gfp)
 	void *tmp[KFRONT_BATCH_MAX];
 	if (kfront_mode == KF_RSEQ)
 		kfront_rseq_grow(idx);
+	else if (kfront_mode == KF_THREAD)
+		kfront_thread_grow(idx, false);
 	/* Without reclaim (GFP_ATOMIC), one object: no batch to push back,
 	 * so no lock that could be waited for. */
 	unsigned want = (gfp & __GFP_DIRECT_RECLAIM) ? front_batch(idx) : 1;
@@ -106,6 +108,8 @@ static void front_spill(struct kmem_cache *c, unsigned idx, void *obj)
 	void *tmp[KFRONT_BATCH_MAX];
 	if (kfront_mode == KF_RSEQ)
 		kfront_rseq_grow(idx);
+	else if (kfront_mode == KF_THREAD)
+		kfront_thread_grow(idx, true);
 	unsigned n = 0, want = front_batch(idx);
 	while (n < want) {
 		void *p = kpcpu_pop(&kpcpu_slow, idx);

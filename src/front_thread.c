@@ -141,6 +141,8 @@ void kfront_thread_ready(gfp_t gfp)
 			kfront_hdr_lock(h);   /* custom caches are fronted in rseq mode only */
 	}
 	kfront_thr.slot = r;
+	kfront_thr.grown = 0;
+	kfront_thr.spilled = kfront_thr.refilled = 0;
 	kfront_thr.state = KT_LIVE;
 	/* A non-NULL value makes the destructor run at thread exit. */
 	pthread_setspecific(thr_key, (void *)1);
@@ -156,10 +158,49 @@ static void flush_own(unsigned idx, bool exiting)
 	struct kpcpu_hdr *h = kfront_hdr(r, idx);
 	if (!kfront_cache[idx] || idx >= KFRONT_CLASSES)
 		return;
+	unsigned cap = kfront_hdr_cap(h);
 	kfront_hdr_lock(h);
 	kfront_region_flush(r, idx, false);
+	/* back to the base capacity: what it had grown is the thread's again,
+	 * and the stack's misses start over */
+	kfront_thr.spilled &= ~(1ull << idx);
+	kfront_thr.refilled &= ~(1ull << idx);
+	if (cap > kfront_thread_cap[idx])
+		kfront_thr.grown -= KMIN(kfront_thr.grown, (uint32_t)((cap - kfront_thread_cap[idx]) * kfront_cache[idx]->size));
 	if (!exiting)
 		kfront_hdr_set_cap(h, idx, kfront_thread_cap[idx]);
+}
+
+_Static_assert(KFRONT_CLASSES <= 64, "a bit per class in kfront_thr.spilled and .refilled");
+
+void kfront_thread_grow(unsigned idx, bool spill)
+{
+	if (kfront_thr.state != KT_LIVE || idx >= KFRONT_CLASSES || !kfront_cache[idx] || kfront_cache[idx]->pages)
+		return;
+	uint64_t bit = 1ull << idx;
+	uint64_t *mine = spill ? &kfront_thr.spilled : &kfront_thr.refilled;
+	uint64_t *other = spill ? &kfront_thr.refilled : &kfront_thr.spilled;
+	bool alternates = *other & bit;
+	*other &= ~bit;
+	*mine |= bit;
+	if (!alternates)
+		return;
+	struct kpcpu_hdr *h = kfront_hdr((unsigned)kfront_thr.slot, idx);
+	uint32_t w = __atomic_load_n(kfront_hdr_word(h), __ATOMIC_ACQUIRE);
+	unsigned b = w & 0xffff, e = w >> 16, max = kfront_cap[idx];
+	if (b == 0xffff || e - b >= max)
+		return;
+	size_t size = kfront_cache[idx]->size;
+	unsigned grow = KMIN(KMAX((e - b) / 2, 1u), max - (e - b));
+	size_t room = KFRONT_THREAD_GROW_BYTES - KMIN((size_t)kfront_thr.grown, (size_t)KFRONT_THREAD_GROW_BYTES);
+	grow = (unsigned)KMIN((size_t)grow, room / size);
+	if (!grow)
+		return;
+	/* The header is the thread's own; a fork's or trim's flush locks it
+	 * first, which the exchange then sees. */
+	uint32_t nw = b | (uint32_t)(e + grow) << 16;
+	if (__atomic_compare_exchange_n(kfront_hdr_word(h), &w, nw, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		kfront_thr.grown += (uint32_t)(grow * size);
 }
 
 void kfront_thread_flush_index(unsigned idx)

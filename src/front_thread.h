@@ -17,6 +17,13 @@ void kfront_thread_ready(gfp_t gfp);
  * of one front index. */
 void kfront_thread_flush(void);
 void kfront_thread_flush_index(unsigned idx);
+/* A miss on the calling thread's stack idx (per-thread mode), on a full
+ * stack (`spill`) or an empty one: when the stack's last miss was of the
+ * other kind (the thread allocates and frees more of the class than the
+ * stack holds), grows its capacity by half, up to the slots reserved for
+ * it, within the thread's KFRONT_THREAD_GROW_BYTES.  A stack that only
+ * fills (a consumer's) or only empties (a producer's) keeps its base. */
+void kfront_thread_grow(unsigned idx, bool spill);
 /* Whether the sequences restart when a signal interrupts them (glibc
  * registered rseq), so signal handlers may allocate. */
 bool kfront_thread_restartable(void);

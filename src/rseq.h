@@ -111,6 +111,10 @@ struct kfront_thread {
 	int32_t slot;            /* this thread's region (per-thread mode), -1 until it has one */
 	int32_t none;            /* always -1: the index of the initial view */
 	uint8_t state;           /* KT_NONE, KT_LIVE, KT_DEAD */
+	uint32_t grown;          /* per-thread mode: object bytes of capacity grown
+	                            beyond kfront_thread_cap (kfront_thread_grow) */
+	uint64_t spilled;        /* per-thread mode: bit idx, stack idx's last miss */
+	uint64_t refilled;       /* was a full one (spilled) or an empty one */
 };
 enum { KT_NONE = 0, KT_LIVE = 1, KT_DEAD = 2 };
 _Static_assert(sizeof(((struct kfront_thread *)0)->cs) == sizeof(((struct krseq_area *)0)->rseq_cs),

@@ -93,6 +93,10 @@
 #define KFRONT_CPU_SLOTS_MAX 2048U
 #define KFRONT_THREAD_BYTES  (64U << 10)
 #define KFRONT_THREAD_SLOTS_MAX 1024U
+/* Per-thread mode: a thread's stack of a kmalloc class grows by half on
+ * each miss, up to the slots reserved for a CPU, within this many object
+ * bytes per thread beyond the capacities above. */
+#define KFRONT_THREAD_GROW_BYTES (128U << 10)
 #define KFRONT_CUSTOM_BYTES  (32U << 10)
 #define KFRONT_CUSTOM_SLOTS_MAX 64U
 #define KFRONT_SLOTS_MIN     4U
