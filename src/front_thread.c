@@ -10,7 +10,8 @@
  * given back.  Address space for KTHR_REGIONS_FIRST regions is reserved at
  * first (touched as used) and doubled in place, up to KTHR_REGIONS_MAX,
  * when threads need more; a thread that finds none runs without a front
- * cache.  Stacks keep their full capacity (kfront_thread_cap).
+ * cache.  Stacks start at kfront_thread_cap and grow when their misses
+ * alternate (kfront_thread_grow).
  *
  * Signals: where glibc registered rseq, the per-thread mode arms its
  * sequences in glibc's rseq area too (the region index stays the thread's
