@@ -245,7 +245,9 @@ static int job_run(void *arg)
 	case OVF16: {
 		size_t by = j->bug == OVF1 ? 1 : j->bug == OVF8 ? 8 : 16;
 		planted(p);
-		memset((char *)opaque_ptr(p) + n, 0x42, by);
+		/* each byte changed: a random canary may hold any fixed value */
+		for (size_t i = 0; i < by; i++)
+			((volatile unsigned char *)opaque_ptr(p))[n + i] ^= 0x5a;
 		planted_free(p);
 		break;
 	}
