@@ -73,6 +73,23 @@ KINLINE void kfront_hdr_set_cap(struct kpcpu_hdr *h, unsigned idx, unsigned cap)
 	uint32_t v = (uint32_t)kfront_begin[idx] | (uint32_t)(kfront_begin[idx] + cap) << 16;
 	__atomic_store_n(kfront_hdr_word(h), v, __ATOMIC_RELEASE);
 }
+/* One step of growth for a stack whose header word is w: half its
+ * capacity (at least one slot), up to `max` slots; 0 when it is locked or
+ * at max. */
+KINLINE unsigned kfront_grow_step(uint32_t w, unsigned max)
+{
+	unsigned b = w & 0xffff, e = w >> 16;
+	if (b == 0xffff || e - b >= max)
+		return 0;
+	return KMIN(KMAX((e - b) / 2, 1u), max - (e - b));
+}
+/* Raises the end of header h, read as w, by `grow` slots; false when the
+ * word changed meanwhile (a flush locked it, say). */
+KINLINE bool kfront_hdr_extend(struct kpcpu_hdr *h, uint32_t w, unsigned grow)
+{
+	uint32_t nw = (w & 0xffff) | (uint32_t)((w >> 16) + grow) << 16;
+	return __atomic_compare_exchange_n(kfront_hdr_word(h), &w, nw, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
 /* Capacity of a header now, 0 when locked. */
 KINLINE unsigned kfront_hdr_cap(struct kpcpu_hdr *h)
 {

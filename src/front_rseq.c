@@ -85,10 +85,9 @@ void kfront_rseq_grow(unsigned idx)
 		return;
 	struct kpcpu_hdr *h = kfront_hdr(cpu, idx);
 	uint32_t w = __atomic_load_n(kfront_hdr_word(h), __ATOMIC_ACQUIRE);
-	unsigned b = w & 0xffff, e = w >> 16, max = kfront_cap[idx];
-	if (b == 0xffff || e - b >= max)
+	unsigned grow = kfront_grow_step(w, kfront_cap[idx]);
+	if (!grow)
 		return;
-	unsigned grow = KMIN(KMAX((e - b) / 2, 1u), max - (e - b));
 	size_t size = kfront_cache[idx]->size, bytes = grow * size;
 	bool pages = kfront_cache[idx]->pages;
 	_Atomic size_t *used = pages ? kfront_page_cap_bytes(cpu) : kfront_cap_bytes(cpu);
@@ -112,8 +111,7 @@ void kfront_rseq_grow(unsigned idx)
 		bytes = grow * size;
 		atomic_fetch_add_explicit(used, bytes, memory_order_relaxed);
 	}
-	uint32_t nw = b | (uint32_t)(e + grow) << 16;
-	if (!__atomic_compare_exchange_n(kfront_hdr_word(h), &w, nw, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+	if (!kfront_hdr_extend(h, w, grow))
 		atomic_fetch_sub_explicit(used, bytes, memory_order_relaxed);
 }
 

@@ -188,19 +188,12 @@ void kfront_thread_grow(unsigned idx, bool spill)
 		return;
 	struct kpcpu_hdr *h = kfront_hdr((unsigned)kfront_thr.slot, idx);
 	uint32_t w = __atomic_load_n(kfront_hdr_word(h), __ATOMIC_ACQUIRE);
-	unsigned b = w & 0xffff, e = w >> 16, max = kfront_cap[idx];
-	if (b == 0xffff || e - b >= max)
-		return;
 	size_t size = kfront_cache[idx]->size;
-	unsigned grow = KMIN(KMAX((e - b) / 2, 1u), max - (e - b));
 	size_t room = KFRONT_THREAD_GROW_BYTES - KMIN((size_t)kfront_thr.grown, (size_t)KFRONT_THREAD_GROW_BYTES);
-	grow = (unsigned)KMIN((size_t)grow, room / size);
-	if (!grow)
-		return;
+	unsigned grow = (unsigned)KMIN((size_t)kfront_grow_step(w, kfront_cap[idx]), room / size);
 	/* The header is the thread's own; a fork's or trim's flush locks it
 	 * first, which the exchange then sees. */
-	uint32_t nw = b | (uint32_t)(e + grow) << 16;
-	if (__atomic_compare_exchange_n(kfront_hdr_word(h), &w, nw, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+	if (grow && kfront_hdr_extend(h, w, grow))
 		kfront_thr.grown += (uint32_t)(grow * size);
 }
 
