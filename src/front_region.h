@@ -123,21 +123,6 @@ KINLINE unsigned kfront_this_region(void)
 	uintptr_t a = (uintptr_t)&kfront_thr + (uintptr_t)kpcpu_slow.cid_rel;
 	return (unsigned)*(volatile int32_t *)a;
 }
-/* Offset of kfront_thr from the thread pointer: the same in every thread.
- * x86-64: the load the fast paths make (KPCPU_VIEW_LOAD), a form the linker
- * can relax; compilers may otherwise fold the GOT entry into an arithmetic
- * instruction that it cannot relax. */
-KINLINE intptr_t kfront_thr_tpoff(void)
-{
-#if defined(__x86_64__)
-	intptr_t off;
-	__asm__("movq kfront_thr@gottpoff(%%rip), %0" : "=r"(off));
-	return off;
-#else
-	return (char *)&kfront_thr - (char *)__builtin_thread_pointer();
-#endif
-}
-
 #pragma GCC visibility pop
 
 #endif /* KALLOC_FRONT_REGION_H */

@@ -155,12 +155,12 @@ void kmalloc_init(void)
 		 * kmalloc red zone that starts below 16 bytes. */
 		if (c->slab_mask <= 0xffff && c->objects <= 256 && !kslab_debug(c)) {
 			c->page_info = KINFO_KSLAB_BASE + i;
-			kmalloc_free.check[i] = (struct kfree_check){
+			kmalloc_free.check[c->page_info] = (struct kfree_check){
 				.mul = (uint32_t)c->div_mul,
 				.mask = (uint16_t)c->slab_mask,
 				.shift = (uint8_t)c->div_shift,
-				.last = (uint8_t)(c->objects - 1),
 			};
+			kmalloc_free.objects[c->page_info] = c->objects;
 		}
 	}
 }
@@ -613,6 +613,11 @@ KNOINLINE void kmalloc_free_tag_hit(void *p)
 	kmalloc_tag_hit(c, p);
 	*kslab_tag_word(c, p) = kslab_tag(p);
 	kfront_push((unsigned)c->front_idx, p);
+}
+
+KNOINLINE void kmalloc_free_spill(void *p, size_t info)
+{
+	kfront_free_slow((unsigned)(info - KINFO_KSLAB_BASE), p);
 }
 
 /* Free's tag check for a slab object taken by kfree_any (an 8-byte

@@ -36,40 +36,64 @@ extern const uint8_t kmalloc_small_index[KMALLOC_SMALL_MAX / 8 + 1];
 extern uint8_t kmalloc_index16[KMALLOC_TABLE_MAX / 16 + 1];
 
 /*
- * free()'s object-boundary check for the kmalloc classes: kslab_obj_valid's
- * test in 32-bit arithmetic, from one 8-byte entry per class, so free loads
- * it with the class as a scaled index.  Exact because a kmalloc slab is at
- * most 64 KiB with at most 256 objects (kmalloc classes whose slabs are
- * larger mark their pages KPG_SLAB, and free sends them to kfree_any): the
- * offset fits 16 bits, the object index 8, and for any offset that is not
- * an object boundary the rotated product exceeds 2^32 / 32 KiB.
+ * free()'s test of a pointer, for the kmalloc classes: kslab_obj_valid's
+ * object-boundary test in 32-bit arithmetic, from an entry per value of the
+ * low byte of the page's info word (page_alloc.h), so that one test of the
+ * entry answers both "a front-cached kmalloc slab page?" and "an object's
+ * start?": byte KINFO_KSLAB_BASE + cls has class cls's entry, every other
+ * byte an entry with no objects, which no pointer passes.  Exact because a
+ * kmalloc slab is at most 64 KiB with at most 256 objects (kmalloc classes
+ * whose slabs are larger mark their pages KPG_SLAB, and free sends them to
+ * kfree_any): the offset fits 16 bits, and for any offset that is not an
+ * object boundary the rotated product exceeds 2^32 / 32 KiB.
  */
+#define KMALLOC_INFO_BYTES 256
 struct kfree_check {
 	uint32_t mul;      /* inverse of the odd part of the size, mod 2^32 */
 	uint16_t mask;     /* slab size - 1 */
 	uint8_t shift;     /* log2 of the size's power-of-two part */
-	uint8_t last;      /* objects per slab - 1 */
+	uint8_t unused;
 };
 /*
- * What free and C++'s sized delete read per class, in one object so that
- * one base register addresses all of it.  Sized delete's size test: a block
- * of class cls was asked for with n bytes, malloc's way, exactly when
- * size_lo[cls] <= n <= size_hi[cls] (the sizes after the next smaller
- * class's, up to the class's own; 0 to 16 for the 16-byte class).
+ * What free and C++'s sized delete read, in one object so that one base
+ * register addresses all of it: check[] and objects[] by info byte (free
+ * scales one index by 8 and 4), the size bounds by class.  Sized delete's
+ * size test: a block of class cls was asked for with n bytes, malloc's
+ * way, exactly when size_lo[cls] <= n <= size_hi[cls] (the sizes after the
+ * next smaller class's, up to the class's own; 0 to 16 for the 16-byte
+ * class).
  */
 struct kmalloc_free_data {
-	struct kfree_check check[KMALLOC_NR_CLASSES];
+	struct kfree_check check[KMALLOC_INFO_BYTES];
+	uint32_t objects[KMALLOC_INFO_BYTES];   /* per slab; 0: not a class's page */
 	uint64_t size_lo[KMALLOC_NR_CLASSES];
 	uint64_t size_hi[KMALLOC_NR_CLASSES];
 };
 extern struct kmalloc_free_data kmalloc_free;
-KINLINE bool kmalloc_obj_valid(size_t cls, const void *p)
+_Static_assert(KINFO_KSLAB_BASE + KMALLOC_NR_CLASSES <= KMALLOC_INFO_BYTES, "a class's info byte");
+_Static_assert(KPCPU_FRESH_BIAS == KINFO_KSLAB_BASE, "free pushes on stack info - KINFO_KSLAB_BASE (rseq.h)");
+/* The low byte of the info word of p's page, or KPG_NONE (0) when p is in
+ * no chunk: free's lookup. */
+KINLINE size_t kmalloc_info_byte(const void *p)
 {
-	const struct kfree_check *k = &kmalloc_free.check[cls];
+	uintptr_t a = (uintptr_t)p, ci = a >> KCHUNK_SHIFT;
+	if (likely(ci < KREGISTRY_LEN)) {
+		uintptr_t map = atomic_load_explicit(&kinfo_map[ci], memory_order_acquire);
+		if (likely(map != 0))
+			return __atomic_load_n((const uint8_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t)),
+			                       __ATOMIC_ACQUIRE);
+	}
+	return KPG_NONE;
+}
+/* True when p is an object of a front-cached kmalloc slab whose page has
+ * info byte `info`: the class is then info - KINFO_KSLAB_BASE. */
+KINLINE bool kmalloc_obj_valid(size_t info, const void *p)
+{
+	const struct kfree_check *k = &kmalloc_free.check[info];
 	uint32_t x = ((uint32_t)(uintptr_t)p & k->mask) * k->mul;
 	unsigned sh = k->shift;
 	x = (x >> sh) | (x << ((32 - sh) & 31));
-	return x <= k->last;
+	return x < kmalloc_free.objects[info];
 }
 /* True when malloc gives an object of class cls for n bytes. */
 KINLINE bool kmalloc_size_fits(size_t cls, size_t n)
@@ -108,6 +132,9 @@ void kmalloc_tag_hit(struct kmem_cache *c, void *p);
  * and the push (a tail call with p alone, so that the fast path keeps
  * nothing across a call and moves no register for it). */
 void kmalloc_free_tag_hit(void *p);
+/* The miss of kmalloc_free_info's push: kfront_free_slow (arguments in
+ * the order the fast path holds them, so that the tail call moves one). */
+void kmalloc_free_spill(void *p, size_t info);
 KINLINE void kmalloc_free_tagged(size_t cls, void *p)
 {
 	uint64_t *w = (uint64_t *)p + 1;
@@ -118,6 +145,25 @@ KINLINE void kmalloc_free_tagged(size_t cls, void *p)
 	}
 	*w = t;
 	kfront_push(cls, p);
+}
+/* kmalloc_free_tagged for an object that passed kmalloc_obj_valid(info,
+ * p), by its info byte: free's fast path.  A tag that did not match says
+ * the object is not free, so the push leaves out kpcpu_push's test of the
+ * top object (a double free right after the first matches the tag, and
+ * kmalloc_free_tag_hit pushes with that test, which stands in for the
+ * search under KALLOC_HARDEN=0). */
+KINLINE void kmalloc_free_info(size_t info, void *p)
+{
+	uint64_t *w = (uint64_t *)p + 1;
+	uint64_t t = kslab_tag(p);
+	if (unlikely(*w == t)) {
+		kmalloc_free_tag_hit(p);
+		return;
+	}
+	*w = t;
+	if (likely(kpcpu_push_fresh(&kpcpu, info, p)))
+		return;
+	kmalloc_free_spill(p, info);
 }
 KINLINE void kmalloc_tag_clear(void *p)
 {

@@ -91,15 +91,20 @@ static KNOINLINE void *front_pop_slow(size_t n, size_t cls)
 }
 
 /* kfront_pop, whose miss also starts the initialisation; the object's
- * free tag cleared (kmalloc.h). */
-static inline void *front_pop(size_t cls, size_t n)
+ * free tag cleared (kmalloc.h).  tp: kfront_thr_tpoff(), which the caller
+ * may have loaded for the countdown (kprof_count_tp). */
+KINLINE void *front_pop_tp(size_t cls, size_t n, intptr_t tp)
 {
-	void *p = kpcpu_pop(&kpcpu, cls);
+	void *p = kpcpu_pop_tp(&kpcpu, cls, tp);
 	if (likely(p != NULL)) {
 		kmalloc_tag_clear(p);
 		return p;
 	}
 	return front_pop_slow(n, cls);
+}
+static inline void *front_pop(size_t cls, size_t n)
+{
+	return front_pop_tp(cls, n, kfront_thr_tpoff());
 }
 
 /* A block of n <= KMALLOC_TABLE_MAX bytes from its class's front cache. */
@@ -111,29 +116,33 @@ static inline void *table_pop(size_t n)
 /*
  * Fast path, x86-64, gcc 12 -O2 (objdump of libkalloc-preload.so, every
  * instruction from entry to ret executed, no branch taken): malloc of up to
- * 8 KiB is 25 instructions (the heap profile's countdown, prof.h: three;
+ * 8 KiB is 24 instructions (the heap profile's countdown, prof.h: a load of
+ * kfront_thr's offset, which the pop uses too, a subtraction and a branch;
  * size test, class table, the front-cache view, restartable pop, the store
- * that clears the free tag); free is 44 (range test, info map and info
- * word, one comparison for kind and class, object-boundary check, the free
- * tag's lea, compare, branch and store (kmalloc.h), view, restartable push
- * with the double-free test of the top object).  Neither tests whether
- * kalloc is initialised: before it is, the view names a sentinel region
- * on which both miss (internal.h).  Both modes run these same
- * instructions, so callgrind (which has no rseq and runs the per-thread
- * mode) counts them: a malloc(32) + free loop is 79 instructions per
- * iteration with the loop itself (72 before the countdown and the free
- * tag; bench/fastpath.sh; mimalloc 2.0: 115, of
- * which its real fast path is 41, as valgrind sends its free to the
+ * that clears the free tag); free is 38 (range test, info map, the info
+ * word's low byte, the object-boundary check of that byte's entry, which
+ * also refuses every byte that is no front-cached class's (kmalloc.h), the
+ * free tag's lea, compare, branch and store, view, restartable push).
+ * Neither tests whether kalloc is initialised: before it is, the view
+ * names a sentinel region on which both miss (internal.h).  Both modes run
+ * these same instructions, so callgrind (which has no rseq and runs the
+ * per-thread mode) counts them: a malloc(32) + free loop is 72 instructions
+ * per iteration with the loop itself (bench/fastpath.sh; mimalloc 2.0: 115,
+ * of which its real fast path is 41, as valgrind sends its free to the
  * cross-thread path; jemalloc 5.3: 77, tcmalloc 2.10: 77, glibc 2.36: 139).
  */
 /* malloc's routing, without the countdown. */
-KINLINE void *malloc_plain(size_t n)
+KINLINE void *malloc_plain_tp(size_t n, intptr_t tp)
 {
 	if (likely(n <= KMALLOC_TABLE_MAX))
-		return table_pop(n);
+		return front_pop_tp(kmalloc_index16[(n + 15) >> 4], n, tp);
 	if (likely(n <= KMALLOC_MAX_CACHE_SIZE))
-		return front_pop(kmalloc_index(n), n);
+		return front_pop_tp(kmalloc_index(n), n, tp);
 	return malloc_slow(n);
+}
+KINLINE void *malloc_plain(size_t n)
+{
+	return malloc_plain_tp(n, kfront_thr_tpoff());
 }
 
 /* calloc's routing, without the countdown. */
@@ -188,7 +197,7 @@ static KNOINLINE void *malloc_tick(size_t n, bool zero)
 {
 	kalloc_ensure_init();
 	if (unlikely(atomic_load_explicit(&kalloc_init_state, memory_order_acquire) != 2)) {
-		kprof_left = 0;
+		kfront_thr.prof_left = 0;
 	} else if (kprof_tick(n)) {
 		return sampled_alloc(n, zero);
 	}
@@ -197,9 +206,10 @@ static KNOINLINE void *malloc_tick(size_t n, bool zero)
 
 KINLINE void *malloc_fast(size_t n)
 {
-	if (kprof_count(n))
+	intptr_t tp = kfront_thr_tpoff();
+	if (kprof_count_tp(n, tp))
 		return malloc_tick(n, false);
-	return malloc_plain(n);
+	return malloc_plain_tp(n, tp);
 }
 
 KEXPORT void *KMALLOC(malloc)(size_t n)
@@ -218,41 +228,32 @@ static KNOINLINE void free_slow(void *p)
 }
 
 /* True, with *cls set, when p is an object of a front-cached kmalloc slab
- * (its page's info word is KINFO_KSLAB_BASE + class and p is on an object
- * boundary): free's and realloc's test. */
+ * (kmalloc_obj_valid): realloc's and aligned delete's test. */
 static inline bool kmalloc_object(const void *p, size_t *cls)
 {
-	uintptr_t a = (uintptr_t)p, ci = a >> KCHUNK_SHIFT;
-	if (likely(ci < KREGISTRY_LEN)) {
-		uintptr_t map = atomic_load_explicit(&kinfo_map[ci], memory_order_acquire);
-		if (likely(map != 0)) {
-			size_t c = __atomic_load_n((const uint32_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t)), __ATOMIC_ACQUIRE) -
-		           KINFO_KSLAB_BASE;
-			*cls = c;
-			return likely(c < KMALLOC_NR_CLASSES && kmalloc_obj_valid(c, p));
-		}
-	}
-	return false;
+	size_t info = kmalloc_info_byte(p);
+	*cls = info - KINFO_KSLAB_BASE;
+	return kmalloc_obj_valid(info, p);
 }
 
 KINLINE void free_fast(void *p)
 {
-	size_t cls;
-	/* (kmalloc_object, spelled out: gcc 12 allocates registers better) */
+	/* (kmalloc_info_byte, spelled out: gcc 12 allocates registers
+	 * better, and a pointer in no chunk goes straight to free_slow) */
 	uintptr_t a = (uintptr_t)p, ci = a >> KCHUNK_SHIFT;
 	if (likely(ci < KREGISTRY_LEN)) {
 		uintptr_t map = atomic_load_explicit(&kinfo_map[ci], memory_order_acquire);
 		if (likely(map != 0)) {
-			cls = __atomic_load_n((const uint32_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t)), __ATOMIC_ACQUIRE) -
-			      KINFO_KSLAB_BASE;
-			if (likely(cls < KMALLOC_NR_CLASSES && kmalloc_obj_valid(cls, p))) {
-				/* p goes on top of its stack: the next malloc of
-				 * the class returns it and the program writes it.
-				 * The free tag's store writes its line now, as a
-				 * free list linked through the objects would (a
-				 * PREFETCHW did that before the tag: larson-t1 4%
-				 * faster than neither). */
-				kmalloc_free_tagged(cls, p);
+			size_t info = __atomic_load_n((const uint8_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t)),
+			                              __ATOMIC_ACQUIRE);
+			if (likely(kmalloc_obj_valid(info, p))) {
+				/* p goes on top of its stack: the next malloc
+				 * of the class returns it and the program
+				 * writes it.  The free tag's store writes its
+				 * line now, as a free list linked through the
+				 * objects would (a PREFETCHW did that before
+				 * the tag: larson-t1 4% faster than neither). */
+				kmalloc_free_info(info, p);
 				return;
 			}
 		}
@@ -432,16 +433,15 @@ KEXPORT void *KMALLOC(pvalloc)(size_t n)
  *  - delete of NULL does nothing; unsized and aligned delete are free;
  *  - sized delete checks the size against the block: one that cannot be
  *    the block's is reported (kfree_sized) and aborts.
- * Fast paths (objdump, as for malloc and free above): new is malloc's 22
- * instructions, its miss going to a slow path of its own; unsized delete is
- * free's 44; sized delete is free's and the size test, two comparisons with
- * the class's bounds: 48.  The size cannot save free any work: free's test
- * of kind and class is already one comparison of the info word, and the
- * object-boundary and double-free checks stand whatever the size says.
- * callgrind (bench/fastpath.sh), per iteration with the loop: new(32) +
- * delete(p) 79, as malloc(32) + free; new(32) + delete(p, 32) 84 (the
- * four instructions and the caller's load of the size).  Both include
- * new's countdown (three instructions, as malloc's).
+ * Fast paths (objdump, as for malloc and free above): new is malloc's 24
+ * instructions and a register copy, its miss going to a slow path of its
+ * own; unsized delete is free's 38; sized delete is free's, the size test
+ * (two comparisons with the class's bounds) and a copy: 43.  The size
+ * cannot save free any work: free's test of kind and class is already the
+ * object-boundary test of the info byte's entry, and the double-free check
+ * stands whatever the size says.  callgrind (bench/fastpath.sh), per
+ * iteration with the loop: new(32) + delete(p) 73; new(32) + delete(p, 32)
+ * 79 (the five instructions and the caller's load of the size).
  */
 #ifndef KALLOC_SANITIZER_BUILD
 _Static_assert(sizeof(size_t) == sizeof(unsigned long), "operator new's names say size_t is unsigned long");
@@ -488,8 +488,6 @@ static KNOINLINE void *cxx_new_slow(size_t n, bool nothrow)
 	return cxx_new_fail(n, CXX_PLAIN, nothrow);
 }
 
-/* malloc's fast path, the same instructions (front_pop with a miss of its
- * own). */
 /* The countdown ran out (prof.h). */
 static KNOINLINE void *cxx_new_tick(size_t n, bool nothrow)
 {
@@ -499,13 +497,16 @@ static KNOINLINE void *cxx_new_tick(size_t n, bool nothrow)
 	return cxx_new_fail(n, CXX_PLAIN, nothrow);
 }
 
+/* malloc's fast path, the same instructions (front_pop with a miss of its
+ * own). */
 KINLINE void *cxx_new(size_t n, bool nothrow)
 {
-	if (kprof_count(n))
+	intptr_t tp = kfront_thr_tpoff();
+	if (kprof_count_tp(n, tp))
 		return cxx_new_tick(n, nothrow);
 	if (likely(n <= KMALLOC_TABLE_MAX)) {
 		size_t cls = kmalloc_index16[(n + 15) >> 4];
-		void *p = kpcpu_pop(&kpcpu, cls);
+		void *p = kpcpu_pop_tp(&kpcpu, cls, tp);
 		if (likely(p != NULL)) {
 			kmalloc_tag_clear(p);
 			return p;
@@ -537,18 +538,10 @@ static KNOINLINE void cxx_delete_slow(void *p, size_t n, size_t align)
  * (kmalloc_size_fits): four instructions more than free. */
 KINLINE void cxx_delete_sized(void *p, size_t n)
 {
-	uintptr_t a = (uintptr_t)p, ci = a >> KCHUNK_SHIFT;
-	if (likely(ci < KREGISTRY_LEN)) {
-		uintptr_t map = atomic_load_explicit(&kinfo_map[ci], memory_order_acquire);
-		if (likely(map != 0)) {
-			size_t cls = __atomic_load_n((const uint32_t *)(map + (a >> PAGE_SHIFT) * sizeof(uint32_t)),
-			                             __ATOMIC_ACQUIRE) -
-			             KINFO_KSLAB_BASE;
-			if (likely(cls < KMALLOC_NR_CLASSES && kmalloc_size_fits(cls, n) && kmalloc_obj_valid(cls, p))) {
-				kmalloc_free_tagged(cls, p);
-				return;
-			}
-		}
+	size_t info = kmalloc_info_byte(p);
+	if (likely(kmalloc_obj_valid(info, p) && kmalloc_size_fits(info - KINFO_KSLAB_BASE, n))) {
+		kmalloc_free_info(info, p);
+		return;
 	}
 	cxx_delete_slow(p, n, 0);
 }

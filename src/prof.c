@@ -7,7 +7,7 @@
  * calls kprof_init and kprof_exit.
  *
  * The tick.  malloc, calloc, realloc and operator new subtract the bytes
- * asked for from a thread-local countdown (kprof_left, prof.h) and call
+ * asked for from a thread-local countdown (kfront_thr.prof_left, prof.h) and call
  * their slow path when it goes below zero; that is all the fast paths pay
  * (bench/fastpath.sh).  kprof_tick, the slow path, does the work of all
  * three features and re-arms the countdown: to INTPTR_MAX when none is on,
@@ -84,7 +84,6 @@
 #include <signal.h>
 #include <string.h>
 
-__thread intptr_t kprof_left;
 bool kprof_on;
 
 /* ------------------------------------------------------------------ */
@@ -96,7 +95,7 @@ bool kprof_on;
 static bool ticking;                   /* a signal or a segment to serve */
 static int stats_signal;
 static _Atomic int signal_pending;
-static __thread intptr_t armed;        /* what kprof_left was last set to */
+static __thread intptr_t armed;        /* what kfront_thr.prof_left was last set to */
 static __thread intptr_t gap;          /* bytes until the next sample; 0: not drawn */
 static __thread uint64_t rng;
 static __thread bool busy;             /* taking a stack: no sample, no report */
@@ -168,10 +167,10 @@ static intptr_t draw_gap(void)
 
 bool kprof_tick(size_t n)
 {
-	intptr_t used = (intptr_t)((uintptr_t)armed - (uintptr_t)kprof_left);   /* since armed, n included */
+	intptr_t used = (intptr_t)((uintptr_t)armed - (uintptr_t)kfront_thr.prof_left);   /* since armed, n included */
 	if (used < 0)
 		used = (intptr_t)KMIN(n, (size_t)INTPTR_MAX);
-	kprof_left = armed = INTPTR_MAX;      /* allocations made from here on do not tick */
+	kfront_thr.prof_left = armed = INTPTR_MAX;      /* allocations made from here on do not tick */
 	bool sample = false;
 	if (kprof_on && !busy) {
 		if (!gap)
@@ -190,7 +189,7 @@ bool kprof_tick(size_t n)
 	intptr_t next = kprof_on ? gap : INTPTR_MAX;
 	if (ticking && next > KPROF_TICK_BYTES)
 		next = KPROF_TICK_BYTES;
-	kprof_left = armed = next;
+	kfront_thr.prof_left = armed = next;
 	return sample;
 }
 

@@ -12,23 +12,43 @@
 
 /*
  * The tick.  Each thread counts down the bytes it asks malloc, calloc,
- * realloc and operator new for in kprof_left; the entry point that takes it
+ * realloc and operator new for in kfront_thr.prof_left; the entry point that takes it
  * below zero calls its slow path, which calls kprof_tick.  A thread starts
  * at 0, so its first allocation ticks and arms the counter: with nothing to
  * do (no KALLOC_PROF, no KALLOC_STATS_SIGNAL, no KALLOC_SHM) to INTPTR_MAX,
  * which never runs out; with sampling, to the bytes until the next sample;
  * with a signal or a segment to serve, to KPROF_TICK_BYTES at most.
  * The fast path pays for the countdown alone: a subtraction from a
- * thread-local and a predicted branch.
+ * thread-local and a predicted branch.  The counter is a field of
+ * kfront_thr (rseq.h), whose offset from the thread pointer malloc's fast
+ * path loads anyway for the front caches: the countdown adds no load.
  */
-extern __thread intptr_t kprof_left;
 #define KPROF_TICK_BYTES (256L << 10)
 
 /* Counts n bytes; true when the counter ran out (call the slow path). */
 KINLINE bool kprof_count(size_t n)
 {
-	kprof_left = (intptr_t)((uintptr_t)kprof_left - n);   /* wraps, never overflows */
-	return unlikely(kprof_left < 0);
+	kfront_thr.prof_left = (intptr_t)((uintptr_t)kfront_thr.prof_left - n);   /* wraps, never overflows */
+	return unlikely(kfront_thr.prof_left < 0);
+}
+/* kprof_count, with tp = kfront_thr_tpoff() (one load for the countdown
+ * and the stacks: malloc.c). */
+KINLINE bool kprof_count_tp(size_t n, intptr_t tp)
+{
+#if defined(__x86_64__)
+	__asm__ goto("subq %[n], %%fs:%c[off](%[tp])\n\t"
+	             "js %l[out]\n\t"
+	             :
+	             : [n] "r"(n), [tp] "r"(tp), [off] "i"(offsetof(struct kfront_thread, prof_left))
+	             : "memory", "cc"
+	             : out);
+	return false;
+out:
+	return true;
+#else
+	(void)tp;
+	return kprof_count(n);
+#endif
 }
 
 /* The slow path of the countdown: serves a pending signal report and the

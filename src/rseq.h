@@ -108,6 +108,9 @@ struct kpcpu_view {
 /* Per-thread state of the front caches. */
 struct kfront_thread {
 	uint64_t cs;             /* the per-thread mode arms here; nothing reads it */
+	intptr_t prof_left;      /* the heap profile's countdown (prof.h): here so
+	                            that malloc's fast path reaches it and the
+	                            stacks from one GOT entry */
 	int32_t slot;            /* this thread's region (per-thread mode), -1 until it has one */
 	int32_t none;            /* always -1: the index of the initial view */
 	uint8_t state;           /* KT_NONE, KT_LIVE, KT_DEAD */
@@ -124,6 +127,23 @@ _Static_assert(sizeof(((struct kfront_thread *)0)->slot) == sizeof(((struct krse
                "every index word is 32 bits (movslq)");
 
 extern __thread struct kfront_thread kfront_thr;
+
+/* Offset of kfront_thr from the thread pointer: the same in every thread.
+ * x86-64: a form the linker can relax when it links an executable
+ * (initial-exec to local-exec); in C, compilers may fold the GOT entry into
+ * an instruction it cannot relax (a subtraction).  Not volatile, but gcc
+ * does not share it between the basic blocks of a function: a fast path
+ * that wants one load passes the value on (malloc.c). */
+KINLINE intptr_t kfront_thr_tpoff(void)
+{
+#if defined(__x86_64__)
+	intptr_t off;
+	__asm__("movq kfront_thr@gottpoff(%%rip), %0" : "=r"(off));
+	return off;
+#else
+	return (char *)&kfront_thr - (char *)__builtin_thread_pointer();
+#endif
+}
 
 /* ---- the sequences -------------------------------------------------- */
 
@@ -158,15 +178,19 @@ extern __thread struct kfront_thread kfront_thr;
 	"0:\n\t"                                                            \
 	"leaq 7b(%%rip), %[" reg "]\n\t"                                    \
 	"movq %[" reg "], %%fs:(%[tp],%[cs])\n\t"
-/* Loads a view, index first (see the publication order in front.h), and
- * the thread pointer offset of kfront_thr. */
+/* Loads a view, index first (see the publication order in front.h); the
+ * thread pointer offset of kfront_thr is an input (kfront_thr_tpoff), which
+ * malloc's countdown shares. */
 #define KPCPU_VIEW_LOAD                                                 \
 	"movq %[cidrel], %[cid]\n\t"                                        \
-	"movq %[csrel], %[cs]\n\t"                                          \
-	"movq kfront_thr@gottpoff(%%rip), %[tp]\n\t"
-#define KPCPU_VIEW_OUT [cid] "=&r"(cid), [cs] "=&r"(cs), [tp] "=&r"(tp)
-#define KPCPU_VIEW_IN(v) [cidrel] "m"((v)->cid_rel), [csrel] "m"((v)->cs_rel), [base] "m"((v)->base)
-#define KPCPU_HDR_IN [boff] "i"(offsetof(struct kpcpu_hdr, begin)), [eoff] "i"(offsetof(struct kpcpu_hdr, end))
+	"movq %[csrel], %[cs]\n\t"
+#define KPCPU_VIEW_OUT [cid] "=&r"(cid), [cs] "=&r"(cs)
+#define KPCPU_VIEW_IN(v) [cidrel] "m"((v)->cid_rel), [csrel] "m"((v)->cs_rel), [base] "m"((v)->base), \
+	[tp] "r"(tp)
+/* Header offsets; hoff is added to every header's address (see
+ * kpcpu_push_fresh), 0 elsewhere. */
+#define KPCPU_HDR_IN(disp) [boff] "i"(offsetof(struct kpcpu_hdr, begin) + (disp)), \
+	[eoff] "i"(offsetof(struct kpcpu_hdr, end) + (disp)), [hoff] "i"(disp)
 /* The critical section's start (label 1): the region of the running CPU (or
  * thread) from the index word, and `cur` of stack idx there. */
 #define KPCPU_STACK_LOAD                                                \
@@ -174,14 +198,14 @@ extern __thread struct kfront_thread kfront_thr;
 	"movslq %%fs:(%[tp],%[cid]), %[region]\n\t"                      \
 	"shlq %[shift], %[region]\n\t"                                    \
 	"addq %[base], %[region]\n\t"                                     \
-	"movzwl (%[region],%[idx],8), %k[cur]\n\t"
+	"movzwl %c[hoff](%[region],%[idx],8), %k[cur]\n\t"
 
 /* Pops an object from this CPU's (thread's) stack `idx` in view v; NULL
- * when empty or locked. */
-KINLINE void *kpcpu_pop(const struct kpcpu_view *v, size_t idx)
+ * when empty or locked.  tp: kfront_thr_tpoff(). */
+KINLINE void *kpcpu_pop_tp(const struct kpcpu_view *v, size_t idx, intptr_t tp)
 {
 	void *obj;
-	uintptr_t region, cur, cid, cs, tp;
+	uintptr_t region, cur, cid, cs;
 	__asm__ __volatile__ goto(
 		KPCPU_VIEW_LOAD
 		KRSEQ_ARM("region")
@@ -193,7 +217,7 @@ KINLINE void *kpcpu_pop(const struct kpcpu_view *v, size_t idx)
 		"movw %w[cur], (%[region],%[idx],8)\n\t"
 		"2:\n\t"
 		: [obj] "=&r"(obj), [region] "=&r"(region), [cur] "=&r"(cur), KPCPU_VIEW_OUT
-		: KPCPU_VIEW_IN(v), KPCPU_HDR_IN, [idx] "r"(idx), [shift] "i"(KPCPU_SHIFT)
+		: KPCPU_VIEW_IN(v), KPCPU_HDR_IN(0), [idx] "r"(idx), [shift] "i"(KPCPU_SHIFT)
 		: "memory", "cc"
 		: miss);
 	if (!obj)
@@ -206,9 +230,9 @@ miss:
 /* Pushes obj on this CPU's (thread's) stack `idx` in view v; false when
  * full, locked, or obj is already on top (the caller's slow path sorts
  * these out). */
-KINLINE bool kpcpu_push(const struct kpcpu_view *v, size_t idx, void *obj)
+KINLINE bool kpcpu_push_tp(const struct kpcpu_view *v, size_t idx, void *obj, intptr_t tp)
 {
-	uintptr_t region, cur, cid, cs, tp;
+	uintptr_t region, cur, cid, cs;
 	__asm__ __volatile__ goto(
 		KPCPU_VIEW_LOAD
 		KRSEQ_ARM("region")
@@ -222,7 +246,36 @@ KINLINE bool kpcpu_push(const struct kpcpu_view *v, size_t idx, void *obj)
 		"movw %w[cur], (%[region],%[idx],8)\n\t"
 		"2:\n\t"
 		: [region] "=&r"(region), [cur] "=&r"(cur), KPCPU_VIEW_OUT
-		: KPCPU_VIEW_IN(v), KPCPU_HDR_IN, [idx] "r"(idx), [obj] "r"(obj), [shift] "i"(KPCPU_SHIFT)
+		: KPCPU_VIEW_IN(v), KPCPU_HDR_IN(0), [idx] "r"(idx), [obj] "r"(obj), [shift] "i"(KPCPU_SHIFT)
+		: "memory", "cc"
+		: miss);
+	return true;
+miss:
+	return false;
+}
+
+/* kpcpu_push for free's fast path, whose object is known not to be free
+ * (its free tag did not match: kmalloc.h), so without the test of the top
+ * object; the stack is `idx` - KPCPU_FRESH_BIAS, so that the caller can
+ * pass the page's info word as it is (page_alloc.h: KINFO_KSLAB_BASE). */
+#define KPCPU_FRESH_BIAS 0x40
+KINLINE bool kpcpu_push_fresh(const struct kpcpu_view *v, size_t idx, void *obj)
+{
+	intptr_t tp = kfront_thr_tpoff();
+	uintptr_t region, cur, cid, cs;
+	__asm__ __volatile__ goto(
+		KPCPU_VIEW_LOAD
+		KRSEQ_ARM("region")
+		KPCPU_STACK_LOAD
+		"cmpw %c[eoff](%[region],%[idx],8), %w[cur]\n\t"
+		"jae %l[miss]\n\t"
+		"movq %[obj], (%[region],%[cur],8)\n\t"
+		"addl $1, %k[cur]\n\t"
+		"movw %w[cur], %c[hoff](%[region],%[idx],8)\n\t"
+		"2:\n\t"
+		: [region] "=&r"(region), [cur] "=&r"(cur), KPCPU_VIEW_OUT
+		: KPCPU_VIEW_IN(v), KPCPU_HDR_IN(-8 * KPCPU_FRESH_BIAS), [idx] "r"(idx), [obj] "r"(obj),
+		  [shift] "i"(KPCPU_SHIFT)
 		: "memory", "cc"
 		: miss);
 	return true;
@@ -239,8 +292,9 @@ KINLINE struct kpcpu_hdr *kpcpu_hdr_this(const struct kpcpu_view *v, size_t idx)
 	intptr_t r = *(const int32_t *)((uintptr_t)&kfront_thr + (uintptr_t)rel);
 	return (struct kpcpu_hdr *)(void *)(v->base + r * (intptr_t)KPCPU_REGION) + idx;
 }
-KINLINE void *kpcpu_pop(const struct kpcpu_view *v, size_t idx)
+KINLINE void *kpcpu_pop_tp(const struct kpcpu_view *v, size_t idx, intptr_t tp)
 {
+	(void)tp;
 	struct kpcpu_hdr *h = kpcpu_hdr_this(v, idx);
 	unsigned cur = h->cur;
 	if (cur <= h->begin)
@@ -249,8 +303,9 @@ KINLINE void *kpcpu_pop(const struct kpcpu_view *v, size_t idx)
 	h->cur = (uint16_t)(cur - 1);
 	return slots[cur - 1];
 }
-KINLINE bool kpcpu_push(const struct kpcpu_view *v, size_t idx, void *obj)
+KINLINE bool kpcpu_push_tp(const struct kpcpu_view *v, size_t idx, void *obj, intptr_t tp)
 {
+	(void)tp;
 	struct kpcpu_hdr *h = kpcpu_hdr_this(v, idx);
 	unsigned cur = h->cur;
 	void **slots = (void **)(void *)(h - idx);
@@ -260,7 +315,28 @@ KINLINE bool kpcpu_push(const struct kpcpu_view *v, size_t idx, void *obj)
 	h->cur = (uint16_t)(cur + 1);
 	return true;
 }
+#define KPCPU_FRESH_BIAS 0x40
+KINLINE bool kpcpu_push_fresh(const struct kpcpu_view *v, size_t idx, void *obj)
+{
+	struct kpcpu_hdr *h = kpcpu_hdr_this(v, idx - KPCPU_FRESH_BIAS);
+	unsigned cur = h->cur;
+	void **slots = (void **)(void *)(h - (idx - KPCPU_FRESH_BIAS));
+	if (cur >= h->end)
+		return false;
+	slots[cur] = obj;
+	h->cur = (uint16_t)(cur + 1);
+	return true;
+}
 #endif
+
+KINLINE void *kpcpu_pop(const struct kpcpu_view *v, size_t idx)
+{
+	return kpcpu_pop_tp(v, idx, kfront_thr_tpoff());
+}
+KINLINE bool kpcpu_push(const struct kpcpu_view *v, size_t idx, void *obj)
+{
+	return kpcpu_push_tp(v, idx, obj, kfront_thr_tpoff());
+}
 
 #pragma GCC visibility pop
 

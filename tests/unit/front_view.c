@@ -9,7 +9,8 @@
  *   - the same instructions on a view that names a region of this test's
  *     own (index word kfront_thr.slot, set by hand) push and pop in LIFO
  *     order, stop at the stack's end and begin, and refuse an object that is
- *     already on top;
+ *     already on top; free's push (kpcpu_push_fresh) names the stack by
+ *     index + KPCPU_FRESH_BIAS and takes an object already on top;
  *   - after initialisation the fast paths' view (kpcpu) is the slow paths'
  *     one (kpcpu_slow) unless KALLOC_STATS counts, region -1 of the live
  *     base has zeroed headers, and in per-thread mode a freed block is the
@@ -76,6 +77,7 @@ static void sentinel(char *base)
 	for (size_t i = 0; i < KFRONT_NR; i++) {
 		CHECKF(kpcpu_pop(&v, i) == NULL, "pop of index %zu on the sentinel", i);
 		CHECKF(!kpcpu_push(&v, i, &x), "push of index %zu on the sentinel", i);
+		CHECKF(!kpcpu_push_fresh(&v, i + KPCPU_FRESH_BIAS, &x), "fresh push of index %zu on the sentinel", i);
 	}
 	CHECK(all_zero(base - KPCPU_REGION, KPCPU_REGION));
 	CHECK(all_zero(base, KPCPU_REGION));
@@ -109,6 +111,15 @@ static void own_stack(char *base)
 	for (int i = CAP - 1; i >= 0; i--)
 		CHECKF(kpcpu_pop(&v, IDX) == &objs[i], "pop %d", i);
 	CHECK(kpcpu_pop(&v, IDX) == NULL);
+	CHECK(h[0] == BEGIN);
+	/* free's push: the stack named by index + KPCPU_FRESH_BIAS, and no
+	 * test of the top object (its caller's free tag stands for it) */
+	for (int i = 0; i < CAP; i++)
+		CHECKF(kpcpu_push_fresh(&v, IDX + KPCPU_FRESH_BIAS, &objs[i / 2]), "fresh push %d", i);
+	CHECK(h[0] == BEGIN + CAP);
+	CHECK(!kpcpu_push_fresh(&v, IDX + KPCPU_FRESH_BIAS, &objs[CAP]));   /* full */
+	for (int i = CAP - 1; i >= 0; i--)
+		CHECKF(kpcpu_pop(&v, IDX) == &objs[i / 2], "pop %d after fresh pushes", i);
 	CHECK(h[0] == BEGIN);
 	/* other headers untouched */
 	for (unsigned i = 0; i < KFRONT_NR; i++)

@@ -17,7 +17,10 @@
  *     of exactly round_up(size, PAGE_SIZE) bytes, back in the buddy allocator
  *     when freed; above, huge blocks (in no chunk);
  *   - the page class table: whole pages, increasing, at most 25% apart,
- *     ending at KMALLOC_PAGE_CLASS_MAX.
+ *     ending at KMALLOC_PAGE_CLASS_MAX;
+ *   - free's test (kmalloc_obj_valid, by the page's info byte): on a slab of
+ *     every class it covers, true at exactly the offsets of the slab's
+ *     objects; with any other info byte, false at every offset tried.
  */
 #include "internal.h"
 #include "ktest.h"
@@ -189,6 +192,49 @@ static void page_sizes(void)
 	}
 }
 
+/* Every offset of one slab of each class free's test covers, with the
+ * class's info byte and with every other byte. */
+static void free_check(void)
+{
+	unsigned covered = 0;
+	for (unsigned cls = 0; cls < KMALLOC_NR_CLASSES; cls++) {
+		const struct kmem_cache *kc = &kmalloc_caches[cls];
+		if (kc->page_info == KPG_SLAB)
+			continue;
+		covered++;
+		CHECKF(kc->page_info == KINFO_KSLAB_BASE + cls, "class %u: info %#x", cls, kc->page_info);
+		void *obj = kmalloc(kc->object_size, GFP_KERNEL);
+		CHECK(obj != NULL);
+		if (!obj)
+			continue;
+		struct page *pg = virt_to_page(obj);
+		CHECKF(pg && kpage_info(pg) == kc->page_info, "class %u: page info %#x", cls, pg ? kpage_info(pg) : 0);
+		uintptr_t base = (uintptr_t)obj & ~kc->slab_mask;
+		size_t slab = kc->slab_mask + 1, size = kc->size, bad = 0;
+		for (size_t off = 0; off < slab; off++) {
+			bool want = off % size == 0 && off / size < kc->objects;
+			if (kmalloc_obj_valid(kc->page_info, (void *)(base + off)) != want && bad++ < 3)
+				CHECKF(0, "class %u (%u bytes, %u objects): offset %zu of its slab %s", cls, kc->size,
+				       kc->objects, off, want ? "refused" : "taken for an object");
+		}
+		CHECKF(bad == 0, "class %u: %zu offsets judged wrong", cls, bad);
+		for (unsigned b = 0; b < KMALLOC_INFO_BYTES; b++) {
+			if (b == kc->page_info)
+				continue;
+			bool other = b >= KINFO_KSLAB_BASE && b < KINFO_KSLAB_BASE + KMALLOC_NR_CLASSES &&
+			             kmalloc_caches[b - KINFO_KSLAB_BASE].page_info == b;
+			if (other)
+				continue;   /* another class's byte: its own slabs are tried above */
+			for (size_t off = 0; off < slab; off += 8)
+				if (kmalloc_obj_valid(b, (void *)(base + off)))
+					bad++;
+		}
+		CHECKF(bad == 0, "class %u: %zu offsets taken for objects under an info byte of no class", cls, bad);
+		kfree(obj);
+	}
+	CHECKF(covered >= KMALLOC_NR_CLASSES - 2, "free's test covers %u classes", covered);
+}
+
 int main(void)
 {
 	void *first = kmalloc(1, GFP_KERNEL);   /* initialises */
@@ -198,5 +244,6 @@ int main(void)
 	malloc_table();
 	slab_sizes();
 	page_sizes();
+	free_check();
 	return check_done();
 }
