@@ -2,12 +2,15 @@
 /*
  * kmalloc.c - the kmalloc size classes and the routing of every block.
  *
- * Sizes up to KMALLOC_MAX_CACHE_SIZE (32 KiB) come from 41 slab caches:
+ * Sizes up to KMALLOC_MAX_CACHE_SIZE (32 KiB) come from 46 slab caches:
  * 8, 16, 32, 48, 64, 80, 96, 112, 128 bytes, then four classes per power of
  * two (x1.25, x1.5, x1.75, x2), so internal waste above 128 bytes is at most
- * 20% of the request and 12.5% of the block on average.  A table gives the
- * class of sizes up to 1 KiB; above, the class follows from the position of
- * the highest bit (kmalloc_index).
+ * 20% of the request and 12.5% of the block on average; and from 256 to
+ * 4096 bytes one more at 9/8 of each power of two (288, 576, 1152, 2304,
+ * 4608): a power of two and a small header (SQLite's 8-byte size prefix on
+ * its 4 KiB pages: 4104 bytes) takes a block at most 12.5% larger instead
+ * of 25%.  Tables give the class of sizes up to 8 KiB; above, the class
+ * follows from the position of the highest bit (kmalloc_index).
  *
  * Above 32 KiB and up to the buddy allocator's largest block (4 MiB) a block
  * is a run of exact pages from the buddy allocator, marked KPG_LARGE in its
@@ -58,10 +61,10 @@ struct kmalloc_free_data kmalloc_free __attribute__((aligned(64)));
 
 const uint32_t kmalloc_class_size[KMALLOC_NR_ALL] = {
 	8, 16, 32, 48, 64, 80, 96, 112, 128,
-	160, 192, 224, 256, 320, 384, 448, 512, 640,
-	768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072,
-	3584, 4096, 5120, 6144, 7168, 8192, 10240, 12288, 14336,
-	16384, 20480, 24576, 28672, 32768,
+	160, 192, 224, 256, 288, 320, 384, 448, 512, 576,
+	640, 768, 896, 1024, 1152, 1280, 1536, 1792, 2048,
+	2304, 2560, 3072, 3584, 4096, 4608, 5120, 6144, 7168,
+	8192, 10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768,
 	/* page classes */
 	40960, 49152, 57344, 65536, 81920, 98304, 114688, 131072,
 	163840, 196608, 229376, 262144,
@@ -71,40 +74,43 @@ const uint32_t kmalloc_class_size[KMALLOC_NR_ALL] = {
 const uint8_t kmalloc_small_index[KMALLOC_SMALL_MAX / 8 + 1] = {
 	0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8,
 	8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11, 12, 12, 12,
-	12, 13, 13, 13, 13, 13, 13, 13, 13, 14, 14, 14, 14, 14, 14, 14,
-	14, 15, 15, 15, 15, 15, 15, 15, 15, 16, 16, 16, 16, 16, 16, 16,
-	16, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17, 17,
-	17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18,
-	18, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19, 19,
+	12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15,
+	15, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17,
+	17, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19,
 	19, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20, 20,
-	20,
+	20, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21, 21,
+	21, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22,
+	22,
 };
 
 /* kmalloc_index16[(size + 15) >> 4]: class of size <= KMALLOC_TABLE_MAX for
  * malloc, whose smallest block is 16 bytes (16-byte alignment for every
  * block).  One table up to 8 KiB, so malloc's size test does not split
  * sizes around 1 KiB (a mispredicted branch for programs that mix them).
- * Above 1 KiB, four classes per power of two, as kmalloc_index computes.
+ * Classes: see kmalloc.h (KMALLOC_NR_CLASSES).
  * Size 0 has a class of its own, KMALLOC_ZERO_CLASS (the zero-size region;
  * kmalloc_init sets the 16-byte class instead when hardening is off). */
 uint8_t kmalloc_index16[KMALLOC_TABLE_MAX / 16 + 1] = {
 	KMALLOC_ZERO_CLASS, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 10, 10, 11, 11, 12,
-	12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15, 16, 16, 16,
-	16, 17, 17, 17, 17, 17, 17, 17, 17, 18, 18, 18, 18, 18, 18, 18,
-	18, 19, 19, 19, 19, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20,
-	20,
-	[65 ... 80] = 21,     /* 1280 */
-	[81 ... 96] = 22,     /* 1536 */
-	[97 ... 112] = 23,    /* 1792 */
-	[113 ... 128] = 24,   /* 2048 */
-	[129 ... 160] = 25,   /* 2560 */
-	[161 ... 192] = 26,   /* 3072 */
-	[193 ... 224] = 27,   /* 3584 */
-	[225 ... 256] = 28,   /* 4096 */
-	[257 ... 320] = 29,   /* 5120 */
-	[321 ... 384] = 30,   /* 6144 */
-	[385 ... 448] = 31,   /* 7168 */
-	[449 ... 512] = 32,   /* 8192 */
+	12, 13, 13, 14, 14, 15, 15, 15, 15, 16, 16, 16, 16, 17, 17, 17,
+	17, 18, 18, 18, 18, 19, 19, 19, 19, 20, 20, 20, 20, 20, 20, 20,
+	20, 21, 21, 21, 21, 21, 21, 21, 21, 22, 22, 22, 22, 22, 22, 22,
+	22,
+	[65 ... 72] = 23,     /* 1152 */
+	[73 ... 80] = 24,     /* 1280 */
+	[81 ... 96] = 25,     /* 1536 */
+	[97 ... 112] = 26,    /* 1792 */
+	[113 ... 128] = 27,   /* 2048 */
+	[129 ... 144] = 28,   /* 2304 */
+	[145 ... 160] = 29,   /* 2560 */
+	[161 ... 192] = 30,   /* 3072 */
+	[193 ... 224] = 31,   /* 3584 */
+	[225 ... 256] = 32,   /* 4096 */
+	[257 ... 288] = 33,   /* 4608 */
+	[289 ... 320] = 34,   /* 5120 */
+	[321 ... 384] = 35,   /* 6144 */
+	[385 ... 448] = 36,   /* 7168 */
+	[449 ... 512] = 37,   /* 8192 */
 };
 
 /* The caches of the low zones' classes: [0] ZONE_DMA, [1] ZONE_DMA32. */

@@ -12,9 +12,10 @@
 #pragma GCC visibility push(hidden)
 
 /* Slab classes up to KMALLOC_MAX_CACHE_SIZE, then page classes (page
- * caches, slab.c) up to KMALLOC_PAGE_CLASS_MAX: one numbering, four classes
- * per power of two above 1 KiB. */
-#define KMALLOC_NR_CLASSES 41
+ * caches, slab.c) up to KMALLOC_PAGE_CLASS_MAX: one numbering (kmalloc.c:
+ * four classes per power of two above 128 bytes, and one more at 9/8 of
+ * each power of two from 256 to 4096 bytes). */
+#define KMALLOC_NR_CLASSES 46
 #define KMALLOC_NR_PAGE_CLASSES 12
 #define KMALLOC_NR_ALL (KMALLOC_NR_CLASSES + KMALLOC_NR_PAGE_CLASSES)
 #define KMALLOC_PAGE_CLASS_MAX (256UL << 10)
@@ -178,14 +179,17 @@ void kmalloc_validate(void);
 /* Sets up the class caches (before kfront_init registers them). */
 void kmalloc_init(void);
 /* Class index for a size <= KMALLOC_PAGE_CLASS_MAX. */
+#define KMALLOC_CLASS_10K 38   /* the class of 10240 bytes, the first above the tables */
 KINLINE unsigned kmalloc_index(size_t size)
 {
 	if (likely(size <= KMALLOC_SMALL_MAX))
 		return kmalloc_small_index[(size + 7) >> 3];
-	/* four classes per power of two above 1 KiB */
+	if (likely(size <= KMALLOC_TABLE_MAX))
+		return kmalloc_index16[(size + 15) >> 4];
+	/* four classes per power of two above 8 KiB */
 	unsigned lg = 63 - (unsigned)__builtin_clzl(size - 1);   /* 2^lg < size <= 2^(lg+1) */
 	unsigned quarter = (unsigned)((size - 1) >> (lg - 2)) & 3; /* which quarter of (2^lg, 2^(lg+1)] */
-	return 9 + (lg - 7) * 4 + quarter;
+	return KMALLOC_CLASS_10K + (lg - 13) * 4 + quarter;
 }
 /* The smallest class >= size whose objects are multiples of align
  * (16 < align <= PAGE_SIZE, a power of two: power-of-two classes always
