@@ -332,6 +332,30 @@ static void free_range(struct kzone *z, struct kchunk *c, size_t pfn, size_t n, 
 	}
 }
 
+/*
+ * A new chunk's max-order blocks go on the free lists one at a time, as
+ * they are needed (kchunk.fresh): putting all sixteen there at once wrote
+ * a descriptor and an info word 64 KiB and 4 KiB apart for each, 32 pages
+ * (128 KiB) of every process's memory for a program that uses one block.
+ * Lists the lowest fresh block of the zone's chunks and returns it.
+ */
+static struct page *list_fresh(struct kzone *z)
+{
+	for (struct kchunk *c = z->chunks; c; c = c->next) {
+		if (c->fresh >= KCHUNK_BLOCKS)
+			continue;
+		struct page *pg = &c->pages[(size_t)c->fresh++ << MAX_ORDER];
+		z->nr_fresh--;
+		z->free_area[MAX_ORDER].nr_free--;
+		z->nr_free_pages -= 1UL << MAX_ORDER;
+		pg->dirty = 0;
+		pg->dirty_est = 0;
+		add_free(z, pg, MAX_ORDER);
+		return pg;
+	}
+	return NULL;
+}
+
 /* Takes a block of `order` off the free lists, splitting a larger one.
  * Returns the head with `dirty` and `dirty_est` set, or NULL.  Splitting
  * keeps `dirty` an upper bound on both halves (where the dirty pages lie is
@@ -352,6 +376,8 @@ static struct page *rmqueue(struct kzone *z, unsigned order)
 	}
 	for (unsigned o = first; o <= MAX_ORDER; o++) {
 		struct page *pg = z->free_area[o].head;
+		if (!pg && o == MAX_ORDER && z->nr_fresh)
+			pg = list_fresh(z);
 		if (!pg)
 			continue;
 		del_free(z, pg, o);
@@ -406,6 +432,7 @@ static bool dma_grow(struct kzone *z)
 		n->node = z->node;
 		n->mapped = 0;
 		n->first_pfn = 0;
+		n->fresh = KCHUNK_BLOCKS;   /* blocks are added as they are mapped */
 		n->next = NULL;
 		klock(&z->lock);
 		if (!z->chunks) {
@@ -499,6 +526,7 @@ static bool zone_grow(struct kzone *z, unsigned zi)
 	c->node = z->node;
 	c->mapped = KCHUNK_ALL_MAPPED;
 	c->first_pfn = 0;
+	c->fresh = 0;
 
 	klock(&z->lock);
 	publish_chunk(c);
@@ -506,11 +534,10 @@ static bool zone_grow(struct kzone *z, unsigned zi)
 	z->chunks = c;
 	z->nr_chunks++;
 	z->nr_present_pages += KCHUNK_PAGES;
-	for (size_t pfn = 0; pfn < KCHUNK_PAGES; pfn += 1UL << MAX_ORDER) {
-		c->pages[pfn].dirty = 0;
-		c->pages[pfn].dirty_est = 0;
-		add_free(z, &c->pages[pfn], MAX_ORDER);
-	}
+	/* every block free, none listed yet (list_fresh) */
+	z->nr_fresh += KCHUNK_BLOCKS;
+	z->free_area[MAX_ORDER].nr_free += KCHUNK_BLOCKS;
+	z->nr_free_pages += KCHUNK_PAGES;
 	zone_unlock(z);
 	return true;
 }
@@ -530,14 +557,19 @@ static size_t reclaim_zone_chunks(struct kzone *z)
 	while (*pp) {
 		struct kchunk *c = *pp;
 		bool all_free = c->mapped == KCHUNK_ALL_MAPPED;
-		for (size_t pfn = 0; pfn < KCHUNK_PAGES && all_free; pfn += 1UL << MAX_ORDER)
+		size_t listed = KMIN((size_t)c->fresh, (size_t)KCHUNK_BLOCKS) << MAX_ORDER;
+		for (size_t pfn = 0; pfn < listed && all_free; pfn += 1UL << MAX_ORDER)
 			all_free = kpage_kind(&c->pages[pfn]) == KPG_FREE_HEAD && c->pages[pfn].order == MAX_ORDER;
 		if (!all_free) {
 			pp = &c->next;
 			continue;
 		}
-		for (size_t pfn = 0; pfn < KCHUNK_PAGES; pfn += 1UL << MAX_ORDER)
+		for (size_t pfn = 0; pfn < listed; pfn += 1UL << MAX_ORDER)
 			del_free(z, &c->pages[pfn], MAX_ORDER);
+		size_t fresh = KCHUNK_BLOCKS - (listed >> MAX_ORDER);
+		z->nr_fresh -= fresh;
+		z->free_area[MAX_ORDER].nr_free -= fresh;
+		z->nr_free_pages -= fresh << MAX_ORDER;
 		*pp = c->next;
 		z->nr_chunks--;
 		z->nr_present_pages -= KCHUNK_PAGES;

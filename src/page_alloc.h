@@ -144,6 +144,10 @@ struct kchunk {
 	uint8_t node;              /* its node (knodes[] index) */
 	uint16_t mapped;           /* bit b: pages [b << MAX_ORDER, (b + 1) << MAX_ORDER) mapped
 	                              (from first_pfn in block 0) */
+	uint8_t fresh;             /* max-order blocks from this one on were never
+	                              used: free, counted free, but on no list and
+	                              with their descriptors and info words never
+	                              written (KCHUNK_BLOCKS: none) */
 	uint32_t first_pfn;        /* first mapped page of block 0 (ZONE_DMA's chunk) */
 	uint32_t info[KCHUNK_PAGES];   /* kind | data << 8, per page */
 	struct page pages[KCHUNK_PAGES];
@@ -199,7 +203,11 @@ struct kzone {
 	uint8_t node;              /* its node's id */
 	uintptr_t limit;           /* highest address + 1 allowed in the zone (0: none) */
 	struct kfree_area free_area[MAX_ORDER + 1];
-	size_t nr_free_pages;      /* pages in free blocks */
+	size_t nr_free_pages;      /* pages in free blocks, fresh ones included */
+	size_t nr_fresh;           /* max-order blocks of its chunks never used
+	                              (kchunk.fresh), in free_area[MAX_ORDER].nr_free
+	                              but on no list: rmqueue lists one when it
+	                              needs it */
 	size_t nr_dirty_pages;     /* sum of `dirty_est` over free blocks */
 	size_t nr_present_pages;   /* pages in the zone's chunks */
 	size_t nr_released_total;  /* pages given back to the OS, ever */

@@ -11,6 +11,10 @@
  *     are sorted and compared, and every pattern is verified before freeing;
  *   - virt_to_page of memory kalloc does not manage is NULL;
  *   - __GFP_DMA32 blocks end at or below 4 GiB, __GFP_DMA ones below 16 MiB;
+ *   - a new chunk's max-order blocks go on the free lists as they are
+ *     needed: after initialisation most of the first chunk's blocks are
+ *     fresh, and the pages of their descriptors and info words were never
+ *     touched (mincore);
  *   - the buddy invariants (buddy_check.h) hold before and after.
  */
 #include "buddy_check.h"
@@ -205,9 +209,40 @@ static void zone_modifiers(void)
 	}
 }
 
+#include <sys/mman.h>
+
+static bool resident(const void *p)
+{
+	unsigned char v = 0;
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)(PAGE_SIZE - 1);
+	CHECK(mincore((void *)a, PAGE_SIZE, &v) == 0);
+	return v & 1;
+}
+
+/* Before anything reads the info words of the whole chunk (the checker
+ * does). */
+static void fresh_chunk(void)
+{
+	void *p = kmalloc(1, GFP_KERNEL);   /* initialises */
+	CHECK(p != NULL);
+	struct kchunk *c = kchunk_of(p);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	struct kzone *z = &knodes[c->node].zones[c->zone];
+	CHECKF(c->fresh <= 2, "the first chunk has %u blocks listed after initialisation", c->fresh);
+	CHECKF(z->nr_fresh >= KCHUNK_BLOCKS - c->fresh, "zone %s: nr_fresh %zu, the chunk's fresh index %u", z->name,
+	       z->nr_fresh, c->fresh);
+	size_t last = (size_t)(KCHUNK_BLOCKS - 1) << MAX_ORDER;
+	CHECKF(!resident(&c->info[last + 100]), "the info words of a fresh block are resident");
+	CHECKF(!resident(&c->pages[last]), "the descriptor of a fresh block is resident");
+	kfree(p);
+}
+
 int main(void)
 {
 	int on_stack = 0;
+	fresh_chunk();
 	CHECK(virt_to_page(&on_stack) == NULL);
 	CHECK(virt_to_page(NULL) == NULL);
 	CHECK(virt_to_page((void *)main) == NULL);

@@ -9,6 +9,9 @@
  * must keep a zero info word).  Each page must belong to exactly one of:
  *   - a free block: a KPG_FREE_HEAD page of order o, aligned to 2^o pages,
  *     inside the chunk, on the free list of order o exactly once;
+ *   - a fresh block: a max-order block at or after the chunk's `fresh`
+ *     index, on no list, every info word zero (counted free, and in
+ *     nr_free of the max order and the zone's nr_fresh);
  *   - a block the test allocated and tracks (KPG_LARGE head, npages as
  *     tracked);
  *   - a block someone else allocated (a slab, or a KPG_LARGE block), counted
@@ -156,7 +159,7 @@ static __attribute__((unused)) int bc_check_zone(unsigned zi, const struct bc_bl
 
 	/* walk */
 	size_t walk_free[MAX_ORDER + 1] = { 0 };
-	size_t dirty_sum = 0;
+	size_t dirty_sum = 0, fresh = 0;
 	for (size_t ci = 0; ci < nc; ci++) {
 		struct kchunk *c = bc_chunk_tab[ci];
 		memset(bc_freemap[ci], 0, sizeof bc_freemap[ci]);
@@ -170,6 +173,25 @@ static __attribute__((unused)) int bc_check_zone(unsigned zi, const struct bc_bl
 				CHECKF(c->info[pfn] == 0, "page %#lx not mapped, info %#x", (unsigned long)addr,
 				       c->info[pfn]);
 				pfn++;
+				continue;
+			}
+			if (pfn >= (size_t)c->fresh << MAX_ORDER) {
+				CHECKF(c->mapped == KCHUNK_ALL_MAPPED && (pfn & ((1UL << MAX_ORDER) - 1)) == 0,
+				       "chunk %#lx: fresh block at page %zu", (unsigned long)c->base, pfn);
+				for (size_t i = 0; i < 1UL << MAX_ORDER; i++)
+					if (c->info[pfn + i] != 0) {
+						CHECKF(0, "page %#lx of a fresh block has info %#x",
+						       (unsigned long)(addr + (i << PAGE_SHIFT)), c->info[pfn + i]);
+						break;
+					}
+				CHECKF(ti >= n || t[ti].addr >= addr + (KMAX_ORDER_SIZE), "tracked block %#lx in a fresh block",
+				       (unsigned long)t[ti].addr);
+				fresh++;
+				walk_free[MAX_ORDER]++;
+				res->free_blocks[MAX_ORDER]++;
+				res->free_pages += 1UL << MAX_ORDER;
+				maxfree++;
+				pfn += 1UL << MAX_ORDER;
 				continue;
 			}
 			while (ti < n && t[ti].addr < addr) {
@@ -285,8 +307,9 @@ static __attribute__((unused)) int bc_check_zone(unsigned zi, const struct bc_bl
 			list_pages += 1UL << o;
 			list_dirty += pg->dirty_est;
 		}
-		CHECKF(count == a->nr_free, "zone %s order %u: %zu blocks listed, nr_free %zu", z->name, o, count,
-		       a->nr_free);
+		size_t unlisted = o == MAX_ORDER ? fresh : 0;
+		CHECKF(count + unlisted == a->nr_free, "zone %s order %u: %zu blocks listed (and %zu fresh), nr_free %zu",
+		       z->name, o, count, unlisted, a->nr_free);
 		CHECKF(walk_free[o] == a->nr_free, "zone %s order %u: walk found %zu free blocks, nr_free %zu",
 		       z->name, o, walk_free[o], a->nr_free);
 	}
@@ -300,8 +323,11 @@ static __attribute__((unused)) int bc_check_zone(unsigned zi, const struct bc_bl
 	/* counters */
 	CHECKF(z->nr_free_pages == res->free_pages, "zone %s: nr_free_pages %zu, free blocks hold %zu", z->name,
 	       z->nr_free_pages, res->free_pages);
-	CHECKF(list_pages == res->free_pages, "zone %s: lists hold %zu pages, walk found %zu", z->name, list_pages,
-	       res->free_pages);
+	CHECKF(list_pages + (fresh << MAX_ORDER) == res->free_pages,
+	       "zone %s: lists hold %zu pages, fresh blocks %zu, walk found %zu", z->name, list_pages,
+	       fresh << MAX_ORDER, res->free_pages);
+	CHECKF(z->nr_fresh == fresh, "zone %s: nr_fresh %zu, walk found %zu fresh blocks", z->name, z->nr_fresh,
+	       fresh);
 	CHECKF(z->nr_dirty_pages == dirty_sum, "zone %s: nr_dirty_pages %zu, sum of estimates over free blocks %zu", z->name,
 	       z->nr_dirty_pages, dirty_sum);
 	CHECKF(list_dirty == dirty_sum, "zone %s: dirty on lists %zu, walk %zu", z->name, list_dirty, dirty_sum);
