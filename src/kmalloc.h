@@ -136,16 +136,23 @@ void kmalloc_free_tag_hit(void *p);
 /* The miss of kmalloc_free_info's push: kfront_free_slow (arguments in
  * the order the fast path holds them, so that the tail call moves one). */
 void kmalloc_free_spill(void *p, size_t info);
-KINLINE void kmalloc_free_tagged(size_t cls, void *p)
+/* Free's test and store of the tag: false when it matched, and p went to
+ * kmalloc_free_tag_hit (which pushes it). */
+KINLINE bool kmalloc_tag_store(void *p)
 {
 	uint64_t *w = (uint64_t *)p + 1;
 	uint64_t t = kslab_tag(p);
 	if (unlikely(*w == t)) {
 		kmalloc_free_tag_hit(p);
-		return;
+		return false;
 	}
 	*w = t;
-	kfront_push(cls, p);
+	return true;
+}
+KINLINE void kmalloc_free_tagged(size_t cls, void *p)
+{
+	if (kmalloc_tag_store(p))
+		kfront_push(cls, p);
 }
 /* kmalloc_free_tagged for an object that passed kmalloc_obj_valid(info,
  * p), by its info byte: free's fast path.  A tag that did not match says
@@ -155,16 +162,8 @@ KINLINE void kmalloc_free_tagged(size_t cls, void *p)
  * search under KALLOC_HARDEN=0). */
 KINLINE void kmalloc_free_info(size_t info, void *p)
 {
-	uint64_t *w = (uint64_t *)p + 1;
-	uint64_t t = kslab_tag(p);
-	if (unlikely(*w == t)) {
-		kmalloc_free_tag_hit(p);
-		return;
-	}
-	*w = t;
-	if (likely(kpcpu_push_fresh(&kpcpu, info, p)))
-		return;
-	kmalloc_free_spill(p, info);
+	if (kmalloc_tag_store(p) && unlikely(!kpcpu_push_fresh(&kpcpu, info, p)))
+		kmalloc_free_spill(p, info);
 }
 KINLINE void kmalloc_tag_clear(void *p)
 {

@@ -227,28 +227,31 @@ miss:
 	return NULL;
 }
 
+/* The push's sequence: the stack's room, then `top` (a test of the object
+ * against the top one, or nothing), the store and the commit; the headers
+ * `disp` bytes from where idx says. */
+#define KPCPU_PUSH_SEQ(top, disp)                                                                  \
+	__asm__ __volatile__ goto(KPCPU_VIEW_LOAD KRSEQ_ARM("region") KPCPU_STACK_LOAD               \
+	                          "cmpw %c[eoff](%[region],%[idx],8), %w[cur]\n\t"                   \
+	                          "jae %l[miss]\n\t" top                                             \
+	                          "movq %[obj], (%[region],%[cur],8)\n\t"                            \
+	                          "addl $1, %k[cur]\n\t"                                             \
+	                          "movw %w[cur], %c[hoff](%[region],%[idx],8)\n\t"                   \
+	                          "2:\n\t"                                                          \
+	                          : [region] "=&r"(region), [cur] "=&r"(cur), KPCPU_VIEW_OUT         \
+	                          : KPCPU_VIEW_IN(v), KPCPU_HDR_IN(disp), [idx] "r"(idx), [obj] "r"(obj), \
+	                            [shift] "i"(KPCPU_SHIFT)                                          \
+	                          : "memory", "cc"                                                    \
+	                          : miss)
+#define KPCPU_TOP_TEST "cmpq -8(%[region],%[cur],8), %[obj]\n\t" "je %l[miss]\n\t"
+
 /* Pushes obj on this CPU's (thread's) stack `idx` in view v; false when
  * full, locked, or obj is already on top (the caller's slow path sorts
  * these out). */
 KINLINE bool kpcpu_push_tp(const struct kpcpu_view *v, size_t idx, void *obj, intptr_t tp)
 {
 	uintptr_t region, cur, cid, cs;
-	__asm__ __volatile__ goto(
-		KPCPU_VIEW_LOAD
-		KRSEQ_ARM("region")
-		KPCPU_STACK_LOAD
-		"cmpw %c[eoff](%[region],%[idx],8), %w[cur]\n\t"
-		"jae %l[miss]\n\t"
-		"cmpq -8(%[region],%[cur],8), %[obj]\n\t"
-		"je %l[miss]\n\t"
-		"movq %[obj], (%[region],%[cur],8)\n\t"
-		"addl $1, %k[cur]\n\t"
-		"movw %w[cur], (%[region],%[idx],8)\n\t"
-		"2:\n\t"
-		: [region] "=&r"(region), [cur] "=&r"(cur), KPCPU_VIEW_OUT
-		: KPCPU_VIEW_IN(v), KPCPU_HDR_IN(0), [idx] "r"(idx), [obj] "r"(obj), [shift] "i"(KPCPU_SHIFT)
-		: "memory", "cc"
-		: miss);
+	KPCPU_PUSH_SEQ(KPCPU_TOP_TEST, 0);
 	return true;
 miss:
 	return false;
@@ -263,21 +266,7 @@ KINLINE bool kpcpu_push_fresh(const struct kpcpu_view *v, size_t idx, void *obj)
 {
 	intptr_t tp = kfront_thr_tpoff();
 	uintptr_t region, cur, cid, cs;
-	__asm__ __volatile__ goto(
-		KPCPU_VIEW_LOAD
-		KRSEQ_ARM("region")
-		KPCPU_STACK_LOAD
-		"cmpw %c[eoff](%[region],%[idx],8), %w[cur]\n\t"
-		"jae %l[miss]\n\t"
-		"movq %[obj], (%[region],%[cur],8)\n\t"
-		"addl $1, %k[cur]\n\t"
-		"movw %w[cur], %c[hoff](%[region],%[idx],8)\n\t"
-		"2:\n\t"
-		: [region] "=&r"(region), [cur] "=&r"(cur), KPCPU_VIEW_OUT
-		: KPCPU_VIEW_IN(v), KPCPU_HDR_IN(-8 * KPCPU_FRESH_BIAS), [idx] "r"(idx), [obj] "r"(obj),
-		  [shift] "i"(KPCPU_SHIFT)
-		: "memory", "cc"
-		: miss);
+	KPCPU_PUSH_SEQ("", -8 * KPCPU_FRESH_BIAS);
 	return true;
 miss:
 	return false;
