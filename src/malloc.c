@@ -434,14 +434,14 @@ KEXPORT void *KMALLOC(pvalloc)(size_t n)
  *  - sized delete checks the size against the block: one that cannot be
  *    the block's is reported (kfree_sized) and aborts.
  * Fast paths (objdump, as for malloc and free above): new is malloc's 24
- * instructions and a register copy, its miss going to a slow path of its
- * own; unsized delete is free's 38; sized delete is free's, the size test
- * (two comparisons with the class's bounds) and a copy: 43.  The size
- * cannot save free any work: free's test of kind and class is already the
- * object-boundary test of the info byte's entry, and the double-free check
- * stands whatever the size says.  callgrind (bench/fastpath.sh), per
- * iteration with the loop: new(32) + delete(p) 73; new(32) + delete(p, 32)
- * 79 (the five instructions and the caller's load of the size).
+ * instructions, its miss going to a slow path of its own; unsized delete
+ * is free's 38; sized delete is free's, the size test (two comparisons
+ * with the class's bounds) and a copy: 43.  The size cannot save free any
+ * work: free's test of kind and class is already the object-boundary test
+ * of the info byte's entry, and the double-free check stands whatever the
+ * size says.  callgrind (bench/fastpath.sh), per iteration with the loop:
+ * new(32) + delete(p) 72, as malloc(32) + free; new(32) + delete(p, 32) 78
+ * (the five instructions and the caller's load of the size).
  */
 #ifndef KALLOC_SANITIZER_BUILD
 _Static_assert(sizeof(size_t) == sizeof(unsigned long), "operator new's names say size_t is unsigned long");

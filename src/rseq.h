@@ -201,7 +201,9 @@ KINLINE intptr_t kfront_thr_tpoff(void)
 	"movzwl %c[hoff](%[region],%[idx],8), %k[cur]\n\t"
 
 /* Pops an object from this CPU's (thread's) stack `idx` in view v; NULL
- * when empty or locked.  tp: kfront_thr_tpoff(). */
+ * when empty or locked.  tp: kfront_thr_tpoff().  The object comes in
+ * %rax, the return register of the fast paths that return it (operator
+ * new copied it there otherwise). */
 KINLINE void *kpcpu_pop_tp(const struct kpcpu_view *v, size_t idx, intptr_t tp)
 {
 	void *obj;
@@ -216,7 +218,7 @@ KINLINE void *kpcpu_pop_tp(const struct kpcpu_view *v, size_t idx, intptr_t tp)
 		"subl $1, %k[cur]\n\t"
 		"movw %w[cur], (%[region],%[idx],8)\n\t"
 		"2:\n\t"
-		: [obj] "=&r"(obj), [region] "=&r"(region), [cur] "=&r"(cur), KPCPU_VIEW_OUT
+		: [obj] "=&a"(obj), [region] "=&r"(region), [cur] "=&r"(cur), KPCPU_VIEW_OUT
 		: KPCPU_VIEW_IN(v), KPCPU_HDR_IN(0), [idx] "r"(idx), [shift] "i"(KPCPU_SHIFT)
 		: "memory", "cc"
 		: miss);
