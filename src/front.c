@@ -78,14 +78,21 @@ static unsigned front_batch(unsigned idx)
 	return KMIN(KMAX((cap + 1) / 2, 1u), KFRONT_BATCH_MAX);
 }
 
+/* A miss on stack idx, on a full stack (`spill`) or an empty one: the
+ * mode's growth rule. */
+static void front_grow(unsigned idx, bool spill)
+{
+	if (kfront_mode == KF_RSEQ)
+		kfront_rseq_grow(idx);
+	else if (kfront_mode == KF_THREAD)
+		kfront_thread_grow(idx, spill);
+}
+
 /* A miss on pop: a batch from the slabs, all but one pushed. */
 static void *front_refill(struct kmem_cache *c, unsigned idx, gfp_t gfp)
 {
 	void *tmp[KFRONT_BATCH_MAX];
-	if (kfront_mode == KF_RSEQ)
-		kfront_rseq_grow(idx);
-	else if (kfront_mode == KF_THREAD)
-		kfront_thread_grow(idx, false);
+	front_grow(idx, false);
 	/* Without reclaim (GFP_ATOMIC), one object: no batch to push back,
 	 * so no lock that could be waited for. */
 	unsigned want = (gfp & __GFP_DIRECT_RECLAIM) ? front_batch(idx) : 1;
@@ -106,10 +113,7 @@ static void *front_refill(struct kmem_cache *c, unsigned idx, gfp_t gfp)
 static void front_spill(struct kmem_cache *c, unsigned idx, void *obj)
 {
 	void *tmp[KFRONT_BATCH_MAX];
-	if (kfront_mode == KF_RSEQ)
-		kfront_rseq_grow(idx);
-	else if (kfront_mode == KF_THREAD)
-		kfront_thread_grow(idx, true);
+	front_grow(idx, true);
 	unsigned n = 0, want = front_batch(idx);
 	while (n < want) {
 		void *p = kpcpu_pop(&kpcpu_slow, idx);

@@ -17,8 +17,9 @@ enum { KF_NONE = 0, KF_RSEQ = 1, KF_THREAD = 2 };
 #define KFRONT_CLASSES  59   /* 58 kmalloc classes and the zero-size class */
 #define KFRONT_CUSTOM   31
 #define KFRONT_NR       (KFRONT_CLASSES + KFRONT_CUSTOM)
-/* Words at the start of a region before the slots: the headers, then two
- * words of per-CPU accounting (kfront_cap_bytes, kfront_steal_backoff). */
+/* Words at the start of a region before the slots: the headers, then, in
+ * its last three, per-CPU accounting (kfront_cap_bytes,
+ * kfront_page_cap_bytes, kfront_steal_backoff). */
 #define KPCPU_HDR_WORDS 96
 _Static_assert(KFRONT_NR + 3 <= KPCPU_HDR_WORDS, "headers and accounting fit before the slots");
 

@@ -178,7 +178,9 @@ void kmalloc_validate(void);
 /* Sets up the class caches (before kfront_init registers them). */
 void kmalloc_init(void);
 /* Class index for a size <= KMALLOC_PAGE_CLASS_MAX. */
-#define KMALLOC_CLASS_10K 38   /* the class of 10240 bytes, the first above the tables */
+/* The first class above the tables, 10 KiB: the last eight slab classes
+ * are four per power of two from there to 32 KiB. */
+#define KMALLOC_CLASS_10K (KMALLOC_NR_CLASSES - 8)
 KINLINE unsigned kmalloc_index(size_t size)
 {
 	if (likely(size <= KMALLOC_SMALL_MAX))

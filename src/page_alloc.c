@@ -734,6 +734,12 @@ static struct knode *knode_local(unsigned zi)
 	return &knodes[cpu < KNODE_MAP_CPUS ? kcpu_node[cpu] : 0];
 }
 
+/* Pages of z in use: in its chunks and in no free block. */
+static inline size_t zone_used(const struct kzone *z)
+{
+	return z->nr_present_pages - z->nr_free_pages;
+}
+
 /* The pressure mark.  KALLOC_DIRTY_MAX, or, when more, the adaptive mark or
  * an eighth of the pages in use (so a large heap that frees and refills in
  * waves is not charged a page fault per page per wave), up to a bound: the
@@ -746,7 +752,7 @@ static struct knode *knode_local(unsigned zi)
  * z->lock. */
 static size_t high_mark(const struct kzone *z, bool floor)
 {
-	size_t used = z->nr_present_pages - z->nr_free_pages;
+	size_t used = zone_used(z);
 	size_t peak = KMAX(z->peak_used, z->peak_used_prev);
 	size_t bound = peak > used ? peak - used : 0;
 	if (floor)
@@ -767,7 +773,7 @@ static struct page *take_block(struct kzone *z, unsigned order, size_t keep)
 			free_range(z, c, (size_t)(pg - c->pages) + keep, size - keep, pg->dirty, est - kept);
 		}
 		z->clean_taken += keep - kept;
-		z->peak_used = KMAX(z->peak_used, z->nr_present_pages - z->nr_free_pages);
+		z->peak_used = KMAX(z->peak_used, zone_used(z));
 	}
 	return pg;
 }
@@ -962,7 +968,7 @@ static void maybe_release(struct kzone *z)
 			}
 			z->dirty_min = z->nr_dirty_pages;
 			z->peak_used_prev = z->peak_used;
-			z->peak_used = z->nr_present_pages - z->nr_free_pages;
+			z->peak_used = zone_used(z);
 		}
 	}
 	zone_unlock(z);

@@ -25,14 +25,9 @@
  */
 #define KPROF_TICK_BYTES (256L << 10)
 
-/* Counts n bytes; true when the counter ran out (call the slow path). */
-KINLINE bool kprof_count(size_t n)
-{
-	kfront_thr.prof_left = (intptr_t)((uintptr_t)kfront_thr.prof_left - n);   /* wraps, never overflows */
-	return unlikely(kfront_thr.prof_left < 0);
-}
-/* kprof_count, with tp = kfront_thr_tpoff() (one load for the countdown
- * and the stacks: malloc.c). */
+/* Counts n bytes; true when the counter ran out (call the slow path).
+ * tp = kfront_thr_tpoff(), which malloc's fast path passes on to the pop
+ * too (one load for both: malloc.c). */
 KINLINE bool kprof_count_tp(size_t n, intptr_t tp)
 {
 #if defined(__x86_64__)
@@ -47,8 +42,13 @@ out:
 	return true;
 #else
 	(void)tp;
-	return kprof_count(n);
+	kfront_thr.prof_left = (intptr_t)((uintptr_t)kfront_thr.prof_left - n);   /* wraps, never overflows */
+	return unlikely(kfront_thr.prof_left < 0);
 #endif
+}
+KINLINE bool kprof_count(size_t n)
+{
+	return kprof_count_tp(n, kfront_thr_tpoff());
 }
 
 /* The slow path of the countdown: serves a pending signal report and the

@@ -147,6 +147,10 @@ KINLINE intptr_t kfront_thr_tpoff(void)
 
 /* ---- the sequences -------------------------------------------------- */
 
+/* The stack index kpcpu_push_fresh subtracts, so that free can pass the
+ * page's info byte as it is (page_alloc.h: KINFO_KSLAB_BASE). */
+#define KPCPU_FRESH_BIAS 0x40
+
 #if defined(__x86_64__) && !defined(KALLOC_GENERIC_FRONT)
 #define KPCPU_HAVE_RSEQ 1
 /*
@@ -187,8 +191,8 @@ KINLINE intptr_t kfront_thr_tpoff(void)
 #define KPCPU_VIEW_OUT [cid] "=&r"(cid), [cs] "=&r"(cs)
 #define KPCPU_VIEW_IN(v) [cidrel] "m"((v)->cid_rel), [csrel] "m"((v)->cs_rel), [base] "m"((v)->base), \
 	[tp] "r"(tp)
-/* Header offsets; hoff is added to every header's address (see
- * kpcpu_push_fresh), 0 elsewhere. */
+/* Header offsets, with disp added to every header's address (see
+ * kpcpu_push_fresh; 0 elsewhere). */
 #define KPCPU_HDR_IN(disp) [boff] "i"(offsetof(struct kpcpu_hdr, begin) + (disp)), \
 	[eoff] "i"(offsetof(struct kpcpu_hdr, end) + (disp)), [hoff] "i"(disp)
 /* The critical section's start (label 1): the region of the running CPU (or
@@ -250,8 +254,9 @@ miss:
 /* Pushes obj on this CPU's (thread's) stack `idx` in view v; false when
  * full, locked, or obj is already on top (the caller's slow path sorts
  * these out). */
-KINLINE bool kpcpu_push_tp(const struct kpcpu_view *v, size_t idx, void *obj, intptr_t tp)
+KINLINE bool kpcpu_push(const struct kpcpu_view *v, size_t idx, void *obj)
 {
+	intptr_t tp = kfront_thr_tpoff();
 	uintptr_t region, cur, cid, cs;
 	KPCPU_PUSH_SEQ(KPCPU_TOP_TEST, 0);
 	return true;
@@ -261,9 +266,7 @@ miss:
 
 /* kpcpu_push for free's fast path, whose object is known not to be free
  * (its free tag did not match: kmalloc.h), so without the test of the top
- * object; the stack is `idx` - KPCPU_FRESH_BIAS, so that the caller can
- * pass the page's info word as it is (page_alloc.h: KINFO_KSLAB_BASE). */
-#define KPCPU_FRESH_BIAS 0x40
+ * object; the stack is `idx` - KPCPU_FRESH_BIAS. */
 KINLINE bool kpcpu_push_fresh(const struct kpcpu_view *v, size_t idx, void *obj)
 {
 	intptr_t tp = kfront_thr_tpoff();
@@ -294,39 +297,31 @@ KINLINE void *kpcpu_pop_tp(const struct kpcpu_view *v, size_t idx, intptr_t tp)
 	h->cur = (uint16_t)(cur - 1);
 	return slots[cur - 1];
 }
-KINLINE bool kpcpu_push_tp(const struct kpcpu_view *v, size_t idx, void *obj, intptr_t tp)
+/* The push, with the test of the top object when `top`. */
+KINLINE bool kpcpu_push_at(const struct kpcpu_view *v, size_t idx, void *obj, bool top)
 {
-	(void)tp;
 	struct kpcpu_hdr *h = kpcpu_hdr_this(v, idx);
 	unsigned cur = h->cur;
 	void **slots = (void **)(void *)(h - idx);
-	if (cur >= h->end || slots[cur - 1] == obj)
+	if (cur >= h->end || (top && slots[cur - 1] == obj))
 		return false;
 	slots[cur] = obj;
 	h->cur = (uint16_t)(cur + 1);
 	return true;
 }
-#define KPCPU_FRESH_BIAS 0x40
+KINLINE bool kpcpu_push(const struct kpcpu_view *v, size_t idx, void *obj)
+{
+	return kpcpu_push_at(v, idx, obj, true);
+}
 KINLINE bool kpcpu_push_fresh(const struct kpcpu_view *v, size_t idx, void *obj)
 {
-	struct kpcpu_hdr *h = kpcpu_hdr_this(v, idx - KPCPU_FRESH_BIAS);
-	unsigned cur = h->cur;
-	void **slots = (void **)(void *)(h - (idx - KPCPU_FRESH_BIAS));
-	if (cur >= h->end)
-		return false;
-	slots[cur] = obj;
-	h->cur = (uint16_t)(cur + 1);
-	return true;
+	return kpcpu_push_at(v, idx - KPCPU_FRESH_BIAS, obj, false);
 }
 #endif
 
 KINLINE void *kpcpu_pop(const struct kpcpu_view *v, size_t idx)
 {
 	return kpcpu_pop_tp(v, idx, kfront_thr_tpoff());
-}
-KINLINE bool kpcpu_push(const struct kpcpu_view *v, size_t idx, void *obj)
-{
-	return kpcpu_push_tp(v, idx, obj, kfront_thr_tpoff());
 }
 
 #pragma GCC visibility pop
